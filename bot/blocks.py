@@ -1,0 +1,135 @@
+"""Block Kit messages built within Slack's limits.
+
+Every message the bot sends is built here, so no caller can exceed a limit by accident:
+long sections are split at line breaks, headers are cut, and long lists become pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_ACTIONS_ELEMENTS = 25
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_MESSAGE_TEXT = 40000
+# Slack rejects a message whose blocks hold more text than about 12,000 characters in all
+# (msg_blocks_too_long); stay well under it.
+MAX_BLOCKS_TOTAL_TEXT = 11000
+MAX_FALLBACK_TEXT = 3000
+
+Block = dict[str, Any]
+
+
+def truncate(text: str, limit: int, marker: str = "…") -> str:
+    return text if len(text) <= limit else text[: limit - len(marker)] + marker
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": truncate(text, MAX_HEADER_TEXT), "emoji": True}}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_TEXT)}}
+
+
+def context(*texts: str) -> Block:
+    elements = [{"type": "mrkdwn", "text": truncate(t, MAX_SECTION_TEXT)} for t in texts if t][:MAX_CONTEXT_ELEMENTS]
+    return {"type": "context", "elements": elements}
+
+
+def button(text: str, action_id: str, value: str, *, style: str | None = None) -> Block:
+    if len(value) > MAX_BUTTON_VALUE:
+        raise ValueError("button value over Slack's limit")
+    element: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": truncate(text, MAX_BUTTON_TEXT), "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def actions(*elements: Block, block_id: str | None = None) -> Block:
+    block: Block = {"type": "actions", "elements": list(elements)[:MAX_ACTIONS_ELEMENTS]}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def sections_for_lines(lines: Iterable[str], limit: int = MAX_SECTION_TEXT) -> list[Block]:
+    """Pack lines into as few sections as fit; a single over-long line is cut."""
+    blocks: list[Block] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        line = truncate(line, limit)
+        added = len(line) + (1 if current else 0)
+        if current and size + added > limit:
+            blocks.append(section("\n".join(current)))
+            current, size = [], 0
+            added = len(line)
+        current.append(line)
+        size += added
+    if current:
+        blocks.append(section("\n".join(current)))
+    return blocks
+
+
+def text_size(blocks: Iterable[Block]) -> int:
+    """All text inside blocks, as Slack counts it for msg_blocks_too_long."""
+
+    def walk(node: Any) -> int:
+        if isinstance(node, dict):
+            return sum(len(v) if k == "text" and isinstance(v, str) else walk(v) for k, v in node.items())
+        if isinstance(node, list):
+            return sum(walk(item) for item in node)
+        return 0
+
+    return walk(list(blocks))
+
+
+@dataclass
+class Page:
+    blocks: list[Block] = field(default_factory=list)
+    text: str = ""
+
+
+def paginate(lines: list[str], *, reserved_blocks: int = 6, reserved_text: int = 1500) -> list[list[str]]:
+    """Split lines into pages that each fit one message beside `reserved` blocks and text."""
+    budget_blocks = MAX_BLOCKS - reserved_blocks
+    budget_text = MAX_BLOCKS_TOTAL_TEXT - reserved_text
+    pages: list[list[str]] = []
+    current: list[str] = []
+    for line in lines:
+        line = truncate(line, MAX_SECTION_TEXT)
+        candidate = current + [line]
+        blocks = sections_for_lines(candidate)
+        if current and (len(blocks) > budget_blocks or text_size(blocks) > budget_text):
+            pages.append(current)
+            current = [line]
+        else:
+            current = candidate
+    if current or not pages:
+        pages.append(current)
+    return pages
+
+
+def check_fits(blocks: list[Block], text: str = "") -> None:
+    """Raise if a message would break Slack's limits: a bug in a builder, caught before Slack sees it."""
+    if len(blocks) > MAX_BLOCKS:
+        raise ValueError(f"{len(blocks)} blocks, over Slack's {MAX_BLOCKS}")
+    if text_size(blocks) > MAX_BLOCKS_TOTAL_TEXT + 900:
+        raise ValueError("blocks hold more text than Slack accepts in one message")
+    if len(text) > MAX_MESSAGE_TEXT:
+        raise ValueError("message text over Slack's limit")

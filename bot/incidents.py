@@ -1,0 +1,193 @@
+"""Incidents: declaring, finding by channel, severity, roles and the channel topic."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot import timeline
+from bot.errors import UserError
+from bot.models import EntryKind, EntrySource, Incident, IncidentStatus
+from bot.settings import SEVERITIES
+from bot.slack_text import mention
+
+ROLES = ("commander", "comms", "scribe")
+INCIDENT_TYPES = ("default", "security", "data-loss", "degradation", "third-party")
+DEFAULT_SEVERITY = "sev3"
+
+
+class NotAnIncidentChannel(UserError):
+    def __init__(self) -> None:
+        super().__init__(
+            "This channel is not an incident's channel. Run this in the incident's own channel "
+            "(`/incident list` shows the open ones), or open one with `/incident declare <title> [sev1-4]`."
+        )
+
+
+@dataclass(frozen=True)
+class DeclareRequest:
+    title: str
+    severity: str
+    incident_type: str
+
+
+def parse_declare(text: str) -> DeclareRequest:
+    """`<title> [sev1|sev2|sev3|sev4] [type:<name>]` — severity and type may stand anywhere."""
+    severity = None
+    incident_type = "default"
+    words = []
+    for word in text.split():
+        lowered = word.lower()
+        if lowered in SEVERITIES:
+            if severity and severity != lowered:
+                raise UserError(f"Two severities given ({severity} and {lowered}); give one.")
+            severity = lowered
+        elif lowered.startswith("type:"):
+            incident_type = parse_type(lowered[5:])
+        else:
+            words.append(word)
+    title = " ".join(words).strip()
+    if not title:
+        raise UserError(
+            "An incident needs a title. Try `/incident declare Checkout returns 503 sev2` "
+            "(severity sev1–sev4, default sev3; optional `type:security`)."
+        )
+    if len(title) > 300:
+        raise UserError("That title is over 300 characters; keep it short and put the detail in the timeline.")
+    return DeclareRequest(title=title, severity=severity or DEFAULT_SEVERITY, incident_type=incident_type)
+
+
+def parse_severity(text: str) -> str:
+    value = text.strip().lower()
+    if value not in SEVERITIES:
+        raise UserError(f"`{text.strip() or ' '}` is not a severity. Use one of {', '.join(SEVERITIES)}, e.g. `/incident severity sev1`.")
+    return value
+
+
+def parse_type(text: str) -> str:
+    value = text.strip().lower()
+    if value not in INCIDENT_TYPES:
+        raise UserError(f"`{value}` is not an incident type. Use one of {', '.join(INCIDENT_TYPES)}.")
+    return value
+
+
+def channel_stem(title: str, declared_at: dt.datetime, zone: dt.tzinfo) -> str:
+    from bot.slack_gateway import channel_slug
+
+    date = declared_at.astimezone(zone).strftime("%Y-%m-%d")
+    return f"{date}-{channel_slug(title, 60) or 'incident'}"
+
+
+def declare(
+    session: Session,
+    request: DeclareRequest,
+    *,
+    channel_id: str,
+    channel_name: str | None,
+    is_private: bool,
+    declared_by: str,
+    declared_in: str | None,
+    now: dt.datetime,
+) -> Incident:
+    incident = Incident(
+        title=request.title,
+        severity=request.severity,
+        incident_type=request.incident_type,
+        status=IncidentStatus.OPEN,
+        channel_id=channel_id,
+        channel_name=channel_name,
+        is_private=is_private,
+        declared_by=declared_by,
+        declared_in_channel_id=declared_in,
+        commander_id=declared_by,
+        created_at=now,
+        close_count=0,
+    )
+    session.add(incident)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise UserError("This channel already belongs to an incident; `/incident roles` shows it.") from None
+    timeline.add_system_entry(
+        session,
+        incident,
+        f"Incident declared by {mention(declared_by)}: {request.title} ({request.severity})",
+        author=declared_by,
+        now=now,
+    )
+    return incident
+
+
+def find_by_channel(session: Session, channel_id: str) -> Incident | None:
+    return session.scalar(select(Incident).where(Incident.channel_id == channel_id))
+
+
+def require_by_channel(session: Session, channel_id: str) -> Incident:
+    incident = find_by_channel(session, channel_id)
+    if incident is None:
+        raise NotAnIncidentChannel()
+    return incident
+
+
+def get(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise UserError(f"There is no incident #{incident_id}.")
+    return incident
+
+
+def list_open(session: Session, limit: int = 200) -> list[Incident]:
+    query = (
+        select(Incident)
+        .where(Incident.status == IncidentStatus.OPEN)
+        .order_by(Incident.created_at.desc(), Incident.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def set_severity(session: Session, incident: Incident, severity: str, *, by: str, now: dt.datetime) -> str | None:
+    """Returns the previous severity, or None when nothing changed."""
+    previous = incident.severity
+    if previous == severity:
+        return None
+    incident.severity = severity
+    timeline.add_system_entry(session, incident, f"Severity changed from {previous} to {severity} by {mention(by)}", author=by, now=now)
+    return previous
+
+
+def assign_role(session: Session, incident: Incident, role: str, user_id: str, *, by: str, now: dt.datetime) -> None:
+    if role not in ROLES:
+        raise UserError(f"`{role}` is not a role. Roles: {', '.join(ROLES)}, e.g. `/incident role commander @ann`.")
+    setattr(incident, f"{role}_id", user_id)
+    timeline.add_system_entry(session, incident, f"{mention(user_id)} is now {role} (set by {mention(by)})", author=by, now=now)
+
+
+def post_status_update(session: Session, incident: Incident, text: str, *, by: str, now: dt.datetime):
+    return timeline.add_entry(
+        session,
+        incident,
+        text=text,
+        author=by,
+        occurred_at=now,
+        recorded_at=now,
+        kind=EntryKind.STATUS_UPDATE,
+        source=EntrySource.COMMAND,
+    )
+
+
+def topic(incident: Incident) -> str:
+    commander = f" | commander {mention(incident.commander_id)}" if incident.commander_id else ""
+    return f":rotating_light: {incident.title} | {incident.severity.upper()} | {incident.status.value}{commander}"
+
+
+def roles_of(incident: Incident) -> dict[str, str | None]:
+    return {role: getattr(incident, f"{role}_id") for role in ROLES}
+
+
+def can_manage(incident: Incident, user_id: str) -> bool:
+    return user_id in (incident.commander_id, incident.declared_by)

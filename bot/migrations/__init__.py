@@ -1,0 +1,1 @@
+"""Alembic migrations, shipped inside the package so `incident-bot migrate` works from any directory."""

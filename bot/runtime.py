@@ -1,0 +1,31 @@
+"""Everything a request needs, built once from settings: database, Slack gateway, clock."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.clock import Clock, SystemClock
+from bot.db import Database
+from bot.settings import Settings
+from bot.slack_gateway import SlackGateway, build_web_client
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    gateway: SlackGateway
+    clock: Clock
+    logger: logging.Logger
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Runtime:
+    client = build_web_client(settings.slack_bot_token, settings.slack_api_url)
+    return Runtime(
+        settings=settings,
+        db=db or Database(settings.database_url),
+        gateway=SlackGateway(client),
+        clock=clock or SystemClock(),
+        logger=logging.getLogger("incident_bot"),
+    )

@@ -1,0 +1,306 @@
+"""The Slack gateway: the only code that calls Slack's Web API or a response_url.
+
+Retries on 429 (honouring Retry-After), 5xx and connection errors, the channel-name rules,
+the user time-zone cache and Slack's error codes live here once. Callers get plain values
+or a `SlackFailure` that says whether the channel is out of reach.
+"""
+
+from __future__ import annotations
+
+
+import logging
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cachetools import TTLCache
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
+
+from bot import blocks as bk
+
+logger = logging.getLogger(__name__)
+
+MAX_CHANNEL_NAME = 80
+MAX_TOPIC = 250
+# Errors that mean "this channel cannot take the bot's messages any more".
+CHANNEL_GONE = {"channel_not_found", "is_archived", "not_in_channel", "channel_is_archived"}
+
+
+class SlackFailure(Exception):
+    """A Web API call failed after retries; `code` is Slack's error string (or http_<status>)."""
+
+    def __init__(self, method: str, code: str, detail: str = ""):
+        super().__init__(f"{method} failed: {code}{' — ' + detail if detail else ''}")
+        self.method = method
+        self.code = code
+
+    @property
+    def channel_gone(self) -> bool:
+        return self.code in CHANNEL_GONE
+
+
+def retry_handlers(max_retries: int = 3) -> list[Any]:
+    return [
+        RateLimitErrorRetryHandler(max_retry_count=max_retries),
+        ServerErrorRetryHandler(max_retry_count=max_retries),
+        ConnectionErrorRetryHandler(max_retry_count=max_retries),
+    ]
+
+
+def build_web_client(token: str, base_url: str, *, max_retries: int = 3) -> WebClient:
+    return WebClient(token=token, base_url=base_url, timeout=15, retry_handlers=retry_handlers(max_retries))
+
+
+def channel_slug(text: str, limit: int) -> str:
+    """Lowercase ASCII letters, digits and hyphens, as Slack's channel names allow."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    return slug[:limit].rstrip("-")
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    channel: str
+    ts: str
+
+
+class SlackGateway:
+    def __init__(self, client: WebClient, *, tz_cache_seconds: int = 3600):
+        self.client = client
+        self._tz_cache: TTLCache[str, ZoneInfo | None] = TTLCache(maxsize=20000, ttl=tz_cache_seconds)
+        self._tz_lock = threading.Lock()
+
+    # -- calling -----------------------------------------------------------------------------
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """Call a Web API method; raise SlackFailure with Slack's error code when it fails."""
+        try:
+            response = self.client.api_call(method, json=params) if _wants_json(method) else self.client.api_call(
+                method, params=params
+            )
+            return response.data if isinstance(response.data, dict) else {}
+        except SlackApiError as err:
+            code = err.response.get("error") if isinstance(err.response.data, dict) else None
+            raise SlackFailure(method, code or f"http_{err.response.status_code}") from err
+        except (SlackClientError, OSError) as err:
+            raise SlackFailure(method, "connection_error", str(err)) from err
+
+    # -- messages ----------------------------------------------------------------------------
+    def post_message(
+        self,
+        channel: str,
+        text: str,
+        blocks: list[bk.Block] | None = None,
+        *,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> PostedMessage:
+        params: dict[str, Any] = {"channel": channel, "text": bk.truncate(text, bk.MAX_FALLBACK_TEXT)}
+        if blocks:
+            bk.check_fits(blocks, text)
+            params["blocks"] = blocks
+        if thread_ts:
+            params["thread_ts"] = thread_ts
+        if metadata:
+            params["metadata"] = metadata
+        params["unfurl_links"] = False
+        params["unfurl_media"] = False
+        data = self.call("chat.postMessage", **params)
+        return PostedMessage(channel=data.get("channel", channel), ts=data["ts"])
+
+    def update_message(self, channel: str, ts: str, text: str, blocks: list[bk.Block] | None = None) -> None:
+        params: dict[str, Any] = {"channel": channel, "ts": ts, "text": bk.truncate(text, bk.MAX_FALLBACK_TEXT)}
+        if blocks is not None:
+            bk.check_fits(blocks, text)
+            params["blocks"] = blocks
+        self.call("chat.update", **params)
+
+    def post_ephemeral(self, channel: str, user: str, text: str, blocks: list[bk.Block] | None = None) -> None:
+        params: dict[str, Any] = {"channel": channel, "user": user, "text": bk.truncate(text, bk.MAX_FALLBACK_TEXT)}
+        if blocks:
+            bk.check_fits(blocks, text)
+            params["blocks"] = blocks
+        self.call("chat.postEphemeral", **params)
+
+    def respond(
+        self,
+        response_url: str,
+        text: str,
+        blocks: list[bk.Block] | None = None,
+        *,
+        in_channel: bool = False,
+        replace_original: bool = False,
+    ) -> None:
+        """Answer a slash command or a click through its response_url (ephemeral unless in_channel)."""
+        if blocks:
+            bk.check_fits(blocks, text)
+        webhook = WebhookClient(response_url, timeout=15, retry_handlers=retry_handlers())
+        try:
+            response = webhook.send(
+                text=bk.truncate(text, bk.MAX_FALLBACK_TEXT),
+                blocks=blocks,
+                response_type="in_channel" if in_channel else "ephemeral",
+                replace_original=replace_original,
+            )
+        except (SlackClientError, OSError) as err:
+            raise SlackFailure("response_url", "connection_error", str(err)) from err
+        if response.status_code != 200:
+            raise SlackFailure("response_url", f"http_{response.status_code}", response.body or "")
+
+    def add_reaction(self, channel: str, ts: str, name: str) -> None:
+        try:
+            self.call("reactions.add", channel=channel, timestamp=ts, name=name)
+        except SlackFailure as failure:
+            if failure.code != "already_reacted":
+                raise
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            return self.call("chat.getPermalink", channel=channel, message_ts=ts).get("permalink")
+        except SlackFailure as failure:
+            logger.warning("no permalink for %s/%s: %s", channel, ts, failure.code)
+            return None
+
+    def fetch_message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """One message by ts, top-level or thread reply (history does not return replies)."""
+        data = self.call("conversations.history", channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1)
+        for message in data.get("messages", []):
+            if message.get("ts") == ts:
+                return message
+        try:
+            data = self.call("conversations.replies", channel=channel, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=1)
+        except SlackFailure as failure:
+            if failure.code in ("thread_not_found", "message_not_found"):
+                return None
+            raise
+        for message in data.get("messages", []):
+            if message.get("ts") == ts:
+                return message
+        return None
+
+    # -- channels ----------------------------------------------------------------------------
+    def create_channel(self, prefix: str, stem: str, *, is_private: bool = False) -> tuple[str, str]:
+        """Create `prefix + stem`, cut to Slack's 80 characters; on name_taken add -2, -3 …"""
+        for attempt in range(1, 50):
+            suffix = "" if attempt == 1 else f"-{attempt}"
+            name = (prefix + stem)[: MAX_CHANNEL_NAME - len(suffix)].rstrip("-_") + suffix
+            try:
+                data = self.call("conversations.create", name=name, is_private=is_private)
+            except SlackFailure as failure:
+                if failure.code == "name_taken":
+                    continue
+                raise
+            channel = data["channel"]
+            return channel["id"], channel["name"]
+        raise SlackFailure("conversations.create", "name_taken", f"every suffix of {prefix + stem} is taken")
+
+    def invite(self, channel: str, user_ids: list[str]) -> None:
+        users = [u for u in user_ids if u]
+        if not users:
+            return
+        try:
+            self.call("conversations.invite", channel=channel, users=",".join(users))
+        except SlackFailure as failure:
+            if failure.code not in ("already_in_channel", "cant_invite_self"):
+                raise
+
+    def set_topic(self, channel: str, topic: str) -> None:
+        self.call("conversations.setTopic", channel=channel, topic=bk.truncate(topic, MAX_TOPIC))
+
+    def channel_info(self, channel: str) -> dict[str, Any]:
+        return self.call("conversations.info", channel=channel).get("channel", {})
+
+    def open_dm(self, user_id: str) -> str:
+        return self.call("conversations.open", users=user_id)["channel"]["id"]
+
+    # -- people ------------------------------------------------------------------------------
+    def user_timezone(self, user_id: str) -> ZoneInfo | None:
+        """The user's own IANA zone from users.info (cached); None when Slack cannot say."""
+        with self._tz_lock:
+            if user_id in self._tz_cache:
+                return self._tz_cache[user_id]
+        try:
+            tz_name = self.call("users.info", user=user_id).get("user", {}).get("tz")
+        except SlackFailure as failure:
+            logger.warning("users.info for %s failed: %s", user_id, failure.code)
+            return None  # not cached: try again next time
+        zone = _zone_or_none(tz_name)
+        with self._tz_lock:
+            self._tz_cache[user_id] = zone
+        return zone
+
+    def user_name(self, user_id: str) -> str:
+        try:
+            user = self.call("users.info", user=user_id).get("user", {})
+        except SlackFailure:
+            return user_id
+        profile = user.get("profile", {})
+        return profile.get("display_name") or user.get("real_name") or user.get("name") or user_id
+
+    # -- views and files ---------------------------------------------------------------------
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        return self.call("views.open", trigger_id=trigger_id, view=view).get("view", {})
+
+    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
+        self.call("views.update", view_id=view_id, view=view)
+
+    def upload_file(
+        self, channel: str, filename: str, content: str, *, title: str, initial_comment: str | None = None,
+        thread_ts: str | None = None,
+    ) -> str:
+        """Upload text as a file into a channel (files_upload_v2); returns the file id."""
+        try:
+            response = self.client.files_upload_v2(
+                channel=channel,
+                filename=filename,
+                content=content,
+                title=title,
+                initial_comment=initial_comment,
+                thread_ts=thread_ts,
+            )
+        except SlackApiError as err:
+            code = err.response.get("error") if isinstance(err.response.data, dict) else None
+            raise SlackFailure("files_upload_v2", code or f"http_{err.response.status_code}") from err
+        except (SlackClientError, OSError) as err:
+            raise SlackFailure("files_upload_v2", "connection_error", str(err)) from err
+        files = response.get("files") or [response.get("file") or {}]
+        return files[0].get("id", "")
+
+
+def _zone_or_none(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+# Methods whose arguments include nested objects (blocks, views, metadata) go as JSON bodies.
+_JSON_METHODS = {
+    "chat.postMessage",
+    "chat.postEphemeral",
+    "chat.update",
+    "views.open",
+    "views.update",
+    "views.push",
+    "views.publish",
+    "canvases.create",
+    "conversations.canvases.create",
+    "canvases.edit",
+}
+
+
+def _wants_json(method: str) -> bool:
+    return method in _JSON_METHODS
+
+

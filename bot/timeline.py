@@ -1,0 +1,190 @@
+"""The incident timeline: entries at the time things happened, their milestones and their history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.errors import NotFound, PermissionDenied, UserError
+from bot.models import EntryKind, EntrySource, Incident, Milestone, Revision, TimelineEntry
+from bot.refs import entry_ref
+from bot.timegrammar import parse_leading_when
+
+MAX_ENTRY_TEXT = 3500
+_MILESTONE = re.compile(r"^(?P<word>started|detected|acknowledged|mitigated|resolved):\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    occurred_at: dt.datetime
+    text: str
+    milestone: Milestone | None
+    time_given: bool
+    note: str | None
+
+
+def _cut_milestone(text: str) -> tuple[Milestone | None, str]:
+    match = _MILESTONE.match(text)
+    if not match:
+        return None, text
+    return Milestone(match["word"].lower()), text[match.end() :]
+
+
+def parse_entry_text(text: str, *, now: dt.datetime, zone: ZoneInfo, require_text: bool = True) -> EntryDraft:
+    """`[<when>] [milestone:] <text>` (the milestone word may also come first)."""
+    milestone, rest = _cut_milestone(text.strip())
+    parsed = parse_leading_when(rest, now=now, zone=zone)
+    rest = parsed.rest
+    if milestone is None:
+        milestone, rest = _cut_milestone(rest)
+    rest = rest.strip()
+    if require_text and not rest:
+        raise UserError("The entry needs some text after the time, e.g. `/incident timeline 14:05 alert fired`.")
+    if len(rest) > MAX_ENTRY_TEXT:
+        raise UserError(f"That entry is {len(rest)} characters; the limit is {MAX_ENTRY_TEXT}. Split it into several entries.")
+    return EntryDraft(parsed.occurred_at, rest, milestone, parsed.given, parsed.note)
+
+
+def add_entry(
+    session: Session,
+    incident: Incident,
+    *,
+    text: str,
+    author: str,
+    occurred_at: dt.datetime,
+    recorded_at: dt.datetime,
+    kind: EntryKind = EntryKind.NOTE,
+    milestone: Milestone | None = None,
+    source: EntrySource = EntrySource.COMMAND,
+    source_channel_id: str | None = None,
+    source_ts: str | None = None,
+    permalink: str | None = None,
+) -> TimelineEntry:
+    entry = TimelineEntry(
+        incident_id=incident.id,
+        occurred_at=occurred_at,
+        recorded_at=recorded_at,
+        author_id=author,
+        text=text,
+        kind=EntryKind.MILESTONE if milestone and kind == EntryKind.NOTE else kind,
+        milestone=milestone,
+        source=source,
+        source_channel_id=source_channel_id,
+        source_ts=source_ts,
+        permalink=permalink,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def add_system_entry(session: Session, incident: Incident, text: str, *, author: str, now: dt.datetime) -> TimelineEntry:
+    return add_entry(
+        session, incident, text=text, author=author, occurred_at=now, recorded_at=now,
+        kind=EntryKind.SYSTEM, source=EntrySource.SYSTEM,
+    )
+
+
+def entries(session: Session, incident_id: int, *, include_removed: bool = False) -> list[TimelineEntry]:
+    """In the order things happened (ties by the order they were recorded)."""
+    query = select(TimelineEntry).where(TimelineEntry.incident_id == incident_id)
+    if not include_removed:
+        query = query.where(TimelineEntry.removed_at.is_(None))
+    return list(session.scalars(query.order_by(TimelineEntry.occurred_at, TimelineEntry.id)))
+
+
+def milestones(session: Session, incident_id: int) -> dict[Milestone, TimelineEntry]:
+    """Each milestone's entry; when given twice, the one recorded last wins."""
+    query = (
+        select(TimelineEntry)
+        .where(
+            TimelineEntry.incident_id == incident_id,
+            TimelineEntry.milestone.is_not(None),
+            TimelineEntry.removed_at.is_(None),
+        )
+        .order_by(TimelineEntry.recorded_at, TimelineEntry.id)
+    )
+    found: dict[Milestone, TimelineEntry] = {}
+    for entry in session.scalars(query):
+        found[entry.milestone] = entry  # type: ignore[index]
+    return found
+
+
+def get_entry(session: Session, entry_id: int, incident: Incident | None = None) -> TimelineEntry:
+    entry = session.get(TimelineEntry, entry_id)
+    if entry is None or entry.removed_at is not None or (incident is not None and entry.incident_id != incident.id):
+        where = " in this incident" if incident is not None else ""
+        raise NotFound(f"There is no timeline entry {entry_ref(entry_id)}{where}. `/incident timeline` lists them with their ids.")
+    return entry
+
+
+def may_change(incident: Incident, entry: TimelineEntry, user_id: str) -> bool:
+    return user_id in (entry.author_id, incident.commander_id, incident.declared_by)
+
+
+def _require_may_change(incident: Incident, entry: TimelineEntry, user_id: str) -> None:
+    if not may_change(incident, entry, user_id):
+        raise PermissionDenied(
+            f"Only the entry's author, the incident commander or whoever declared the incident can change {entry_ref(entry.id)}."
+        )
+
+
+def _snapshot(entry: TimelineEntry) -> dict[str, object]:
+    return {
+        "text": entry.text,
+        "occurred_at": entry.occurred_at.isoformat(),
+        "milestone": entry.milestone.value if entry.milestone else None,
+    }
+
+
+def edit_entry(
+    session: Session,
+    incident: Incident,
+    entry_id: int,
+    *,
+    editor: str,
+    now: dt.datetime,
+    text: str | None = None,
+    occurred_at: dt.datetime | None = None,
+    milestone: Milestone | None = None,
+    check_permission: bool = True,
+) -> TimelineEntry:
+    entry = get_entry(session, entry_id, incident)
+    if check_permission:
+        _require_may_change(incident, entry, editor)
+    before = _snapshot(entry)
+    if text is not None:
+        entry.text = text
+    if occurred_at is not None:
+        entry.occurred_at = occurred_at
+    if milestone is not None:
+        entry.milestone = milestone
+        if entry.kind == EntryKind.NOTE:
+            entry.kind = EntryKind.MILESTONE
+    session.add(Revision(entry_id=entry.id, action="edit", changed_by=editor, changed_at=now, before=before, after=_snapshot(entry)))
+    session.flush()
+    return entry
+
+
+def remove_entry(
+    session: Session, incident: Incident, entry_id: int, *, by: str, now: dt.datetime, check_permission: bool = True,
+    reason: str = "remove",
+) -> TimelineEntry:
+    entry = get_entry(session, entry_id, incident)
+    if check_permission:
+        _require_may_change(incident, entry, by)
+    entry.removed_at = now
+    entry.removed_by = by
+    session.add(Revision(entry_id=entry.id, action=reason, changed_by=by, changed_at=now, before=_snapshot(entry), after={}))
+    session.flush()
+    return entry
+
+
+def history(session: Session, entry_id: int) -> list[Revision]:
+    query = select(Revision).where(Revision.entry_id == entry_id).order_by(Revision.changed_at, Revision.id)
+    return list(session.scalars(query))

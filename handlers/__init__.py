@@ -1,0 +1,34 @@
+"""Bolt listeners, one module per Slack surface, and the app factory that wires them up.
+
+Listeners parse a request, call a service in `bot/`, and turn the result into a reply.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import App
+
+from bot.runtime import Runtime
+from handlers import events, slash_incident, timeline_buttons
+
+LISTENER_MODULES = (slash_incident, timeline_buttons, events)
+
+
+def create_app(runtime: Runtime) -> App:
+    """Build the Bolt app from a runtime; tests build their own the same way."""
+    settings = runtime.settings
+    app = App(
+        token=settings.slack_bot_token,
+        signing_secret=settings.slack_signing_secret,
+        client=runtime.gateway.client,
+        # No auth.test at start-up: the bot starts even while Slack is unreachable.
+        token_verification_enabled=False,
+        # Bolt's default pool of 5 threads starves when listeners wait on slow Web API calls,
+        # and a listener waiting for a thread cannot ack: size it for concurrent load.
+        listener_executor=ThreadPoolExecutor(max_workers=settings.listener_threads, thread_name_prefix="listener"),
+        logger=runtime.logger.getChild("bolt"),
+    )
+    for module in LISTENER_MODULES:
+        module.register(app, runtime)
+    return app

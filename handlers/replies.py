@@ -1,0 +1,77 @@
+"""How a listener answers: the Reply value, and one place that turns failures into messages.
+
+A `UserError` becomes its own text (nothing was changed); anything else is logged with a
+traceback and an error id, and the user is shown the id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from bot.blocks import Block
+from bot.errors import UserError, report_unexpected, unexpected_error_text
+from bot.runtime import Runtime
+from bot.slack_gateway import SlackFailure
+
+
+@dataclass
+class Reply:
+    text: str
+    blocks: list[Block] | None = None
+    in_channel: bool = False
+    replace_original: bool = False
+    extra: list["Reply"] = field(default_factory=list)  # further messages, in order
+
+
+def send_reply(runtime: Runtime, response_url: str, reply: Reply) -> None:
+    for message in [reply, *reply.extra]:
+        runtime.gateway.respond(
+            response_url,
+            message.text,
+            message.blocks,
+            in_channel=message.in_channel,
+            replace_original=message.replace_original,
+        )
+
+
+@contextlib.contextmanager
+def answering_failures(runtime: Runtime, response_url: str | None, what: str, *, user: str | None = None,
+                       channel: str | None = None) -> Iterator[None]:
+    """Report any failure inside the block to the user; never let it vanish silently."""
+    try:
+        yield
+    except UserError as err:
+        _tell(runtime, response_url, str(err), user=user, channel=channel)
+    except Exception:
+        error_id = report_unexpected(runtime.logger, what)
+        _tell(runtime, response_url, unexpected_error_text(error_id), user=user, channel=channel)
+
+
+def _tell(runtime: Runtime, response_url: str | None, text: str, *, user: str | None, channel: str | None) -> None:
+    try:
+        if response_url:
+            runtime.gateway.respond(response_url, text)
+        elif user and channel:
+            runtime.gateway.post_ephemeral(channel, user, text)
+    except SlackFailure:
+        runtime.logger.exception("could not tell %s: %s", user or "the user", text)
+
+
+def body_value(body: dict[str, Any], *path: str) -> Any:
+    node: Any = body
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+def best_effort(runtime: Runtime, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+    """A Slack side effect the user's request does not depend on: log a failure, don't raise."""
+    try:
+        return call(*args, **kwargs)
+    except SlackFailure as failure:
+        runtime.logger.warning("%s failed: %s", what, failure)
+        return None

@@ -1,0 +1,70 @@
+"""The `/incident` slash command: acknowledge at once, then route to the sub-command table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import incidents
+from bot.blocks import sections_for_lines
+from bot.runtime import Runtime
+from bot.slack_text import unescape_incoming
+from handlers import incident_commands, timeline_commands
+from handlers.command_table import CommandRequest, SubCommand, build_table, help_text, split_command
+from handlers.replies import Reply, answering_failures, send_reply
+
+
+def _help(request: CommandRequest) -> Reply:
+    text = help_text(TABLE)
+    return Reply(text=text, blocks=sections_for_lines(text.split("\n")))
+
+
+HELP = SubCommand(
+    name="help", run=_help, usage="help", summary="this list", group="Incident", needs_incident=False
+)
+
+TABLE: dict[str, SubCommand] = build_table(
+    incident_commands.COMMANDS,
+    timeline_commands.COMMANDS,
+    [HELP],
+)
+
+
+def handle(runtime: Runtime, body: dict[str, Any]) -> None:
+    """Run one `/incident …` request after it was acknowledged; every outcome is answered."""
+    name, args = split_command(unescape_incoming(body.get("text") or ""))
+    request = CommandRequest(
+        runtime=runtime,
+        name=name,
+        args=args,
+        user_id=body.get("user_id", ""),
+        channel_id=body.get("channel_id", ""),
+        channel_name=body.get("channel_name", ""),
+        response_url=body.get("response_url", ""),
+        trigger_id=body.get("trigger_id", ""),
+    )
+    command = TABLE.get(name)
+    if command is None:
+        prefix = f"I don't know `{name}`. " if name else ""
+        reply = _help(request)
+        reply.text = prefix + reply.text
+        if prefix:
+            reply.blocks = [*sections_for_lines([prefix.strip()]), *(reply.blocks or [])]
+        with answering_failures(runtime, request.response_url, "showing help"):
+            send_reply(runtime, request.response_url, reply)
+        return
+    with answering_failures(runtime, request.response_url, f"running /incident {name}"):
+        if command.needs_incident:
+            with runtime.db.unit_of_work() as session:
+                request.incident_id = incidents.require_by_channel(session, request.channel_id).id
+        reply = command.run(request)
+        if reply is not None:
+            send_reply(runtime, request.response_url, reply)
+
+
+def register(app: App, runtime: Runtime) -> None:
+    @app.command("/incident")
+    def incident_command(ack: Ack, body: dict[str, Any]) -> None:
+        ack()  # an empty ack: the answer follows through response_url, so Slack never times out
+        handle(runtime, body)
