@@ -65,7 +65,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _start_background(runtime) -> list:  # type: ignore[no-untyped-def]
     """Start the background work (scheduler); returns functions that stop it."""
-    return []
+    from bot.jobs import all_jobs
+    from bot.scheduler import start_scheduler
+
+    return [start_scheduler(runtime, all_jobs())]
 
 
 def main(argv: list[str] | None = None) -> int:

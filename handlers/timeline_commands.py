@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from bot import blocks as bk
@@ -12,6 +11,7 @@ from bot.models import EntryKind, EntrySource, TimelineEntry
 from bot.refs import Ref, entry_ref, parse_ref
 from bot.slack_text import mention, safe_mrkdwn, slack_date
 from bot.timegrammar import ACCEPTED_FORMS
+from handlers.by_ref import EDITORS, REMOVERS
 from handlers.command_table import CommandRequest, SubCommand
 from handlers.replies import Reply
 
@@ -118,9 +118,8 @@ def _remove_timeline_entry(request: CommandRequest, ref: Ref) -> Reply:
     return Reply(text=f":wastebasket: Removed {ref} (kept in its history): {safe_mrkdwn(text)}")
 
 
-# Editors and removers by id prefix; the postmortem facts register theirs for `F` ids.
-EDITORS: dict[str, Callable[[CommandRequest, Ref, str], Reply]] = {"T": _edit_timeline_entry}
-REMOVERS: dict[str, Callable[[CommandRequest, Ref], Reply]] = {"T": _remove_timeline_entry}
+EDITORS["T"] = _edit_timeline_entry
+REMOVERS["T"] = _remove_timeline_entry
 
 
 def _known_prefixes(table: dict) -> str:

@@ -1037,7 +1037,7 @@ class SlackStandIn:
 
     @staticmethod
     def _message_content(params: dict) -> tuple[str | None, list | None]:
-        text = _text_param(params, "text")
+        text = _text_param(params, "text") or _text_param(params, "markdown_text")
         blocks = parse_blocks(_param(params, "blocks"))
         validate_message(text, blocks, need_content=_param(params, "attachments") is None)
         return text, blocks
@@ -1297,13 +1297,13 @@ class SlackStandIn:
             raise SlackError("cant_update_message")
         if channel["is_archived"]:
             raise SlackError("is_archived")
-        text = _text_param(params, "text")
+        text = _text_param(params, "text") or _text_param(params, "markdown_text")
         blocks = parse_blocks(_param(params, "blocks"))
-        if text is None and blocks is None and "blocks" not in params:
+        if text is None and blocks is None:
             raise SlackError("no_text")
         # Like Slack: fields left out keep their old value; "blocks": [] clears blocks.
         new_text = message["text"] if text is None else text
-        new_blocks = blocks if "blocks" in params else message["blocks"]
+        new_blocks = message["blocks"] if blocks is None else blocks
         validate_message(new_text, new_blocks, need_content=False)
         metadata = parse_metadata(params)
         message.update(text=new_text, blocks=new_blocks or None)
