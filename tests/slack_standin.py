@@ -487,7 +487,7 @@ def _fault_reply(fault: _Fault) -> Reply:
         title = f"{fault.status} {http.HTTPStatus(fault.status).phrase}"
     except ValueError:
         title = str(fault.status)
-    page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>Slack is having trouble.</p></body></html>"
+    page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>Slack hiccuped.</p></body></html>"
     status, base, payload = _text_reply(fault.status, page, "text/html; charset=utf-8")
     return status, {**base, **headers}, payload
 
@@ -907,7 +907,11 @@ class SlackStandIn:
             "is_member": channel["is_member"],
             "created": channel["created"],
             "creator": channel["creator"],
-            "topic": {"value": topic, "creator": self.bot_user_id if topic else "", "last_set": channel["topic_last_set"]},
+            "topic": {
+                "value": topic,
+                "creator": self.bot_user_id if topic else "",
+                "last_set": channel["topic_last_set"],
+            },
             "purpose": {"value": "", "creator": "", "last_set": 0},
             "num_members": len(channel["members"]),
         }
