@@ -138,8 +138,20 @@ _ZONE_TOKEN_RE = re.compile(
     z | utc
     | [+-] (?: \d{1,2} : \d+       # +05:30, and near misses like +5:30 or +25:00
            | \d{4} )               # +0530
+    | utc [+-] \S*                 # a near miss: UTC+02:00
     """,
     re.IGNORECASE | re.VERBOSE,
+)
+
+# Zone abbreviations are ambiguous (IST, CST) and not IANA names, but a time
+# followed by one must not quietly be read in the author's zone instead.
+# Case-sensitive, so "14:05 est. impact" stays text.
+_ZONE_ABBREVIATION_RE = re.compile(
+    r"""
+    GMT | BST | IST | JST | CES?T | EES?T | WES?T | AE[SD]T
+    | [ECMP][SD]T                  # US: EST, EDT, CST, ... PDT
+    """,
+    re.VERBOSE,
 )
 
 _OFFSET_RE = re.compile(
@@ -241,7 +253,6 @@ def _read_ago_parts(phrase: str, quoted: str) -> dict[str, int]:
 
 class _Token(NamedTuple):
     text: str
-    start: int
     end: int
 
 
@@ -257,7 +268,7 @@ class _ClockPhrase:
 
 def _token_after(text: str, pos: int) -> _Token | None:
     match = _TOKEN_RE.match(text, pos)
-    return _Token(match["token"], match.start("token"), match.end("token")) if match else None
+    return _Token(match["token"], match.end("token")) if match else None
 
 
 def _scan_clock_phrase(text: str) -> _ClockPhrase | None:
@@ -297,7 +308,7 @@ def _refuse_at(text: str, at_token: _Token, word: str) -> None:
     clock_token = _token_after(text, at_token.end)
     if clock_token is not None and _opens_clock(text, clock_token, after_day_word=True):
         raise _near_miss(
-            text[: clock_token.end], f"leave out `at`, e.g. `{word.lower()} {clock_token.text}`"
+            text[: clock_token.end], f"leave out `at`, e.g. {_quote(f'{word.lower()} {clock_token.text}')}"
         )
 
 
@@ -319,7 +330,7 @@ def _clock_token_after_date(text: str, match: re.Match[str]) -> _Token:
         token = _TOKEN_AT_RE.match(text, end + 1)
         if not token.group(0):
             raise _near_miss(text[: end + 1], needs_clock)
-        return _Token(token.group(0), end + 1, token.end())
+        return _Token(token.group(0), token.end())
     if end < len(text) and not text[end].isspace():
         raise _near_miss(_token_after(text, 0).text, needs_clock)
     token = _token_after(text, end)
@@ -344,6 +355,8 @@ def _scan_clock(text: str, token: _Token, day_word: str | None, day: date | None
         except _Unreadable as err:
             raise _near_miss(text[: following.end], err.reason) from None
         end = following.end
+    elif zone is None and following is not None and _ZONE_ABBREVIATION_RE.fullmatch(following.text):
+        raise _near_miss(text[: following.end], "give the zone as `UTC`, `Z` or an offset such as `-05:00`")
     return _ClockPhrase(day_word, day, clock, zone, text[:end], end)
 
 
