@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot.errors import NotFound, PermissionDenied, UserError
 from bot.models import EntryKind, EntrySource, Incident, Milestone, Revision, TimelineEntry
 from bot.refs import entry_ref
-from bot.timegrammar import parse_leading_when
+from bot.timegrammar import TimeGrammarError, parse_leading_when
 
 MAX_ENTRY_TEXT = 3500
 _MILESTONE = re.compile(r"^(?P<word>started|detected|acknowledged|mitigated|resolved):\s*", re.IGNORECASE)
@@ -38,7 +38,10 @@ def _cut_milestone(text: str) -> tuple[Milestone | None, str]:
 def parse_entry_text(text: str, *, now: dt.datetime, zone: ZoneInfo, require_text: bool = True) -> EntryDraft:
     """`[<when>] [milestone:] <text>` (the milestone word may also come first)."""
     milestone, rest = _cut_milestone(text.strip())
-    parsed = parse_leading_when(rest, now=now, zone=zone)
+    try:
+        parsed = parse_leading_when(rest, now=now, zone=zone)
+    except TimeGrammarError as err:
+        raise UserError(str(err)) from None
     rest = parsed.rest
     if milestone is None:
         milestone, rest = _cut_milestone(rest)

@@ -19,7 +19,6 @@ def create_app(runtime: Runtime) -> App:
     """Build the Bolt app from a runtime; tests build their own the same way."""
     settings = runtime.settings
     app = App(
-        token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret,
         client=runtime.gateway.client,
         # No auth.test at start-up: the bot starts even while Slack is unreachable.
