@@ -513,6 +513,7 @@ class SlackStandIn:
         self.canvases_enabled = True
         self.expired_triggers: set[str] = set()
         self.system_messages = True  # post channel_join / channel_topic messages like Slack does
+        self.delays: dict[str, float] = {}  # method -> seconds to wait before answering (a slow Slack)
         # records
         self.calls: list[Call] = []
         self.responses: list[Response] = []
@@ -730,6 +731,8 @@ class SlackStandIn:
 
     def _serve_api(self, method: str, query: str, headers: dict, body: bytes) -> Reply:
         at = time.monotonic()
+        if self.delays.get(method):
+            time.sleep(self.delays[method])  # outside the lock: other calls go on meanwhile
         params = dict(parse_qsl(query, keep_blank_values=True))
         try:
             params.update(_parse_body(headers, body))
