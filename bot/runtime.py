@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from bot.clock import Clock, SystemClock
 from bot.db import Database
@@ -18,6 +19,16 @@ class Runtime:
     gateway: SlackGateway
     clock: Clock
     logger: logging.Logger
+    # Work that follows an acknowledgement runs here, not on Bolt's listener threads: a listener
+    # then holds its thread for microseconds, so a burst of slow requests never delays an ack.
+    after_ack: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=64, thread_name_prefix="after-ack")
+    )
+
+    def shutdown(self) -> None:
+        """Finish the work already acknowledged, then close the database pool."""
+        self.after_ack.shutdown(wait=True)
+        self.db.dispose()
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Runtime:

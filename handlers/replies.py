@@ -68,6 +68,20 @@ def body_value(body: dict[str, Any], *path: str) -> Any:
     return node
 
 
+def after_ack(runtime: Runtime, what: str, work: Any, *args: Any) -> None:
+    """Run `work(*args)` once the request is acknowledged, off Bolt's listener threads.
+
+    Failures that `work` does not answer itself are still logged with an error id."""
+
+    def run() -> None:
+        try:
+            work(*args)
+        except Exception:
+            report_unexpected(runtime.logger, what)
+
+    runtime.after_ack.submit(run)
+
+
 def best_effort(runtime: Runtime, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
     """A Slack side effect the user's request does not depend on: log a failure, don't raise."""
     try:

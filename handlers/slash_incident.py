@@ -12,7 +12,7 @@ from bot.runtime import Runtime
 from bot.slack_text import unescape_incoming
 from handlers import incident_commands, timeline_commands
 from handlers.command_table import CommandRequest, SubCommand, build_table, help_text, split_command
-from handlers.replies import Reply, answering_failures, send_reply
+from handlers.replies import Reply, after_ack, answering_failures, send_reply
 
 
 def _help(request: CommandRequest) -> Reply:
@@ -67,4 +67,4 @@ def register(app: App, runtime: Runtime) -> None:
     @app.command("/incident")
     def incident_command(ack: Ack, body: dict[str, Any]) -> None:
         ack()  # an empty ack: the answer follows through response_url, so Slack never times out
-        handle(runtime, body)
+        after_ack(runtime, "running /incident", handle, runtime, body)
