@@ -60,6 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         for stop in background:
             stop()
+        runtime.shutdown()
     return 0
 
 
