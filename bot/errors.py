@@ -28,6 +28,6 @@ def report_unexpected(logger: logging.Logger, what: str) -> str:
 def unexpected_error_text(error_id: str) -> str:
     return (
         f":warning: Something went wrong on our side (error id `{error_id}`). "
-        "If no confirmation came before this, nothing was stored: try again, "
-        f"and give the id `{error_id}` to whoever runs incident-bot if it keeps happening."
+        "Part of what you asked may not have happened: check (for example with `/incident timeline`) "
+        f"before trying again, and give the id `{error_id}` to whoever runs incident-bot."
     )

@@ -43,12 +43,17 @@ def declare(request: CommandRequest) -> Reply:
     announcement = _announcement(wanted.title, wanted.severity, wanted.incident_type, request.user_id)
     if settings.create_channel:
         best_effort(runtime, "setting the topic", gateway.set_topic, channel_id, incident_topic)
-        gateway.post_message(channel_id, f"Incident declared: {wanted.title}", announcement)
-        return Reply(
+        announced = best_effort(runtime, "announcing", gateway.post_message, channel_id,
+                                f"Incident declared: {wanted.title}", announcement)
+        reply = Reply(
             text=f":rotating_light: {mention(request.user_id)} declared *{safe_mrkdwn(wanted.title)}* "
             f"({wanted.severity.upper()}) — follow it in <#{channel_id}>",
             in_channel=True,
         )
+        if announced is None:  # the incident exists; say plainly that Slack missed the announcement
+            reply.extra.append(Reply(text=f"The incident is open, but Slack refused the announcement in <#{channel_id}>; "
+                                          "the timeline works as usual."))
+        return reply
     topic_set = best_effort(runtime, "setting the topic", gateway.set_topic, channel_id, incident_topic)
     reply = Reply(text=f"Incident declared: {wanted.title}", blocks=announcement, in_channel=True)
     if topic_set is None:
