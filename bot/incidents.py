@@ -13,6 +13,7 @@ from bot import timeline
 from bot.errors import UserError
 from bot.models import EntryKind, EntrySource, Incident, IncidentStatus
 from bot.settings import SEVERITIES
+from bot.slack_gateway import channel_slug
 from bot.slack_text import mention
 
 ROLES = ("commander", "comms", "scribe")
@@ -76,8 +77,6 @@ def parse_type(text: str) -> str:
 
 
 def channel_stem(title: str, declared_at: dt.datetime, zone: dt.tzinfo) -> str:
-    from bot.slack_gateway import channel_slug
-
     date = declared_at.astimezone(zone).strftime("%Y-%m-%d")
     return f"{date}-{channel_slug(title, 60) or 'incident'}"
 
