@@ -254,6 +254,7 @@ class Postmortem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     message_ts: Mapped[str | None] = mapped_column(String(32))
     file_id: Mapped[str | None] = mapped_column(String(32))
+    file_url: Mapped[str | None] = mapped_column(String(500))  # the file's permalink, for the headline
     canvas_id: Mapped[str | None] = mapped_column(String(32))
     published_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 

@@ -112,6 +112,7 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('message_ts', sa.String(length=32), nullable=True),
     sa.Column('file_id', sa.String(length=32), nullable=True),
+    sa.Column('file_url', sa.String(length=500), nullable=True),
     sa.Column('canvas_id', sa.String(length=32), nullable=True),
     sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_postmortems_incident_id_incidents'), ondelete='CASCADE'),
