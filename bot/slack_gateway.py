@@ -275,6 +275,43 @@ class SlackGateway:
         files = response.get("files") or [response.get("file") or {}]
         return files[0].get("id", "")
 
+    # -- postmortem publishing (appended for bot/postmortem/publish.py) -----------------------
+    def upload_document(self, channel: str, filename: str, content: str, *, title: str) -> "UploadedFile":
+        """Upload text as a file into a channel (files_upload_v2); returns its id and permalink."""
+        try:
+            response = self.client.files_upload_v2(channel=channel, filename=filename, content=content, title=title)
+        except SlackApiError as err:
+            code = err.response.get("error") if isinstance(err.response.data, dict) else None
+            raise SlackFailure("files_upload_v2", code or f"http_{err.response.status_code}") from err
+        except (SlackClientError, OSError) as err:
+            raise SlackFailure("files_upload_v2", "connection_error", str(err)) from err
+        files = response.get("files") or [response.get("file") or {}]
+        first = files[0] if files else {}
+        return UploadedFile(id=first.get("id", ""), permalink=first.get("permalink"))
+
+    def create_channel_canvas(self, channel: str, title: str, markdown: str) -> str:
+        """The channel's canvas, made from Markdown; returns the canvas id."""
+        data = self.call(
+            "conversations.canvases.create",
+            channel_id=channel,
+            title=title,
+            document_content={"type": "markdown", "markdown": markdown},
+        )
+        return data.get("canvas_id", "")
+
+    def replace_canvas(self, canvas_id: str, markdown: str) -> None:
+        self.call(
+            "canvases.edit",
+            canvas_id=canvas_id,
+            changes=[{"operation": "replace", "document_content": {"type": "markdown", "markdown": markdown}}],
+        )
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    id: str
+    permalink: str | None
+
 
 def _zone_or_none(name: str | None) -> ZoneInfo | None:
     if not name:
