@@ -37,8 +37,11 @@ def divider() -> Block:
     return {"type": "divider"}
 
 
-def section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_TEXT)}}
+def section(text: str, *, block_id: str | None = None) -> Block:
+    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION_TEXT)}}
+    if block_id:
+        block["block_id"] = block_id
+    return block
 
 
 def context(*texts: str) -> Block:
@@ -133,3 +136,15 @@ def check_fits(blocks: list[Block], text: str = "") -> None:
         raise ValueError("blocks hold more text than Slack accepts in one message")
     if len(text) > MAX_MESSAGE_TEXT:
         raise ValueError("message text over Slack's limit")
+
+
+def users_select(placeholder: str, action_id: str, *, initial_user: str | None = None) -> Block:
+    """A people picker (e.g. Reassign); Slack sends the chosen user as `selected_user`."""
+    element: Block = {
+        "type": "users_select",
+        "action_id": action_id,
+        "placeholder": {"type": "plain_text", "text": truncate(placeholder, MAX_BUTTON_TEXT), "emoji": True},
+    }
+    if initial_user:
+        element["initial_user"] = initial_user
+    return element

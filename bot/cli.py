@@ -1,17 +1,18 @@
-"""The `incident-bot` command: serve, migrate."""
+"""The `incident-bot` command: serve, migrate, nudge."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from typing import Any, Mapping
 
 from bot.settings import Settings, SettingsError
 
 
-def _settings_or_exit() -> Settings:
+def _settings_or_exit(env: Mapping[str, str] | None = None) -> Settings:
     try:
-        return Settings.from_env()
+        return Settings.from_env(env)
     except SettingsError as err:
         print(f"incident-bot: {err}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -72,7 +73,60 @@ def _start_background(runtime) -> list:  # type: ignore[no-untyped-def]
     return [start_scheduler(runtime, all_jobs())]
 
 
-def main(argv: list[str] | None = None) -> int:
+def cmd_nudge(args: argparse.Namespace) -> int:
+    """The weekly nudge, now, through the scheduler's own code path (bot.nudges.run_weekly)."""
+    from bot import nudges
+    from bot.runtime import build_runtime
+
+    settings = _settings_or_exit(args.env)
+    _configure_logging(settings.log_level)
+    runtime = build_runtime(settings, clock=args.clock)
+    try:
+        report = nudges.run_weekly(runtime, on_schedule=False, force=args.force, dry_run=args.dry_run)
+        missed_total = 0 if args.dry_run else nudges.missed_count(runtime)
+    finally:
+        runtime.db.dispose()
+    print(_describe_nudges(report, dry_run=args.dry_run, missed_total=missed_total))
+    return 1 if report.failed else 0
+
+
+def _describe_nudges(report: Any, *, dry_run: bool, missed_total: int) -> str:
+    lines = [f"weekly nudge for {report.period} (scheduled {report.due_at:%Y-%m-%d %H:%M} UTC)"]
+    if dry_run:
+        if not report.planned:
+            lines.append("nothing to send: no channel has open action items")
+        for planned in report.planned:
+            lines.append(f"\nwould send to {planned.target} ({planned.kind}): {planned.message.text}")
+            lines += [f"  {line}" for line in _block_lines(planned.message.blocks)]
+        lines.append("\n(dry run: nothing was sent or recorded; channels found archived would also get DMs)")
+        return "\n".join(lines)
+    for label, done in (("sent", report.sent), ("found already posted", report.recovered),
+                        ("channel archived or bot removed", report.gone), ("failed, retried later", report.failed)):
+        if done:
+            lines.append(f"{label}: {len(done)} ({', '.join(done)})")
+    if not (report.sent or report.recovered):
+        lines.append("nothing new to send")
+    lines.append(f"already sent this week (or being sent): {report.skipped}")
+    if report.waiting_for_dms:
+        lines.append("direct messages for archived channels wait until every channel's nudge has an outcome")
+    if missed_total:
+        lines.append(f"nudges never sent in past weeks: {missed_total} (see the error log)")
+    return "\n".join(lines)
+
+
+def _block_lines(blocks: list[Any]) -> list[str]:
+    found: list[str] = []
+    for block in blocks:
+        text = block.get("text")
+        if isinstance(text, dict):
+            found += text.get("text", "").split("\n")
+        for element in block.get("elements", []) if block.get("type") == "context" else []:
+            found.append(element.get("text", ""))
+    return found
+
+
+def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None, clock: Any = None) -> int:
+    """`env` and `clock` stand in for the process environment and the system clock (tests pass them)."""
     parser = argparse.ArgumentParser(prog="incident-bot", description="Slack incident bot")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the bot (HTTP on PORT, or Socket Mode when SLACK_APP_TOKEN is set)")
@@ -81,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(func=cmd_serve)
     migrate = sub.add_parser("migrate", help="bring the database schema up to date and exit")
     migrate.set_defaults(func=cmd_migrate)
+    nudge = sub.add_parser("nudge", help="send this week's action-item nudges now, to every channel not nudged yet")
+    nudge.add_argument("--force", action="store_true", help="send again even where this week's nudge was sent")
+    nudge.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
+    nudge.set_defaults(func=cmd_nudge)
+    parser.set_defaults(env=env, clock=clock)
     args = parser.parse_args(argv)
     return args.func(args)
 

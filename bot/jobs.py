@@ -5,6 +5,8 @@ from __future__ import annotations
 from bot.runtime import Runtime
 from bot.scheduler import Job
 
+# The reminder sweeps decide from the clock what is due; ticking often only makes them prompt.
+REMINDER_TICK_SECONDS = 180
 # Drafts Slack did not take yet; each waits its own backoff (bot/postmortem/drafts.py).
 POSTMORTEM_PUBLISH_TICK_SECONDS = 15
 
@@ -15,6 +17,22 @@ def _publish_postmortems(runtime: Runtime) -> object:
     return publish.retry_due(runtime)
 
 
+def _weekly_nudges(runtime: Runtime) -> object:
+    from bot import nudges
+
+    return nudges.run_weekly(runtime)
+
+
+def _postmortem_reminders(runtime: Runtime) -> object:
+    from bot import postmortem_reminders
+
+    return postmortem_reminders.run_daily(runtime)
+
+
 def all_jobs() -> list[Job]:
-    jobs: list[Job] = [Job("publish-postmortems", POSTMORTEM_PUBLISH_TICK_SECONDS, _publish_postmortems)]
+    jobs: list[Job] = [
+        Job("publish-postmortems", POSTMORTEM_PUBLISH_TICK_SECONDS, _publish_postmortems),
+        Job("weekly-nudges", REMINDER_TICK_SECONDS, _weekly_nudges),
+        Job("postmortem-reminders", REMINDER_TICK_SECONDS, _postmortem_reminders),
+    ]
     return jobs

@@ -219,8 +219,49 @@ class SlackGateway:
     def channel_info(self, channel: str) -> dict[str, Any]:
         return self.call("conversations.info", channel=channel).get("channel", {})
 
+    def channel_id_by_name(self, name: str) -> str | None:
+        """The id of the channel called `name` (public, or private with the bot in it), or None."""
+        cursor = None
+        for _ in range(50):
+            params: dict[str, Any] = {"types": "public_channel,private_channel", "exclude_archived": True, "limit": 1000}
+            if cursor:
+                params["cursor"] = cursor
+            data = self.call("conversations.list", **params)
+            for channel in data.get("channels", []):
+                if channel.get("name") == name:
+                    return channel.get("id")
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+
     def open_dm(self, user_id: str) -> str:
         return self.call("conversations.open", users=user_id)["channel"]["id"]
+
+    def find_message_with_metadata(self, channel: str, event_type: str, payload: dict[str, Any], *,
+                                   oldest: float = 0.0, max_pages: int = 5) -> str | None:
+        """The ts of a top-level message since `oldest` whose metadata has this type and these payload values.
+
+        Needs channels:history / groups:history / im:history for the channel's kind.
+        """
+        cursor = None
+        for _ in range(max_pages):
+            params: dict[str, Any] = {"channel": channel, "oldest": f"{oldest:.6f}", "include_all_metadata": True,
+                                      "limit": 200}
+            if cursor:
+                params["cursor"] = cursor
+            data = self.call("conversations.history", **params)
+            for message in data.get("messages", []):
+                metadata = message.get("metadata") or {}
+                found = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == event_type and all(found.get(k) == v for k, v in payload.items()):
+                    return message.get("ts")
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
 
     # -- people ------------------------------------------------------------------------------
     def user_timezone(self, user_id: str) -> ZoneInfo | None:

@@ -28,7 +28,9 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations.invite": {"channels:manage"},
     "conversations.setTopic": {"channels:manage"},
     "conversations.info": {"channels:read", "groups:read"},
-    "conversations.history": {"channels:history", "groups:history"},
+    # The nudge's check for an already-posted copy also reads the bot's DMs.
+    "conversations.history": {"channels:history", "groups:history", "im:history"},
+    "conversations.list": {"channels:read", "groups:read"},
     "conversations.replies": {"channels:history", "groups:history"},
     "conversations.open": {"im:write"},
     "users.info": {"users:read"},
