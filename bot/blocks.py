@@ -148,3 +148,86 @@ def users_select(placeholder: str, action_id: str, *, initial_user: str | None =
     if initial_user:
         element["initial_user"] = initial_user
     return element
+
+
+# -- modals ---------------------------------------------------------------------------------
+MAX_VIEW_BLOCKS = 100
+MAX_VIEW_TITLE = 24  # also the submit and close buttons
+MAX_OPTION_TEXT = 75
+MAX_OPTIONS = 100
+MAX_INPUT_LABEL = 2000
+MAX_INPUT_HINT = 2000
+MAX_PLACEHOLDER = 150
+MAX_PRIVATE_METADATA = 3000
+
+
+def plain(text: str, limit: int) -> Block:
+    return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
+
+
+def option(text: str, value: str) -> Block:
+    return {"text": plain(text, MAX_OPTION_TEXT), "value": value}
+
+
+def static_select(action_id: str, options: list[Block], *, placeholder: str, initial: Block | None = None) -> Block:
+    element: Block = {
+        "type": "static_select",
+        "action_id": action_id,
+        "placeholder": plain(placeholder, MAX_PLACEHOLDER),
+        "options": options[:MAX_OPTIONS],
+    }
+    if initial is not None:
+        element["initial_option"] = initial
+    return element
+
+
+def text_input(action_id: str, *, placeholder: str = "", multiline: bool = False, max_length: int | None = None) -> Block:
+    element: Block = {"type": "plain_text_input", "action_id": action_id, "multiline": multiline}
+    if placeholder:
+        element["placeholder"] = plain(placeholder, MAX_PLACEHOLDER)
+    if max_length:
+        element["max_length"] = max_length
+    return element
+
+
+def input_block(block_id: str, label: str, element: Block, *, optional: bool = False, hint: str = "") -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, MAX_INPUT_LABEL),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint, MAX_INPUT_HINT)
+    return block
+
+
+def modal(callback_id: str, title: str, blocks: list[Block], *, submit: str, close: str = "Cancel",
+          private_metadata: str = "") -> Block:
+    """A modal view; raises if it would break Slack's limits (a builder bug, caught before Slack sees it)."""
+    if len(blocks) > MAX_VIEW_BLOCKS:
+        raise ValueError(f"{len(blocks)} blocks, over a modal's {MAX_VIEW_BLOCKS}")
+    if len(private_metadata) > MAX_PRIVATE_METADATA:
+        raise ValueError("private_metadata over Slack's 3,000 characters")
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain(title, MAX_VIEW_TITLE),
+        "submit": plain(submit, MAX_VIEW_TITLE),
+        "close": plain(close, MAX_VIEW_TITLE),
+        "private_metadata": private_metadata,
+        "blocks": blocks,
+    }
+
+
+def users_select(placeholder: str, action_id: str, *, initial_user: str | None = None) -> Block:
+    """A people picker (e.g. Reassign); Slack sends the chosen user as `selected_user`."""
+    element: Block = {
+        "type": "users_select",
+        "action_id": action_id,
+        "placeholder": {"type": "plain_text", "text": truncate(placeholder, MAX_BUTTON_TEXT), "emoji": True},
+    }
+    if initial_user:
+        element["initial_user"] = initial_user
+    return element

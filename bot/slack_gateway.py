@@ -163,6 +163,13 @@ class SlackGateway:
             if failure.code != "already_reacted":
                 raise
 
+    def remove_reaction(self, channel: str, ts: str, name: str) -> None:
+        try:
+            self.call("reactions.remove", channel=channel, timestamp=ts, name=name)
+        except SlackFailure as failure:
+            if failure.code not in ("no_reaction", "message_not_found"):
+                raise
+
     def permalink(self, channel: str, ts: str) -> str | None:
         try:
             return self.call("chat.getPermalink", channel=channel, message_ts=ts).get("permalink")
@@ -177,7 +184,8 @@ class SlackGateway:
             if message.get("ts") == ts:
                 return message
         try:
-            data = self.call("conversations.replies", channel=channel, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=1)
+            # The thread's parent always comes first, so a reply needs a page of two.
+            data = self.call("conversations.replies", channel=channel, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=2)
         except SlackFailure as failure:
             if failure.code in ("thread_not_found", "message_not_found"):
                 return None

@@ -156,6 +156,7 @@ def edit_entry(
     occurred_at: dt.datetime | None = None,
     milestone: Milestone | None = None,
     check_permission: bool = True,
+    action: str = "edit",
 ) -> TimelineEntry:
     entry = get_entry(session, entry_id, incident)
     if check_permission:
@@ -169,7 +170,7 @@ def edit_entry(
         entry.milestone = milestone
         if entry.kind == EntryKind.NOTE:
             entry.kind = EntryKind.MILESTONE
-    session.add(Revision(entry_id=entry.id, action="edit", changed_by=editor, changed_at=now, before=before, after=_snapshot(entry)))
+    session.add(Revision(entry_id=entry.id, action=action, changed_by=editor, changed_at=now, before=before, after=_snapshot(entry)))
     session.flush()
     return entry
 
@@ -184,6 +185,18 @@ def remove_entry(
     entry.removed_at = now
     entry.removed_by = by
     session.add(Revision(entry_id=entry.id, action=reason, changed_by=by, changed_at=now, before=_snapshot(entry), after={}))
+    session.flush()
+    return entry
+
+
+def restore_entry(session: Session, entry: TimelineEntry, *, by: str, now: dt.datetime, text: str | None = None) -> TimelineEntry:
+    """Bring a removed entry back (optionally with new text); the removal stays in its history."""
+    before = {**_snapshot(entry), "removed_at": entry.removed_at.isoformat() if entry.removed_at else None}
+    entry.removed_at = None
+    entry.removed_by = None
+    if text is not None:
+        entry.text = text
+    session.add(Revision(entry_id=entry.id, action="restore", changed_by=by, changed_at=now, before=before, after=_snapshot(entry)))
     session.flush()
     return entry
 

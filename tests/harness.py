@@ -47,10 +47,11 @@ class BotUnderTest:
     _server: uvicorn.Server = field(init=False)
     _thread: threading.Thread = field(init=False)
     _http: httpx.Client = field(init=False)
+    app: Any = field(init=False)  # the Bolt App
 
     def start(self, db: Database) -> "BotUnderTest":
         self.runtime = build_runtime(self.settings, clock=self.clock, db=db)
-        app = create_app(self.runtime)
+        app = self.app = create_app(self.runtime)
         asgi = build_asgi_app(app, db, threads=self.settings.listener_threads)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -69,6 +70,12 @@ class BotUnderTest:
         # One pooled client: building one per request costs more CPU than the bot's own work.
         self._http = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=200, max_keepalive_connections=200))
         return self
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every request answered so far is fully handled: Bolt's listeners first, then
+        the work they handed on after their ack. For asserting that something did NOT happen."""
+        _drain(self.app.listener_runner.listener_executor, timeout)
+        _drain(self.runtime.after_ack, timeout)
 
     def stop(self) -> None:
         self._http.close()
@@ -209,6 +216,16 @@ def _slack_escape(text: str) -> str:
         position = match.end()
     out.append(text[position:].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
     return "".join(out)
+
+
+def _drain(executor: Any, timeout: float) -> None:
+    """Fill every worker of a ThreadPoolExecutor with a marker; once all markers run at the same
+    time, each worker has finished whatever was queued before them."""
+    workers = executor._max_workers
+    barrier = threading.Barrier(workers + 1, timeout=timeout)
+    for _ in range(workers):
+        executor.submit(barrier.wait)
+    barrier.wait()
 
 
 def utc(*args: int) -> dt.datetime:

@@ -616,6 +616,49 @@ class SlackStandIn:
             )
             return message["ts"]
 
+    # What people do to messages (the stand-in's state changes; the test sends the matching event).
+    def message(self, channel_id: str, ts: str) -> dict:
+        """A message as Slack's APIs show it (reactions, files, thread fields included)."""
+        with self._lock:
+            return json.loads(json.dumps(self._message_json(channel_id, self._message(channel_id, ts))))
+
+    def react(self, channel_id: str, ts: str, name: str, *, user: str) -> None:
+        with self._lock:
+            message = self._message(channel_id, ts)
+            reaction = next((r for r in message["reactions"] if r["name"] == name), None)
+            if reaction is None:
+                reaction = {"name": name, "users": [], "count": 0}
+                message["reactions"].append(reaction)
+            if user not in reaction["users"]:
+                reaction["users"].append(user)
+            reaction["count"] = len(reaction["users"])
+
+    def unreact(self, channel_id: str, ts: str, name: str, *, user: str) -> None:
+        with self._lock:
+            message = self._message(channel_id, ts)
+            for reaction in list(message["reactions"]):
+                if reaction["name"] == name and user in reaction["users"]:
+                    reaction["users"].remove(user)
+                    reaction["count"] = len(reaction["users"])
+                    if not reaction["users"]:
+                        message["reactions"].remove(reaction)
+
+    def edit_message(self, channel_id: str, ts: str, text: str) -> tuple[dict, dict]:
+        """A person edits their message; returns (previous, current) as Slack shows them."""
+        with self._lock:
+            message = self._message(channel_id, ts)
+            previous = self.message(channel_id, ts)
+            message["text"] = text
+            message["edited"] = {"user": message.get("user"), "ts": self._next_ts()}
+            return previous, self.message(channel_id, ts)
+
+    def delete_message(self, channel_id: str, ts: str) -> dict:
+        """A person deletes a message; returns it as it was."""
+        with self._lock:
+            previous = self.message(channel_id, ts)
+            self.messages[channel_id].remove(self._message(channel_id, ts))
+            return previous
+
     def response_url(self) -> str:
         """A fresh response_url; posts to it are recorded in `responses`."""
         token = secrets.token_urlsafe(12)
