@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import events, nudge_buttons, postmortem_buttons, slash_incident, timeline_buttons
+from handlers import events, modals, nudge_buttons, postmortem_buttons, shortcuts, slash_incident, timeline_buttons
 
-LISTENER_MODULES = (slash_incident, timeline_buttons, events, nudge_buttons, postmortem_buttons)
+LISTENER_MODULES = (slash_incident, timeline_buttons, events, nudge_buttons, postmortem_buttons, shortcuts, modals)
 
 
 def create_app(runtime: Runtime) -> App:
