@@ -49,6 +49,17 @@ class SlackFailure(Exception):
         return self.code in CHANNEL_GONE
 
 
+def failure_code(err: SlackApiError) -> str:
+    """Slack's error code; `http_<status>` for a 5xx (whose body is an HTML page, which slack_sdk
+    reports as an `error` saying the response was not JSON)."""
+    status = err.response.status_code
+    data = err.response.data if isinstance(err.response.data, dict) else {}
+    code = data.get("error")
+    if status >= 500 or not isinstance(code, str) or not code or " " in code:
+        return f"http_{status}"
+    return code
+
+
 def retry_handlers(max_retries: int = 3) -> list[Any]:
     return [
         RateLimitErrorRetryHandler(max_retry_count=max_retries),
@@ -89,8 +100,7 @@ class SlackGateway:
             )
             return response.data if isinstance(response.data, dict) else {}
         except SlackApiError as err:
-            code = err.response.get("error") if isinstance(err.response.data, dict) else None
-            raise SlackFailure(method, code or f"http_{err.response.status_code}") from err
+            raise SlackFailure(method, failure_code(err)) from err
         except (SlackClientError, OSError) as err:
             raise SlackFailure(method, "connection_error", str(err)) from err
 
@@ -317,8 +327,7 @@ class SlackGateway:
                 thread_ts=thread_ts,
             )
         except SlackApiError as err:
-            code = err.response.get("error") if isinstance(err.response.data, dict) else None
-            raise SlackFailure("files_upload_v2", code or f"http_{err.response.status_code}") from err
+            raise SlackFailure("files_upload_v2", failure_code(err)) from err
         except (SlackClientError, OSError) as err:
             raise SlackFailure("files_upload_v2", "connection_error", str(err)) from err
         files = response.get("files") or [response.get("file") or {}]
@@ -330,8 +339,7 @@ class SlackGateway:
         try:
             response = self.client.files_upload_v2(channel=channel, filename=filename, content=content, title=title)
         except SlackApiError as err:
-            code = err.response.get("error") if isinstance(err.response.data, dict) else None
-            raise SlackFailure("files_upload_v2", code or f"http_{err.response.status_code}") from err
+            raise SlackFailure("files_upload_v2", failure_code(err)) from err
         except (SlackClientError, OSError) as err:
             raise SlackFailure("files_upload_v2", "connection_error", str(err)) from err
         files = response.get("files") or [response.get("file") or {}]

@@ -111,7 +111,8 @@ def wait_until_settled(bot: BotUnderTest, channel: str, timeout: float = 15.0) -
     deadline = time.monotonic() + timeout
     while True:
         row = stored_postmortem(bot, channel)
-        if row is not None and row.publish_state != "publishing":
+        # attempts counts claims: a row still waiting for its first attempt is not settled
+        if row is not None and row.publish_attempts >= 1 and row.publish_state != "publishing":
             return row
         if time.monotonic() > deadline:
             raise AssertionError(f"publication still running: {row and row.publish_state}")

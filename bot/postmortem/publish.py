@@ -279,7 +279,8 @@ def withdraw_headline(runtime: Runtime, channel: str, ts: str) -> None:
     """After a reopen: the old headline says it is out of date and loses its buttons."""
     text = "This postmortem draft is out of date: the incident was reopened. A new draft follows the next close."
     try:
-        runtime.gateway.update_message(channel, ts, text, [bk.section(f":leftwards_arrow_with_hook: {text}")])
+        block = {**bk.section(f":leftwards_arrow_with_hook: {text}"), "block_id": f"postmortem-withdrawn-{ts}"}
+        runtime.gateway.update_message(channel, ts, text, [block])
     except SlackFailure as failure:
         runtime.logger.warning("could not mark the old postmortem headline out of date: %s", failure)
 
@@ -311,7 +312,7 @@ def publish_public_summary(runtime: Runtime, incident_id: int) -> tuple[Uploaded
 def describe_failure(outcome: Outcome, zone: Any) -> str:
     """What the person who asked should know when publication did not go through."""
     if outcome.state == "retrying" and outcome.next_attempt_at is not None:
-        when = outcome.next_attempt_at.astimezone(zone).strftime("%H:%M")
+        when = outcome.next_attempt_at.astimezone(zone).strftime("%H:%M:%S")
         return (f":hourglass: Slack did not take the postmortem draft (`{outcome.error}`). It is saved; I'll try again "
                 f"at {when} {zone.key}, or run `/incident postmortem` to try now.")
     if outcome.error in ("not_in_channel", "channel_not_found"):
