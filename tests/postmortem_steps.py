@@ -55,11 +55,10 @@ def seed_incident(bot: BotUnderTest, *, milestones: bool = True) -> str:
     run(bot, at(14, 42), "went-well The alert arrived within 3 minutes.", channel=channel)
     run(bot, at(14, 42), "went-well The rollback took under 5 minutes.", channel=channel)
     run(bot, at(14, 42), "detection The 503-rate alert fired 3 minutes after the deploy.", channel=channel)
-    add_action_items(bot, channel, [
-        ("Return connections to the pool", IVAN, dt.date(2026, 6, 25), "P1"),
-        ("Add a peak load test", OLGA, dt.date(2026, 6, 30), "P2"),
-        ("Alert on DB pool saturation", IVAN, dt.date(2026, 6, 27), "P1"),
-    ])
+    # the action items as the seed writes them, through the action item commands
+    run(bot, at(14, 43), "action Return connections to the pool <@U0IVAN|ivan> by Jun 25 P1", channel=channel)
+    run(bot, at(14, 43), "action Add a peak load test <@U0OLGA|olga> by Jun 30 P2", channel=channel)
+    run(bot, at(14, 43), "action Alert on DB pool saturation <@U0IVAN|ivan> by Jun 27 P1", channel=channel)
     return channel
 
 

@@ -211,3 +211,14 @@ def test_type_picks_the_template(bot, db):
     _, _, markdown = close_and_wait(bot, channel, at(14, 51))
     assert "**Restricted distribution.**" in markdown and "### Exposure" in markdown
     assert "| Type | security |" in markdown
+
+
+def test_reopen_with_an_id_reopens_that_item_not_the_incident(bot, db):
+    channel = seed_incident(bot)
+    run(bot, at(14, 44), "done A1", channel=channel)
+    close_and_wait(bot, channel, at(14, 48), "close 14:47 Metrics normal")
+    reply = run(bot, at(14, 50), "reopen A1", channel=channel)
+    assert "reopened the incident" not in reply and "A1" in reply
+    with db.unit_of_work() as session:
+        assert session.scalar(select(Incident.status)).value == "closed"
+    assert "is not an id" in run(bot, at(14, 50), "reopen T1", channel=channel)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -30,7 +30,7 @@ SCOPES = ("facts", "timeline", "action_items")
 CAUSE_SECTIONS = (FactSection.CAUSE, FactSection.TRIGGER)
 QUOTE_LIMIT = 240
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 _MILESTONE_WHAT = {
     Milestone.STARTED: "the impact start",
@@ -59,8 +59,36 @@ class PhraseCategory:
     why: str
     suggestion: str
     looks_at: tuple[str, ...]
-    phrases: tuple[Phrase, ...]
+    phrases: tuple[Phrase, ...]  # longest first
     drop_rewrite: bool = False
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """All phrases in one expression, longest first, so "forgot to" wins over "forgot"."""
+        return _combined(tuple(_phrase_body(p.text) for p in self.phrases))
+
+    @property
+    def first_words(self) -> tuple[str, ...]:
+        """A cheap test before the expression: a text holding none of these cannot match."""
+        return _first_words(tuple(p.text for p in self.phrases))
+
+    def phrase_for(self, matched: str) -> Phrase:
+        key = _key(matched)
+        return next(p for p in self.phrases if _key(p.text) == key)
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().replace("’", "'").split())
+
+
+@lru_cache(maxsize=64)
+def _first_words(phrases: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple({_key(text).split()[0].split("'")[0] for text in phrases})
+
+
+@lru_cache(maxsize=64)
+def _combined(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(_BEFORE + "(?:" + "|".join(patterns) + ")" + _AFTER, re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -83,10 +111,15 @@ class Finding:
 
 
 # -- the vocabulary file --------------------------------------------------------------------
+_BEFORE, _AFTER = r"(?<![\w'’-])", r"(?![\w'’-])"  # whole words: "just" is not in "adjust" or "just-in-time"
+
+
+def _phrase_body(text: str) -> str:
+    return r"\s+".join(re.escape(word) for word in text.split()).replace("'", "['’]")
+
+
 def _phrase_pattern(text: str) -> re.Pattern[str]:
-    words = [re.escape(word) for word in text.split()]
-    body = r"\s+".join(words).replace("'", "['’]")
-    return re.compile(rf"(?<![\w'’-]){body}(?![\w'’-])", re.IGNORECASE)
+    return re.compile(_BEFORE + _phrase_body(text) + _AFTER, re.IGNORECASE)
 
 
 def _phrases(raw: Any, source: str, key: str) -> list[Phrase]:
@@ -141,7 +174,7 @@ def _merge(base: dict[str, Any], extra: dict[str, Any], source: str) -> dict[str
 
 
 def _build(data: dict[str, Any], source: str) -> Vocabulary:
-    ignored = {str(word).strip().lower() for word in data.get("ignore") or []}
+    ignored = {_key(str(word)) for word in data.get("ignore") or []}
     categories = []
     for key, value in (data.get("phrases") or {}).items():
         missing = [name for name in ("title", "why", "suggestion", "phrases") if not value.get(name)]
@@ -151,8 +184,8 @@ def _build(data: dict[str, Any], source: str) -> Vocabulary:
         unknown = [scope for scope in looks_at if scope not in SCOPES]
         if unknown:
             raise VocabularyError(f"{source}: `{key}` looks_at {unknown}; use {', '.join(SCOPES)}")
-        phrases = [p for p in _phrases(value["phrases"], source, key) if p.text.lower() not in ignored]
-        unique = {p.text.lower(): p for p in phrases}
+        phrases = [p for p in _phrases(value["phrases"], source, key) if _key(p.text) not in ignored]
+        unique = {_key(p.text): p for p in phrases}
         # Longer phrases first, so "forgot to" is quoted rather than "forgot".
         ordered = sorted(unique.values(), key=lambda p: -len(p.text))
         categories.append(PhraseCategory(
@@ -198,6 +231,10 @@ class ReviewedText:
     text: str  # plain text, as the draft shows it
     raw: str  # as stored (mentions intact)
     is_cause: bool = False
+
+    @cached_property
+    def lowered(self) -> str:
+        return self.text.lower().replace("’", "'")
 
 
 def _texts(source: DraftSource) -> list[ReviewedText]:
@@ -266,29 +303,28 @@ def _phrase_findings(vocabulary: Vocabulary, texts: Iterable[ReviewedText]) -> l
     findings = []
     for category in vocabulary.categories:
         for item in texts:
-            if item.scope not in category.looks_at:
+            if item.scope not in category.looks_at or not any(w in item.lowered for w in category.first_words):
                 continue
-            taken: list[tuple[int, int]] = []
-            for phrase in category.phrases:
-                for match in phrase.pattern.finditer(item.text):
-                    if any(match.start() < end and start < match.end() for start, end in taken):
-                        continue  # inside a longer phrase already quoted
-                    taken.append((match.start(), match.end()))
-                    quote = _sentence_around(item.text, match.start(), match.end())
-                    suggestion = phrase.suggestion or category.suggestion
-                    if category.drop_rewrite:
-                        rewrite = _drop_word(quote, phrase.pattern)
-                        if rewrite:
-                            suggestion = f"{suggestion} For example: “{rewrite}”"
-                    findings.append(Finding(
-                        category=category.key,
-                        title=f"{category.title}: “{match.group(0)}”",
-                        where=item.where,
-                        quote=quote,
-                        why=category.why,
-                        suggestion=suggestion,
-                    ))
-                    break  # one finding per phrase per text
+            seen: set[str] = set()
+            for match in category.pattern.finditer(item.text):
+                phrase = category.phrase_for(match.group(0))
+                if phrase.text in seen:
+                    continue  # one finding per phrase per text
+                seen.add(phrase.text)
+                quote = _sentence_around(item.text, match.start(), match.end())
+                suggestion = phrase.suggestion or category.suggestion
+                if category.drop_rewrite:
+                    rewrite = _drop_word(quote, phrase.pattern)
+                    if rewrite:
+                        suggestion = f"{suggestion} For example: “{rewrite}”"
+                findings.append(Finding(
+                    category=category.key,
+                    title=f"{category.title}: “{match.group(0)}”",
+                    where=item.where,
+                    quote=quote,
+                    why=category.why,
+                    suggestion=suggestion,
+                ))
     return findings
 
 
