@@ -34,8 +34,13 @@ def user_id_from_mention(token: str) -> str | None:
 
 
 def mention(user_id: str) -> str:
-    """A deliberate mention of one person (it notifies them when posted to a channel)."""
-    return f"<@{user_id}>"
+    """A deliberate mention of one person (it notifies them when posted to a channel).
+
+    Messages pinned from other bots (alerts) have a bot id `B…` as author, which Slack cannot
+    render as a mention; those are shown as plain text."""
+    if user_id[:1] in ("U", "W"):
+        return f"<@{user_id}>"
+    return f"`{escape(user_id)}` (bot)" if user_id[:1] == "B" else escape(user_id)
 
 
 def _broadcast_label(inner: str) -> str:
