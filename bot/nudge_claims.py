@@ -67,7 +67,6 @@ class Outgoing:
     text: str
     blocks: list[bk.Block]
     dm_user: str | None = None  # post to this person's DM instead of the channel `key`
-    look_back_from: float = 0.0  # unix time: where to start looking for an already-posted copy
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -236,8 +235,9 @@ def send_once(db: Database, gateway: SlackGateway, outgoing: Outgoing, *, worker
     try:
         channel = gateway.open_dm(outgoing.dm_user) if outgoing.dm_user else outgoing.key
         if held.recovering:
-            ts = gateway.find_message_with_metadata(channel, EVENT_TYPE, outgoing.metadata["event_payload"],
-                                                    oldest=outgoing.look_back_from)
+            # Newest first and without a time bound: the payload names the period exactly, and
+            # this does not depend on our clock agreeing with Slack's.
+            ts = gateway.find_message_with_metadata(channel, EVENT_TYPE, outgoing.metadata["event_payload"])
             if ts is not None:
                 logger.info("%s %s %s was already posted (%s) by a sender that stopped; recorded it",
                             outgoing.kind, outgoing.key, outgoing.period, ts)

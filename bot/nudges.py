@@ -219,6 +219,7 @@ def run_weekly(
     worker: str | None = None,
     after_post: AfterPost | None = None,
     lease: dt.timedelta = DEFAULT_LEASE,
+    pacer: claims.ChannelPacer = claims.PACER,
 ) -> SweepReport:
     """Send this week's nudges that are due and not yet sent.
 
@@ -242,7 +243,6 @@ def run_weekly(
     today = now.astimezone(zone).date()
     with db.unit_of_work() as session:
         plan = plan_week(session, cutoff=due_at if on_schedule else now, nudge_date=due_at.astimezone(zone).date())
-    look_back = week_start(period, zone).timestamp()
     existing = {} if dry_run else claims.states(db, WEEKLY_KINDS, period)
 
     def deliver(kind: str, key: str, message: NudgeMessage, dm_user: str | None = None) -> None:
@@ -252,10 +252,10 @@ def run_weekly(
         if not claims.is_open_for(existing.get((kind, key)), now, force=force):
             report.skipped += 1
             return
-        outgoing = Outgoing(kind, key, period, message.text, message.blocks, dm_user=dm_user, look_back_from=look_back)
+        outgoing = Outgoing(kind, key, period, message.text, message.blocks, dm_user=dm_user)
         try:
             delivery = claims.send_once(db, runtime.gateway, outgoing, worker=worker, now=now, force=force,
-                                        lease=lease, after_post=after_post)
+                                        lease=lease, after_post=after_post, pacer=pacer)
         except Exception:
             runtime.logger.exception("weekly nudge %s %s for %s failed; the next sweep retries it", kind, key, period)
             report.failed.append(f"{kind} {key}")

@@ -67,7 +67,8 @@ def reminder_message(reminder: Reminder, *, direct: bool) -> tuple[str, list[bk.
     incident = reminder.incident
     title = safe_mrkdwn(incident.title, live_mentions=False)
     where = f" (<#{incident.channel_id}>)" if direct else ""
-    text = (f":memo: The postmortem for *{title}*{where} is not final yet, {reminder.days_since_close} days after "
+    days = reminder.days_since_close
+    text = (f":memo: The postmortem for *{title}*{where} is not final yet, {days} day{'s' if days != 1 else ''} after "
             "the incident closed. Review the draft, fix what is wrong, and mark it final with "
             "`/incident postmortem final` in the incident's channel.")
     owner = incident.commander_id or incident.declared_by
@@ -99,6 +100,7 @@ def run_daily(
     worker: str | None = None,
     after_post: AfterPost | None = None,
     lease: dt.timedelta = DEFAULT_LEASE,
+    pacer: claims.ChannelPacer = claims.PACER,
 ) -> ReminderReport:
     settings, db = runtime.settings, runtime.db
     zone = settings.timezone
@@ -118,7 +120,6 @@ def run_daily(
         return report
     with db.unit_of_work() as session:
         reminders = due_reminders(session, today=today, zone=zone, after_days=settings.postmortem_reminder_days)
-    look_back = local_instant(today, 0, 0, zone).timestamp()
     existing = {} if dry_run else claims.states(db, KINDS, period)
     for reminder in reminders:
         incident = reminder.incident
@@ -131,10 +132,10 @@ def run_daily(
             if not claims.is_open_for(existing.get((kind, incident.channel_id)), now, force=force):
                 report.skipped += 1
                 continue
-            outgoing = Outgoing(kind, incident.channel_id, period, text, blocks, dm_user=dm_user, look_back_from=look_back)
+            outgoing = Outgoing(kind, incident.channel_id, period, text, blocks, dm_user=dm_user)
             try:
                 delivery = claims.send_once(db, runtime.gateway, outgoing, worker=worker, now=now, force=force,
-                                            lease=lease, after_post=after_post)
+                                            lease=lease, after_post=after_post, pacer=pacer)
             except Exception:
                 runtime.logger.exception("postmortem reminder %s for %s failed; the next sweep retries it", kind,
                                          incident.channel_id)

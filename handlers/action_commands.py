@@ -49,11 +49,8 @@ def add(request: CommandRequest) -> Reply:
     type_part = f" · type {kind}" if kind else ""
     lines = [f":clipboard: {mention(request.user_id)} added action item *{ref}*: {safe_mrkdwn(text, live_mentions=False)}",
              f"{owner_part} · {due_part} · {priority}{type_part}"]
-    reply = Reply(text="\n".join(lines), in_channel=True)
-    notes = [note for note in (draft.warning, zone_note if draft.due_date else None) if note]
-    if notes:
-        reply.extra.append(Reply(text="\n".join(notes)))
-    return reply
+    lines += [f"_{note}_" for note in (draft.warning, zone_note if draft.due_date else None) if note]
+    return Reply(text="\n".join(lines), in_channel=True)
 
 
 def list_items(request: CommandRequest) -> Reply:
@@ -135,7 +132,7 @@ def due(request: CommandRequest) -> Reply:
     parsed = parse_due_date(rest, today=today)
     reply = _apply(request, item_id, lambda s, item, now: action_items.set_due(s, item, parsed.date, by=request.user_id, now=now))
     if parsed.warning:
-        reply.extra.append(Reply(text=parsed.warning))
+        reply.text += f"\n_{parsed.warning}_"
     return reply
 
 
