@@ -253,7 +253,6 @@ class SlackGateway:
                 return None
         return None
 
-
     def open_dm(self, user_id: str) -> str:
         return self.call("conversations.open", users=user_id)["channel"]["id"]
 
@@ -279,7 +278,6 @@ class SlackGateway:
             if not cursor:
                 return None
         return None
-
 
     # -- people ------------------------------------------------------------------------------
     def user_timezone(self, user_id: str) -> ZoneInfo | None:
