@@ -110,16 +110,16 @@ def close(request: CommandRequest) -> Reply | None:
         f"the `resolved` milestone already on the timeline stands ({resolved})")
     lines = [f":white_check_mark: {mention(request.user_id)} closed the incident; {how}. "
              "The postmortem draft follows in a few seconds."]
-    notes = [note for note in (draft.note, zone_note if draft.time_given else None) if note]
+    lines += [note for note in (draft.note, zone_note if draft.time_given else None) if note]
     send_reply(runtime, request.response_url, Reply(text="\n".join(lines), in_channel=True))
     outcome = publish.publish(runtime, request.incident_id)  # type: ignore[arg-type]
-    _tell_publication(runtime, request.response_url, outcome, notes)
+    _tell_publication(runtime, request.response_url, outcome)
     return None
 
 
-def _tell_publication(runtime: Runtime, response_url: str, outcome: publish.Outcome, notes: list[str]) -> None:
+def _tell_publication(runtime: Runtime, response_url: str, outcome: publish.Outcome) -> None:
     """After the draft was published (or not): tell the person who asked only what needs action."""
-    lines = list(notes)
+    lines = []
     if outcome.state in ("retrying", "failed"):
         lines.append(publish.describe_failure(outcome, runtime.settings.timezone))
     lines += [f":warning: {problem}" for problem in outcome.problems]

@@ -129,7 +129,8 @@ def test_close_uses_the_time_grammar_and_refuses_other_milestones(bot, db):
     assert "14:05" in refused and "closed the incident" not in refused  # the near miss shows the accepted forms
     with db.unit_of_work() as session:
         assert session.scalar(select(Incident.status)).value == "open"
-    run(bot, at(14, 50), "close 20m ago all clear", user=ANN, channel=channel)
+    # ANN is in Europe/Berlin: her 16:30 is 14:30 UTC
+    run(bot, at(14, 50), "close 16:30 all clear", user=ANN, channel=channel)
     with db.unit_of_work() as session:
         entry = session.scalar(select(TimelineEntry).where(TimelineEntry.milestone == Milestone.RESOLVED))
         assert (entry.text, entry.occurred_at) == ("all clear", at(14, 30))
