@@ -226,7 +226,7 @@ def incident_type(request: CommandRequest) -> Reply:
 
 
 _FACT_SUMMARIES = {
-    FactSection.SUMMARY: "the postmortem's summary (the last one given counts)",
+    FactSection.SUMMARY: "the postmortem's summary (the last one given counts); with no text, these list what is recorded",
     FactSection.IMPACT: "who and what was affected, with numbers",
     FactSection.CAUSE: "a root cause or contributing factor",
     FactSection.TRIGGER: "what set the incident off",
@@ -242,8 +242,8 @@ _FACT_EXAMPLES = {
 
 COMMANDS = [
     *[
-        SubCommand(name, _fact_command(section), f"{name} <text>", _FACT_SUMMARIES[section] + "; with no text, list them",
-                   GROUP, example=_FACT_EXAMPLES.get(section, ""))
+        SubCommand(name, _fact_command(section), f"{name} [<text>]", _FACT_SUMMARIES[section], GROUP,
+                   example=_FACT_EXAMPLES.get(section, ""))
         for name, section in COMMAND_SECTIONS.items()
     ],
     SubCommand("close", close, "close [<when>] [<text>]",
