@@ -48,6 +48,11 @@ def line_block_id(item_id: int, with_incident: bool) -> str:
     return f"{LINE_BLOCK}:{item_id}:{'i' if with_incident else ''}"
 
 
+def _buttons_text() -> int:
+    """The text Slack counts in one item's row of controls (labels and placeholder)."""
+    return bk.text_size([item_buttons(ActionItem(id=0, owner_id=None))])
+
+
 def item_buttons(item: ActionItem) -> bk.Block:
     value = str(item.id)
     return bk.actions(
@@ -71,6 +76,8 @@ def build(
     counts = ", ".join(f"{len(found)} {GROUP_TITLES[name].lower()}" for name, found in groups.items() if found)
     total = sum(len(found) for found in groups.values())
     blocks: list[bk.Block] = [bk.header(heading), bk.context(intro)]
+    # Sizes are added up as blocks are made (Slack counts the text of every block); walking the
+    # whole message again for each item would make a long list quadratic.
     size = bk.text_size(blocks)
     shown = 0
     with_buttons = 0
@@ -78,35 +85,42 @@ def build(
     for name, found in groups.items():
         if not found or full:
             continue
-        title = bk.section(f"*{GROUP_TITLES[name]}* ({len(found)})")
         if len(blocks) + 2 > _BLOCK_BUDGET:
             break
+        title = bk.section(f"*{GROUP_TITLES[name]}* ({len(found)})")
         blocks.append(title)
-        size += bk.text_size([title])
+        size += len(title["text"]["text"])
         plain: list[str] = []
+        plain_sections = 0
+        last_section = 0  # characters in the last section being packed
         for item, incident in found:
-            line = item_line(item, today, incident=incident if with_incident else None)
+            line = bk.truncate(item_line(item, today, incident=incident if with_incident else None), bk.MAX_SECTION_TEXT)
             if with_buttons < MAX_ITEMS_WITH_BUTTONS and not plain:
-                pair = [bk.section(line, block_id=line_block_id(item.id, with_incident)), item_buttons(item)]
-                added = bk.text_size(pair)
+                added = len(line) + _BUTTONS_TEXT
                 if len(blocks) + 2 > _BLOCK_BUDGET or size + added > _TEXT_BUDGET:
                     full = True
                     break
-                blocks += pair
+                blocks += [bk.section(line, block_id=line_block_id(item.id, with_incident)), item_buttons(item)]
                 size += added
                 with_buttons += 1
                 shown += 1
                 continue
-            candidate = bk.sections_for_lines(plain + [line])
-            if len(blocks) + len(candidate) > _BLOCK_BUDGET or size + bk.text_size(candidate) > _TEXT_BUDGET:
+            # the same greedy packing as bk.sections_for_lines, counted as we go
+            opens_section = not plain or last_section + 1 + len(line) > bk.MAX_SECTION_TEXT
+            added = len(line) + (0 if opens_section else 1)
+            if len(blocks) + plain_sections + (1 if opens_section else 0) > _BLOCK_BUDGET or size + added > _TEXT_BUDGET:
                 full = True
                 break
+            if opens_section:
+                plain_sections += 1
+                last_section = len(line)
+            else:
+                last_section += 1 + len(line)
             plain.append(line)
+            size += added
             shown += 1
         if plain:
-            packed = bk.sections_for_lines(plain)
-            blocks += packed
-            size += bk.text_size(packed)
+            blocks += bk.sections_for_lines(plain)
     if shown < total:
         blocks.append(bk.context(f"…and {total - shown} more open item{'s' if total - shown != 1 else ''} not shown here: {list_hint}"))
     text = f"{heading}: {total} open action item{'s' if total != 1 else ''} ({counts})"
@@ -147,3 +161,6 @@ def refreshed(blocks: list[dict[str, Any]], current: dict[int, Entry], *, today:
         else:
             updated.append(block)
     return updated
+
+
+_BUTTONS_TEXT = _buttons_text()

@@ -128,20 +128,23 @@ class WeeklyPlan:
 
 
 def plan_week(session: Session, *, cutoff: dt.datetime, nudge_date: dt.date) -> WeeklyPlan:
-    """Open items filed by `cutoff` and not snoozed past `nudge_date`, by channel (one query)."""
+    """Open items filed by `cutoff` and not snoozed past `nudge_date`, by channel (two queries)."""
     query = (
-        select(ActionItem, Incident)
-        .join(Incident, Incident.id == ActionItem.incident_id)
+        select(ActionItem)
         .where(
             ActionItem.status == ActionStatus.OPEN,
             ActionItem.created_at <= cutoff,
             or_(ActionItem.snoozed_until.is_(None), ActionItem.snoozed_until <= nudge_date),
         )
-        .order_by(Incident.id, ActionItem.id)
+        .order_by(ActionItem.incident_id, ActionItem.id)
     )
+    found = list(session.scalars(query))
+    incident_ids = sorted({item.incident_id for item in found})
+    by_id = {incident.id: incident for incident in session.scalars(select(Incident).where(Incident.id.in_(incident_ids)))}
     channels: dict[str, list[Entry]] = {}
     digest: list[Entry] = []
-    for item, incident in session.execute(query):
+    for item in found:
+        incident = by_id[item.incident_id]
         channels.setdefault(incident.channel_id, []).append((item, incident))
         if not incident.is_private:
             digest.append((item, incident))
