@@ -46,6 +46,8 @@ CLAIMED, SENT, FAILED, EMPTY, GONE, MISSED = "claimed", "sent", "failed", "empty
 SETTLED = (SENT, EMPTY, GONE, MISSED)
 DEFAULT_LEASE = dt.timedelta(minutes=10)
 RETRY_AFTER_FAILURE = dt.timedelta(minutes=5)
+# A person who cannot get a direct message any more: like a gone channel, retrying does not help.
+DM_UNREACHABLE = {"user_not_found", "user_disabled", "cannot_dm_bot", "user_not_visible"}
 # Slack allows about one message a second in a channel.
 MIN_SECONDS_BETWEEN_POSTS = 1.0
 
@@ -246,7 +248,7 @@ def send_once(db: Database, gateway: SlackGateway, outgoing: Outgoing, *, worker
         pacer.wait_turn(channel)
         posted = gateway.post_message(channel, outgoing.text, outgoing.blocks, metadata=outgoing.metadata)
     except SlackFailure as failure:
-        if failure.channel_gone:
+        if failure.channel_gone or (outgoing.dm_user and failure.code in DM_UNREACHABLE):
             settle(db, held, GONE, now=now, error=failure.code)
             return Delivery("gone", channel, error=failure.code)
         logger.warning("%s to %s for %s failed (%s); retried after %s", outgoing.kind, outgoing.key,

@@ -26,6 +26,7 @@ import re
 import threading
 import weakref
 from dataclasses import dataclass, field
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
@@ -257,8 +258,9 @@ def run_weekly(
             return
         outgoing = Outgoing(kind, key, period, message.text, message.blocks, dm_user=dm_user)
         try:
-            delivery = claims.send_once(db, runtime.gateway, outgoing, worker=worker, now=now, force=force,
-                                        lease=lease, after_post=after_post, pacer=pacer)
+            # the lease starts when this target is claimed, not when a long sweep began
+            delivery = claims.send_once(db, runtime.gateway, outgoing, worker=worker, now=runtime.clock.now(),
+                                        force=force, lease=lease, after_post=after_post, pacer=pacer)
         except Exception:
             runtime.logger.exception("weekly nudge %s %s for %s failed; the next sweep retries it", kind, key, period)
             report.failed.append(f"{kind} {key}")
@@ -285,7 +287,7 @@ def run_weekly(
 
 
 def _fallback_dms(runtime: Runtime, plan: WeeklyPlan, *, period: str, digest_id: str | None, report: SweepReport,
-                  deliver, today: dt.date) -> None:  # type: ignore[no-untyped-def]
+                  deliver: Callable[..., None], today: dt.date) -> None:
     """DM the items of channels found gone that the digest does not carry.
 
     Waits until no channel or digest claim of the period is in flight, so each person's DM is
@@ -311,7 +313,7 @@ def _fallback_dms(runtime: Runtime, plan: WeeklyPlan, *, period: str, digest_id:
 
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
-_digest_ids: dict[str, str | None] = {}
+_digest_ids: dict[str, str] = {}
 
 
 def _digest_channel(runtime: Runtime) -> str | None:
@@ -323,12 +325,14 @@ def _digest_channel(runtime: Runtime) -> str | None:
         return configured
     if configured not in _digest_ids:
         try:
-            _digest_ids[configured] = runtime.gateway.channel_id_by_name(configured.lstrip("#"))
+            found = runtime.gateway.channel_id_by_name(configured.lstrip("#"))
         except SlackFailure as failure:
             runtime.logger.error("cannot look up NUDGE_CHANNEL %s: %s", configured, failure)
             return None
-        if _digest_ids[configured] is None:
+        if found is None:  # not remembered: the next sweep looks again
             runtime.logger.error("NUDGE_CHANNEL %s does not exist or I cannot see it; no digest is sent", configured)
+            return None
+        _digest_ids[configured] = found
     return _digest_ids[configured]
 
 

@@ -134,8 +134,8 @@ def run_daily(
                 continue
             outgoing = Outgoing(kind, incident.channel_id, period, text, blocks, dm_user=dm_user)
             try:
-                delivery = claims.send_once(db, runtime.gateway, outgoing, worker=worker, now=now, force=force,
-                                            lease=lease, after_post=after_post, pacer=pacer)
+                delivery = claims.send_once(db, runtime.gateway, outgoing, worker=worker, now=runtime.clock.now(),
+                                            force=force, lease=lease, after_post=after_post, pacer=pacer)
             except Exception:
                 runtime.logger.exception("postmortem reminder %s for %s failed; the next sweep retries it", kind,
                                          incident.channel_id)

@@ -74,7 +74,7 @@ def list_items(request: CommandRequest) -> Reply:
             open_count = sum(1 for item in items if item.status.value == "open")
             title = incident.title
         heading = f"*Action items of {safe_mrkdwn(title, live_mentions=False)}*: {open_count} open of {len(lines)}, overdue first"
-        empty = f"No action items yet. Add one: `/incident action Add an alert on queue depth @ann by friday P1`."
+        empty = "No action items yet. Add one: `/incident action Add an alert on queue depth @ann by friday P1`."
     if not lines:
         return Reply(text=empty)
     first = bk.paginate(lines, reserved_blocks=2)[0]
