@@ -138,18 +138,6 @@ def check_fits(blocks: list[Block], text: str = "") -> None:
         raise ValueError("message text over Slack's limit")
 
 
-def users_select(placeholder: str, action_id: str, *, initial_user: str | None = None) -> Block:
-    """A people picker (e.g. Reassign); Slack sends the chosen user as `selected_user`."""
-    element: Block = {
-        "type": "users_select",
-        "action_id": action_id,
-        "placeholder": {"type": "plain_text", "text": truncate(placeholder, MAX_BUTTON_TEXT), "emoji": True},
-    }
-    if initial_user:
-        element["initial_user"] = initial_user
-    return element
-
-
 # -- modals ---------------------------------------------------------------------------------
 MAX_VIEW_BLOCKS = 100
 MAX_VIEW_TITLE = 24  # also the submit and close buttons
