@@ -74,8 +74,8 @@ def _start_background(runtime) -> list:  # type: ignore[no-untyped-def]
 
 
 def cmd_nudge(args: argparse.Namespace) -> int:
-    """The weekly nudge, now, through the scheduler's own code path (bot.nudges.run_weekly)."""
-    from bot import nudges
+    """The weekly nudge, now, through the scheduler's own code path (bot.nudges.weekly.run_weekly)."""
+    from bot.nudges import weekly as nudges
     from bot.runtime import build_runtime
 
     settings = _settings_or_exit(args.env)

@@ -13,8 +13,8 @@ from bot import timeline
 from bot.errors import UserError
 from bot.models import EntryKind, EntrySource, Incident, IncidentStatus
 from bot.settings import SEVERITIES
-from bot.slack_gateway import channel_slug
-from bot.slack_text import mention
+from bot.slack.gateway import channel_slug
+from bot.slack.text import mention
 
 ROLES = ("commander", "comms", "scribe")
 INCIDENT_TYPES = ("default", "security", "data-loss", "degradation", "third-party")

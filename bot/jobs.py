@@ -18,13 +18,13 @@ def _publish_postmortems(runtime: Runtime) -> object:
 
 
 def _weekly_nudges(runtime: Runtime) -> object:
-    from bot import nudges
+    from bot.nudges import weekly as nudges
 
     return nudges.run_weekly(runtime)
 
 
 def _postmortem_reminders(runtime: Runtime) -> object:
-    from bot import postmortem_reminders
+    from bot.nudges import postmortem_reminders
 
     return postmortem_reminders.run_daily(runtime)
 

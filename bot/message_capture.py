@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from bot import timeline
 from bot.models import EntrySource, Incident, TimelineEntry
 from bot.refs import entry_ref
-from bot.slack_text import unescape_incoming
+from bot.slack.text import unescape_incoming
 
 # Revision actions (Revision.action holds 24 characters).
 UNPINNED = "unpinned"

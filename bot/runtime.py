@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from bot.clock import Clock, SystemClock
 from bot.db import Database
 from bot.settings import Settings
-from bot.slack_gateway import SlackGateway, build_web_client
+from bot.slack.gateway import SlackGateway, build_web_client
 
 
 @dataclass

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot import action_items, incidents
-from bot import blocks as bk
-from bot.action_grammar import USAGE, parse_action, parse_priority
-from bot.action_items import Change
-from bot.due_dates import parse_due_date
+from bot import incidents
+from bot.actions import items as action_items
+from bot.slack import blocks as bk
+from bot.actions.grammar import USAGE, parse_action, parse_priority
+from bot.actions.items import Change
+from bot.actions.due_dates import parse_due_date
 from bot.errors import UserError
 from bot.refs import Ref, action_ref, parse_ref
-from bot.slack_text import mention, safe_mrkdwn, user_id_from_mention
+from bot.slack.text import mention, safe_mrkdwn, user_id_from_mention
 from handlers.by_ref import REOPENERS
 from handlers.command_table import CommandRequest, SubCommand
 from handlers.replies import Reply

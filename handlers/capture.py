@@ -14,8 +14,8 @@ from bot.message_capture import CapturedMessage, ImportResult, Outcome
 from bot.models import EntrySource
 from bot.refs import entry_ref
 from bot.runtime import Runtime
-from bot.slack_gateway import SlackFailure
-from bot.slack_text import slack_date
+from bot.slack.gateway import SlackFailure
+from bot.slack.text import slack_date
 
 # The bot's mark on a message that is on a timeline: seen by everyone, notifies no one.
 CONFIRM_REACTION = "memo"

@@ -17,7 +17,7 @@ from bot import incidents, message_capture
 from bot.message_capture import is_own_message, reaction_name, still_pinned
 from bot.models import EntrySource
 from bot.runtime import Runtime
-from bot.slack_gateway import SlackFailure
+from bot.slack.gateway import SlackFailure
 from handlers.capture import (
     CONFIRM_REACTION,
     OwnIds,

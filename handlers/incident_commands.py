@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot import blocks as bk
+from bot.slack import blocks as bk
 from bot import incidents
 from bot.errors import UserError
-from bot.slack_gateway import SlackFailure
-from bot.slack_text import mention, safe_mrkdwn, slack_date, user_id_from_mention
+from bot.slack.gateway import SlackFailure
+from bot.slack.text import mention, safe_mrkdwn, slack_date, user_id_from_mention
 from handlers.command_table import CommandRequest, SubCommand
 from handlers.replies import Reply, best_effort
 

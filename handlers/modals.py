@@ -16,14 +16,14 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import blocks as bk
+from bot.slack import blocks as bk
 from bot import incidents, message_capture
 from bot.message_capture import CapturedMessage, Outcome
 from bot.models import EntrySource, Incident
 from bot.refs import entry_ref
 from bot.runtime import Runtime
-from bot.slack_gateway import SlackFailure
-from bot.slack_text import safe_mrkdwn, slack_date, unescape_incoming
+from bot.slack.gateway import SlackFailure
+from bot.slack.text import safe_mrkdwn, slack_date, unescape_incoming
 from bot.timegrammar import TimeGrammarError, parse_leading_when
 from handlers.capture import confirm_shortcut, confirmation, import_into, invite_hint
 from handlers.replies import after_ack, answering_failures, body_value

@@ -12,7 +12,9 @@ from typing import Any, Callable
 
 from slack_bolt import Ack, App
 
-from bot import action_items, nudge_messages, nudges
+from bot.actions import items as action_items
+from bot.nudges import messages as nudge_messages
+from bot.nudges import weekly as nudges
 from bot.errors import UserError
 from bot.models import ActionItem
 from bot.runtime import Runtime

@@ -3,7 +3,7 @@ postmortem [final|public] and type. Fact ids (`F3`) are edited and removed throu
 
 from __future__ import annotations
 
-from bot import blocks as bk
+from bot.slack import blocks as bk
 from bot import incidents, timeline
 from bot.errors import UserError
 from bot.models import FactSection, Milestone
@@ -14,7 +14,7 @@ from bot.postmortem.facts import COMMAND_SECTIONS, SECTION_LABELS
 from bot.postmortem.render import known_variants
 from bot.refs import Ref, fact_ref, parse_ref
 from bot.runtime import Runtime
-from bot.slack_text import mention, safe_mrkdwn, slack_date
+from bot.slack.text import mention, safe_mrkdwn, slack_date
 from handlers.by_ref import EDITORS, REMOVERS, REOPENERS
 from handlers.command_table import CommandRequest, SubCommand
 from handlers.replies import Reply, best_effort, send_reply

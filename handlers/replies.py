@@ -10,10 +10,10 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from bot.blocks import Block
+from bot.slack.blocks import Block
 from bot.errors import UserError, report_unexpected, unexpected_error_text
 from bot.runtime import Runtime
-from bot.slack_gateway import SlackFailure
+from bot.slack.gateway import SlackFailure
 
 
 @dataclass

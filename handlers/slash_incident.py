@@ -7,9 +7,9 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import incidents
-from bot.blocks import sections_for_lines
+from bot.slack.blocks import sections_for_lines
 from bot.runtime import Runtime
-from bot.slack_text import unescape_incoming
+from bot.slack.text import unescape_incoming
 from handlers import action_commands, incident_commands, postmortem_commands, timeline_commands
 from handlers.command_table import CommandRequest, SubCommand, build_table, help_text, split_command
 from handlers.replies import Reply, after_ack, answering_failures, send_reply

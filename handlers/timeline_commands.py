@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot import blocks as bk
+from bot.slack import blocks as bk
 from bot import incidents, timeline
 from bot.errors import UserError
 from bot.models import EntryKind, EntrySource, TimelineEntry
 from bot.refs import Ref, entry_ref, parse_ref
-from bot.slack_text import mention, safe_mrkdwn, slack_date
+from bot.slack.text import mention, safe_mrkdwn, slack_date
 from bot.timegrammar import ACCEPTED_FORMS
 from handlers.by_ref import EDITORS, REMOVERS
 from handlers.command_table import CommandRequest, SubCommand

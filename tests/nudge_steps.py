@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import action_items, incidents
-from bot.action_grammar import ActionDraft
+from bot import incidents
+from bot.actions import items as action_items
+from bot.actions.grammar import ActionDraft
 from bot.models import ActionItem
-from bot.nudge_claims import EVENT_TYPE
+from bot.nudges.claims import EVENT_TYPE
 from tests.harness import BOT_TOKEN, SIGNING_SECRET, reply_text
 from tests.slack_standin import SlackStandIn
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot.due_dates import ACCEPTED_DUE_FORMS
+from bot.actions.due_dates import ACCEPTED_DUE_FORMS
 from bot.models import ActionItem, ActionStatus, EntryKind, Revision, TimelineEntry
 from tests.conftest import ANN, BOB, CAROL
 from tests.flows import declare

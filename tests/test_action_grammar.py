@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from bot.action_grammar import ActionDraft, parse_action
-from bot.due_dates import ACCEPTED_DUE_FORMS, DueDateError, looks_like_due_date, parse_due_date
+from bot.actions.grammar import ActionDraft, parse_action
+from bot.actions.due_dates import ACCEPTED_DUE_FORMS, DueDateError, looks_like_due_date, parse_due_date
 from bot.errors import UserError
 
 MONDAY = dt.date(2026, 6, 22)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from bot import nudge_claims as claims
+from bot.nudges import claims
 from tests.harness import utc
 
 NOW = utc(2026, 6, 29, 9, 0)

@@ -12,10 +12,11 @@ import datetime as dt
 import random
 import threading
 
-from bot import nudge_claims, nudges
+from bot.nudges import claims as nudge_claims
+from bot.nudges import weekly as nudges
 from bot.db import Database
 from bot.models import Incident
-from bot.nudge_claims import DEFAULT_LEASE
+from bot.nudges.claims import DEFAULT_LEASE
 from bot.runtime import build_runtime
 from tests.conftest import ANN, BOB, _truncate_all, bot_settings
 from tests.harness import utc

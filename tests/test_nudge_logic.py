@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import blocks as bk
-from bot import nudges
+from bot.slack import blocks as bk
+from bot.nudges import weekly as nudges
 from bot.models import ActionItem, ActionStatus, Incident
 from bot.schedule_spec import parse_weekly_schedule
 from tests.harness import utc

@@ -7,7 +7,8 @@ import logging
 
 from sqlalchemy import select
 
-from bot import cli, nudges
+from bot import cli
+from bot.nudges import weekly as nudges
 from bot.models import ActionStatus, NudgeClaim, Revision, TimelineEntry
 from tests.conftest import ANN, BOB, CAROL
 from tests.flows import declare

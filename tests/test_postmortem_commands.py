@@ -11,7 +11,7 @@ from tests.conftest import ANN, BOB, CAROL
 from tests.flows import declare
 from tests.harness import reply_text
 from tests.postmortem_steps import (
-    at, close_and_wait, draft_files, headlines, incident_id, run, seed_incident, stored_postmortem,
+    at, close_and_wait, draft_files, headlines, run, seed_incident, stored_postmortem,
     wait_for_headline, wait_until_settled,
 )
 

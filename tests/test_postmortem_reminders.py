@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot import postmortem_reminders
+from bot.nudges import postmortem_reminders
 from bot.models import Incident, IncidentStatus, Postmortem
-from bot.nudge_claims import ChannelPacer
+from bot.nudges.claims import ChannelPacer
 from tests.conftest import ANN, BOB
 from tests.flows import declare
 from tests.harness import utc

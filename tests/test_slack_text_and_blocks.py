@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import blocks as bk
-from bot.slack_text import plain_text, safe_mrkdwn, slack_date, unescape_incoming, user_id_from_mention
+from bot.slack import blocks as bk
+from bot.slack.text import plain_text, safe_mrkdwn, slack_date, unescape_incoming, user_id_from_mention
 
 
 @pytest.mark.parametrize(

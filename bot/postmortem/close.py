@@ -19,7 +19,7 @@ from bot import timeline
 from bot.errors import UserError
 from bot.models import Incident, IncidentStatus, Milestone
 from bot.postmortem import drafts
-from bot.slack_text import mention
+from bot.slack.text import mention
 
 DEFAULT_CLOSE_TEXT = "Incident closed"
 

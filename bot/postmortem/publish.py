@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from bot import blocks as bk
+from bot.slack import blocks as bk
 from bot.errors import report_unexpected
 from bot.models import FactSection, Postmortem
 from bot.postmortem import drafts, snapshot
@@ -25,8 +25,8 @@ from bot.postmortem.metrics import human_duration
 from bot.postmortem.render import ContextInputs, Rendered, build_context, build_public_context, render
 from bot.postmortem.review import Finding, load_vocabulary, review
 from bot.runtime import Runtime
-from bot.slack_gateway import SlackFailure, SlackGateway, UploadedFile
-from bot.slack_text import plain_text, safe_mrkdwn
+from bot.slack.gateway import SlackFailure, SlackGateway, UploadedFile
+from bot.slack.text import plain_text, safe_mrkdwn
 
 RERENDER_ACTION = "postmortem_rerender"
 FINAL_ACTION = "postmortem_final"

@@ -29,7 +29,7 @@ from bot.postmortem.metrics import MONITORING_GAP, USERS_FIRST, KeyTimes, human_
 from bot.postmortem.review import Finding
 from bot.postmortem.snapshot import DraftSource
 from bot.refs import action_ref, entry_ref, fact_ref
-from bot.slack_text import plain_text
+from bot.slack.text import plain_text
 
 TEMPLATE_SUFFIX = ".md.j2"
 DEFAULT_VARIANT = "default"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -23,7 +23,7 @@ from bot.models import EntryKind, FactSection, Milestone
 from bot.postmortem.facts import SECTION_LABELS
 from bot.postmortem.snapshot import DraftSource
 from bot.refs import action_ref, entry_ref, fact_ref
-from bot.slack_text import plain_text
+from bot.slack.text import plain_text
 
 VOCABULARY_FILE = "review_vocabulary.yml"
 SCOPES = ("facts", "timeline", "action_items")

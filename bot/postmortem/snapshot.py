@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from bot import action_items, timeline
+from bot import timeline
+from bot.actions import items as action_items
 from bot.models import EntryKind, FactSection, Incident, Milestone, Postmortem
 from bot.postmortem import facts as fact_store
 from bot.postmortem.metrics import KeyTimes, key_times

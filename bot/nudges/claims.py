@@ -34,10 +34,10 @@ from typing import Any, Callable
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot import blocks as bk
+from bot.slack import blocks as bk
 from bot.db import Database
 from bot.models import NudgeClaim
-from bot.slack_gateway import PostedMessage, SlackFailure, SlackGateway
+from bot.slack.gateway import PostedMessage, SlackFailure, SlackGateway
 
 logger = logging.getLogger(__name__)
 

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot import blocks as bk
-from bot import nudge_claims as claims
+from bot.slack import blocks as bk
+from bot.nudges import claims
 from bot.models import Incident, IncidentStatus, Postmortem
-from bot.nudge_claims import DEFAULT_LEASE, AfterPost, Outgoing
-from bot.nudges import local_instant
+from bot.nudges.claims import DEFAULT_LEASE, AfterPost, Outgoing
+from bot.nudges.weekly import local_instant
 from bot.runtime import Runtime
 from bot.schedule_spec import parse_weekly_schedule
-from bot.slack_text import mention, safe_mrkdwn
+from bot.slack.text import mention, safe_mrkdwn
 
 KIND_CHANNEL = "postmortem"
 KIND_DM = "postmortem_dm"

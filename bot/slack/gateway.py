@@ -26,7 +26,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from bot import blocks as bk
+from bot.slack import blocks as bk
 
 logger = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import timeline
-from bot.action_grammar import DEFAULT_PRIORITY, ActionDraft
+from bot.actions.grammar import DEFAULT_PRIORITY, ActionDraft
 from bot.errors import NotFound, UserError
 from bot.models import ActionItem, ActionStatus, Incident, Revision
 from bot.refs import action_ref
-from bot.slack_text import mention, safe_mrkdwn
+from bot.slack.text import mention, safe_mrkdwn
 
 MAX_LINK = 1000
 

@@ -11,8 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from bot import blocks as bk
-from bot.action_items import item_line
+from bot.slack import blocks as bk
+from bot.actions.items import item_line
 from bot.models import ActionItem, ActionStatus, Incident
 
 DONE_ACTION = "nudge_done"

@@ -32,15 +32,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot import nudge_claims as claims
-from bot import nudge_messages
+from bot.nudges import claims
+from bot.nudges import messages as nudge_messages
 from bot.db import Database
 from bot.models import ActionItem, ActionStatus, Incident, NudgeClaim
-from bot.nudge_claims import DEFAULT_LEASE, AfterPost, Outgoing
-from bot.nudge_messages import GROUP_TITLES, Entry, NudgeMessage
+from bot.nudges.claims import DEFAULT_LEASE, AfterPost, Outgoing
+from bot.nudges.messages import GROUP_TITLES, Entry, NudgeMessage
 from bot.runtime import Runtime
 from bot.schedule_spec import WeeklySchedule, parse_weekly_schedule
-from bot.slack_gateway import SlackFailure
+from bot.slack.gateway import SlackFailure
 
 logger = logging.getLogger(__name__)
 

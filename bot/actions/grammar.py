@@ -13,9 +13,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from bot.due_dates import looks_like_due_date, parse_due_date
+from bot.actions.due_dates import looks_like_due_date, parse_due_date
 from bot.errors import UserError
-from bot.slack_text import user_id_from_mention
+from bot.slack.text import user_id_from_mention
 
 PRIORITIES = ("P0", "P1", "P2", "P3")
 DEFAULT_PRIORITY = "P2"

@@ -1,0 +1,1 @@
+"""Action items: the `action` grammar, due dates, and the items' lifecycle."""

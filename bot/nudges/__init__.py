@@ -1,0 +1,1 @@
+"""Reminders that must arrive exactly once: the weekly action-item nudge and postmortem follow-ups."""
