@@ -84,6 +84,8 @@ class EntrySource(str, enum.Enum):
     SYSTEM = "system"
     REACTION = "reaction"
     SHORTCUT = "shortcut"
+    # Bookkeeping about action items: on the live timeline, not in the postmortem's account of the incident.
+    ACTION_ITEM = "action_item"
 
 
 class Milestone(str, enum.Enum):

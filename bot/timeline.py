@@ -86,10 +86,11 @@ def add_entry(
     return entry
 
 
-def add_system_entry(session: Session, incident: Incident, text: str, *, author: str, now: dt.datetime) -> TimelineEntry:
+def add_system_entry(session: Session, incident: Incident, text: str, *, author: str, now: dt.datetime,
+                     source: EntrySource = EntrySource.SYSTEM) -> TimelineEntry:
     return add_entry(
         session, incident, text=text, author=author, occurred_at=now, recorded_at=now,
-        kind=EntryKind.SYSTEM, source=EntrySource.SYSTEM,
+        kind=EntryKind.SYSTEM, source=source,
     )
 
 

@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import func, select
 
-from bot.models import TimelineEntry
+from bot.models import EntrySource, TimelineEntry
 from tests.harness import reply_text
 from tests.postmortem_steps import at, close_and_wait, seed_incident, stored_postmortem
 
@@ -46,7 +46,8 @@ def test_the_seed_incident_closes_into_a_complete_draft(bot, db):
                  "The 503-rate alert fired 3 minutes after the deploy.", "~30% of API requests returned 503",
                  "Deploy v2.4.1 exhausted the DB connection pool"):
         assert text in markdown
-    # action items with owner, due date and priority
+    # action items with owner, due date and priority, in their section; their bookkeeping is not "the timeline"
+    assert "Action item A" not in markdown
     assert re.search(r"- \[ \] Return connections to the pool — owner @ivan — due Thu 25 Jun 2026 — P1", markdown)
     assert re.search(r"- \[ \] Add a peak load test — owner @olga — due Tue 30 Jun 2026 — P2", markdown)
     assert re.search(r"- \[ \] Alert on DB pool saturation — owner @ivan — due Sat 27 Jun 2026 — P1", markdown)
@@ -65,7 +66,8 @@ def test_the_seed_incident_closes_into_a_complete_draft(bot, db):
     assert "duration *45 minutes*" in headline_text
     assert "wording review: no notes" in headline_text
     with db.unit_of_work() as session:
-        entries = session.scalar(select(func.count()).select_from(TimelineEntry).where(TimelineEntry.removed_at.is_(None)))
+        entries = session.scalar(select(func.count()).select_from(TimelineEntry).where(
+            TimelineEntry.removed_at.is_(None), TimelineEntry.source != EntrySource.ACTION_ITEM))
     assert f"{entries} timeline entries" in headline_text  # counted, not listed
     actions = [e["action_id"] for b in headline["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert actions == ["postmortem_rerender", "postmortem_final"]

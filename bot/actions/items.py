@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot import timeline
 from bot.actions.grammar import DEFAULT_PRIORITY, ActionDraft
 from bot.errors import NotFound, UserError
-from bot.models import ActionItem, ActionStatus, Incident, Revision
+from bot.models import ActionItem, ActionStatus, EntrySource, Incident, Revision
 from bot.refs import action_ref
 from bot.slack.text import mention, safe_mrkdwn
 
@@ -135,7 +135,8 @@ def _record(session: Session, incident: Incident, item: ActionItem, action: str,
             by: str, now: dt.datetime, summary: str) -> None:
     session.add(Revision(action_item_id=item.id, action=action, changed_by=by, changed_at=now, before=before,
                          after=_snapshot(item)))
-    timeline.add_system_entry(session, incident, f"Action item {action_ref(item.id)} {summary}", author=by, now=now)
+    timeline.add_system_entry(session, incident, f"Action item {action_ref(item.id)} {summary}", author=by, now=now,
+                              source=EntrySource.ACTION_ITEM)
 
 
 def _change(session: Session, item: ActionItem, action: str, apply: Any, *, by: str, now: dt.datetime,

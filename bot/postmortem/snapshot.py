@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot import timeline
 from bot.actions import items as action_items
-from bot.models import EntryKind, FactSection, Incident, Milestone, Postmortem
+from bot.models import EntryKind, EntrySource, FactSection, Incident, Milestone, Postmortem
 from bot.postmortem import facts as fact_store
 from bot.postmortem.metrics import KeyTimes, key_times
 
@@ -118,6 +118,7 @@ def load(session: Session, incident_id: int) -> DraftSource:
     entries = [
         EntryValue(e.id, e.occurred_at, e.text, e.author_id, e.kind, e.milestone)
         for e in timeline.entries(session, incident_id)
+        if e.source != EntrySource.ACTION_ITEM  # item bookkeeping has its own section
     ]
     milestone_times = {m: e.occurred_at for m, e in timeline.milestones(session, incident_id).items()}
     earliest = min((e.occurred_at for e in entries), default=None)
