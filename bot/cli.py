@@ -22,14 +22,28 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _migrate_or_exit(engine: Any) -> str:
+    """Bring the schema up to date; an unreachable database stops us with one line, not a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    from bot.migrate import upgrade_to_head
+
+    try:
+        return upgrade_to_head(engine)
+    except OperationalError as err:
+        where = engine.url.render_as_string(hide_password=True)
+        print(f"incident-bot: cannot reach the database at {where}: {str(err.orig).strip().splitlines()[0]}",
+              file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from bot.db import Database
-    from bot.migrate import upgrade_to_head
 
     settings = _settings_or_exit()
     _configure_logging(settings.log_level)
     db = Database(settings.database_url)
-    revision = upgrade_to_head(db.engine)
+    revision = _migrate_or_exit(db.engine)
     print(f"database is at revision {revision}")
     return 0
 
@@ -37,7 +51,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.migrate import upgrade_to_head
     from bot.runtime import build_runtime
     from bot.server import build_asgi_app
     from handlers import create_app
@@ -45,7 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     _configure_logging(settings.log_level)
     runtime = build_runtime(settings)
-    upgrade_to_head(runtime.db.engine)
+    _migrate_or_exit(runtime.db.engine)
     app = create_app(runtime)
     background = _start_background(runtime)
     try:

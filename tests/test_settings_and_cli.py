@@ -72,6 +72,15 @@ def test_serve_without_a_token_stops_with_one_clear_line(tmp_path):
     assert result.stderr.strip() == "incident-bot: SLACK_BOT_TOKEN is not set"
 
 
+def test_migrate_against_an_unreachable_database_says_so_in_one_line(tmp_path):
+    env = _cli_env(SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s",
+                   DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", LOG_LEVEL="WARNING")
+    result = subprocess.run([*_incident_bot(), "migrate"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("incident-bot: cannot reach the database at postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
