@@ -107,6 +107,7 @@ class Settings:
     create_channel: bool = True
     pin_reactions: tuple[str, ...] = ("pushpin",)
     templates_dir: Path | None = None
+    postmortem_template: str = "default"
     action_due_days: dict[str, int] = field(default_factory=lambda: {"sev1": 15, "sev2": 30, "sev3": 45, "sev4": 45})
     nudge_schedule: str = "mon 09:00"
     nudge_channel: str | None = None
@@ -125,6 +126,9 @@ class Settings:
         templates_dir = (env.get("INCIDENT_TEMPLATES_DIR") or "").strip()
         if templates_dir and not Path(templates_dir).is_dir():
             raise SettingsError(f"INCIDENT_TEMPLATES_DIR is not a directory: {templates_dir!r}")
+        postmortem_template = (env.get("POSTMORTEM_TEMPLATE") or "default").strip().lower()
+        if not postmortem_template.replace("-", "").replace("_", "").isalnum():
+            raise SettingsError(f"POSTMORTEM_TEMPLATE must be a template name such as degradation, not {postmortem_template!r}")
         nudge_channel = (env.get("NUDGE_CHANNEL") or "").strip() or None
         log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -154,6 +158,7 @@ class Settings:
             create_channel=_bool(env, "INCIDENT_CREATE_CHANNEL", True),
             pin_reactions=_reactions(env, "INCIDENT_PIN_REACTIONS", "pushpin"),
             templates_dir=Path(templates_dir) if templates_dir else None,
+            postmortem_template=postmortem_template,
             action_due_days=_due_days(env, "ACTION_DUE_DAYS", "sev1=15,sev2=30,sev3=45,sev4=45"),
             nudge_schedule=nudge_schedule,
             nudge_channel=nudge_channel,

@@ -16,7 +16,7 @@ from bot.postmortem.render import (
 )
 from bot.postmortem.snapshot import ActionValue, DraftSource, EntryValue, FactValue, IncidentValue, PostmortemValue
 from tests.conftest import ANN
-from tests.postmortem_steps import at, close_and_wait, run, seed_incident
+from tests.postmortem_steps import at, close_and_wait, draft_files, run, seed_incident, wait_until_settled
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEXT_DAY = dt.datetime(2026, 6, 23, 0, 20, tzinfo=dt.timezone.utc)
@@ -183,3 +183,15 @@ def test_a_team_template_at_close_and_a_broken_one_reported_to_the_closer(make_b
         from sqlalchemy import select
         row = session.scalar(select(Postmortem))
     assert row.template == "default" and row.markdown.startswith("# Postmortem: Checkout API returns 503")
+
+
+def test_a_setting_picks_the_template_for_incidents_of_no_particular_type(make_bot, db):
+    bot = make_bot(POSTMORTEM_TEMPLATE="degradation")
+    channel = seed_incident(bot)
+    _, _, markdown = close_and_wait(bot, channel, at(14, 48), "close 14:47 Metrics normal")
+    assert "### Performance" in markdown and "Latency p99" in markdown
+    # an incident's own type still wins over the setting
+    run(bot, at(14, 49), "type security", channel=channel)
+    run(bot, at(14, 50), "postmortem", channel=channel)
+    wait_until_settled(bot, channel)
+    assert "### Exposure" in draft_files(bot, channel)[-1]

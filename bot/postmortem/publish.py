@@ -99,7 +99,11 @@ def make_draft(runtime: Runtime, incident_id: int, *, public: bool = False) -> D
     if public:
         rendered = render("public", build_public_context(source, inputs), settings.templates_dir)
     else:
-        rendered = render(source.incident.incident_type, build_context(source, inputs), settings.templates_dir)
+        # An incident of no particular type gets the team's chosen template (POSTMORTEM_TEMPLATE).
+        variant = source.incident.incident_type
+        if variant == "default":
+            variant = settings.postmortem_template
+        rendered = render(variant, build_context(source, inputs), settings.templates_dir)
     problems = [*problems, *rendered.problems]
     for problem in problems:
         runtime.logger.warning("postmortem for incident %s: %s", incident_id, problem)
