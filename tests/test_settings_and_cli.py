@@ -45,6 +45,9 @@ def test_defaults():
         ({"NUDGE_SCHEDULE": "someday"}, "NUDGE_SCHEDULE"),
         ({"ACTION_DUE_DAYS": "sev1=15"}, "ACTION_DUE_DAYS"),
         ({"INCIDENT_TEMPLATES_DIR": "/no/such/dir"}, "INCIDENT_TEMPLATES_DIR"),
+        ({"POSTMORTEM_TEMPLATE": "../etc/passwd"}, "POSTMORTEM_TEMPLATE"),
+        ({"INCIDENT_PIN_REACTIONS": " , "}, "INCIDENT_PIN_REACTIONS"),
+        ({"POSTMORTEM_REMINDER_DAYS": "0"}, "POSTMORTEM_REMINDER_DAYS"),
     ],
 )
 def test_a_malformed_setting_is_named_in_one_line(env, named):
