@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import nudges  # noqa: E402
+from bot.nudges import weekly as nudges  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.migrate import upgrade_to_head  # noqa: E402
 from bot.models import ActionItem, ActionStatus, Incident, IncidentStatus  # noqa: E402
