@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.errors import NotFound, PermissionDenied, UserError
+from bot.errors import NotFound, UserError
 from bot.models import EntryKind, EntrySource, Incident, Milestone, Revision, TimelineEntry
+from bot.permissions import require_may_change
 from bot.refs import entry_ref
 from bot.timegrammar import TimeGrammarError, parse_leading_when
 
@@ -127,15 +128,8 @@ def get_entry(session: Session, entry_id: int, incident: Incident | None = None)
     return entry
 
 
-def may_change(incident: Incident, entry: TimelineEntry, user_id: str) -> bool:
-    return user_id in (entry.author_id, incident.commander_id, incident.declared_by)
-
-
 def _require_may_change(incident: Incident, entry: TimelineEntry, user_id: str) -> None:
-    if not may_change(incident, entry, user_id):
-        raise PermissionDenied(
-            f"Only the entry's author, the incident commander or whoever declared the incident can change {entry_ref(entry.id)}."
-        )
+    require_may_change(incident, entry.author_id, user_id, what="entry", ref=entry_ref(entry.id))
 
 
 def _snapshot(entry: TimelineEntry) -> dict[str, object]:

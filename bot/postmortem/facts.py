@@ -11,8 +11,9 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.errors import NotFound, PermissionDenied, UserError
+from bot.errors import NotFound, UserError
 from bot.models import Fact, FactSection, Incident, Revision
+from bot.permissions import require_may_change
 from bot.refs import fact_ref
 
 MAX_FACT_TEXT = 3500
@@ -99,15 +100,8 @@ def facts(session: Session, incident_id: int, section: FactSection | None = None
     return list(session.scalars(query.order_by(Fact.recorded_at, Fact.id)))
 
 
-def may_change(incident: Incident, fact: Fact, user_id: str) -> bool:
-    return user_id in (fact.author_id, incident.commander_id, incident.declared_by)
-
-
 def _require_may_change(incident: Incident, fact: Fact, user_id: str) -> None:
-    if not may_change(incident, fact, user_id):
-        raise PermissionDenied(
-            f"Only the fact's author, the incident commander or whoever declared the incident can change {fact_ref(fact.id)}."
-        )
+    require_may_change(incident, fact.author_id, user_id, what="fact", ref=fact_ref(fact.id))
 
 
 def _snapshot(fact: Fact) -> dict[str, object]:
