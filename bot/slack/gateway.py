@@ -310,28 +310,7 @@ class SlackGateway:
     def update_view(self, view_id: str, view: dict[str, Any]) -> None:
         self.call("views.update", view_id=view_id, view=view)
 
-    def upload_file(
-        self, channel: str, filename: str, content: str, *, title: str, initial_comment: str | None = None,
-        thread_ts: str | None = None,
-    ) -> str:
-        """Upload text as a file into a channel (files_upload_v2); returns the file id."""
-        try:
-            response = self.client.files_upload_v2(
-                channel=channel,
-                filename=filename,
-                content=content,
-                title=title,
-                initial_comment=initial_comment,
-                thread_ts=thread_ts,
-            )
-        except SlackApiError as err:
-            raise SlackFailure("files_upload_v2", failure_code(err)) from err
-        except (SlackClientError, OSError) as err:
-            raise SlackFailure("files_upload_v2", "connection_error", str(err)) from err
-        files = response.get("files") or [response.get("file") or {}]
-        return files[0].get("id", "")
-
-    # -- postmortem publishing (appended for bot/postmortem/publish.py) -----------------------
+    # -- files and canvases ------------------------------------------------------------------
     def upload_document(self, channel: str, filename: str, content: str, *, title: str) -> "UploadedFile":
         """Upload text as a file into a channel (files_upload_v2); returns its id and permalink."""
         try:
