@@ -513,6 +513,7 @@ class SlackStandIn:
         self.canvases_enabled = True
         self.expired_triggers: set[str] = set()
         self.system_messages = True  # post channel_join / channel_topic messages like Slack does
+        self.socket_mode_url = ""  # the WebSocket URL apps.connections.open hands out (Socket Mode tests)
         self.delays: dict[str, float] = {}  # method -> seconds to wait before answering (a slow Slack)
         # records
         self.calls: list[Call] = []
@@ -819,6 +820,8 @@ class SlackStandIn:
             token = _text_param(call.params, "token") or ""
             if not token:
                 return "not_authed"
+        if call.method == "apps.connections.open":  # Socket Mode: only an app-level token opens it
+            return None if token.startswith("xapp-") else "invalid_auth"
         return None if token.startswith("xoxb-") else "invalid_auth"
 
     def _take_fault(self, method: str) -> _Fault | None:
@@ -1150,6 +1153,11 @@ class SlackStandIn:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, params: dict) -> dict:
+        if not self.socket_mode_url:
+            raise SlackError("socket_mode_not_enabled")
+        return {"url": self.socket_mode_url}
 
     def _users_info(self, params: dict) -> dict:
         user = self.users.get(_text_param(params, "user") or "")
@@ -1619,6 +1627,7 @@ class SlackStandIn:
 
     HANDLERS: dict[str, Callable[["SlackStandIn", dict], dict]] = {
         "auth.test": _auth_test,
+        "apps.connections.open": _apps_connections_open,
         "users.info": _users_info,
         "conversations.create": _conversations_create,
         "conversations.invite": _conversations_invite,
