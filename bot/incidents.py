@@ -64,8 +64,10 @@ def parse_declare(text: str) -> DeclareRequest:
 
 def parse_severity(text: str) -> str:
     value = text.strip().lower()
+    if not value:
+        raise UserError(f"Give a severity, one of {', '.join(SEVERITIES)}: e.g. `/incident severity sev1`.")
     if value not in SEVERITIES:
-        raise UserError(f"`{text.strip() or ' '}` is not a severity. Use one of {', '.join(SEVERITIES)}, e.g. `/incident severity sev1`.")
+        raise UserError(f"`{text.strip()}` is not a severity. Use one of {', '.join(SEVERITIES)}, e.g. `/incident severity sev1`.")
     return value
 
 

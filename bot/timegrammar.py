@@ -91,7 +91,8 @@ _AGO_PART_RE = re.compile(
 _TOKEN_RE = re.compile(r"\s*(?P<token>\S+)")
 _TOKEN_AT_RE = re.compile(r"\S*")
 
-_DAY_WORD_RE = re.compile(r"(?P<word> today | yesterday ) (?=\s|$)", re.IGNORECASE | re.VERBOSE)
+# `tomorrow` is read only to refuse it clearly: a timeline entry is something that already happened.
+_DAY_WORD_RE = re.compile(r"(?P<word> today | yesterday | tomorrow ) (?=\s|$)", re.IGNORECASE | re.VERBOSE)
 
 # One-digit months and days are matched only so they can be refused with a hint.
 _DATE_RE = re.compile(
@@ -427,6 +428,8 @@ def _resolve_clock_phrase(
         day = phrase.day
     elif phrase.day_word == "yesterday":
         day = today - timedelta(days=1)
+    elif phrase.day_word == "tomorrow":
+        day = today + timedelta(days=1)
     else:
         day = today
         # A bare clock is the most recent past one. A time skipped by DST is

@@ -79,6 +79,7 @@ def test_severity_update_and_roles_are_on_the_timeline(bot, standin, db):
     assert sev.first["response_type"] == "in_channel" and "from sev2 to *sev1*" in sev.text
     bad = bot.command("severity critical", user=ANN, channel=channel)
     assert "not a severity" in bad.text and "sev1" in bad.text
+    assert "Give a severity" in bot.command("severity", user=ANN, channel=channel).text
 
     role = bot.command(f"role commander <@{BOB}|bob>", user=ANN, channel=channel)
     assert f"<@{BOB}> is now *commander*" in role.text

@@ -308,6 +308,7 @@ FUTURE = [
     pytest.param("today 12:30 UTC x", BER_AFTERNOON, BERLIN, "today 12:30 UTC", "30m", id="today-utc"),
     pytest.param("today 22:00 x", NY_EVENING, NEW_YORK, "today 22:00", "1h", id="ny-today"),
     pytest.param("2027-01-01 00:00 x", BER_AFTERNOON, BERLIN, "2027-01-01 00:00", "192d 11h", id="next-year"),
+    pytest.param("tomorrow 10:00 x", BER_AFTERNOON, BERLIN, "tomorrow 10:00", "20h", id="tomorrow"),
 ]
 
 
@@ -341,6 +342,7 @@ def test_spring_forward_gap_refused(text: str, now: datetime, zone: ZoneInfo, da
 
 PLAIN_TEXT = [
     "503 errors rise",
+    "tomorrow we fix it",
     "3 pods down",
     "2 alerts",
     "1000 users",
