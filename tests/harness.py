@@ -57,7 +57,8 @@ class BotUnderTest:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(asgi, log_level="warning", lifespan="off", limit_concurrency=1000, backlog=2048)
+        config = uvicorn.Config(asgi, log_level="warning", lifespan="off", limit_concurrency=1000, backlog=2048,
+                                timeout_keep_alive=120)  # the pooled test client never meets a half-closed connection
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
