@@ -115,6 +115,8 @@ class _Fault:
     error: str | None
     retry_after: int | None
     remaining: int
+    channel: str | None = None  # only calls about this channel fail
+
 
 
 class SlackError(Exception):
@@ -675,10 +677,11 @@ class SlackStandIn:
         error: str | None = None,
         retry_after: int | None = None,
         times: int = 1,
+        channel: str | None = None,
     ) -> None:
-        """Make the next `times` calls to `method` answer with this fault."""
+        """Make the next `times` calls to `method` (about `channel`, if given) answer with this fault."""
         with self._lock:
-            self._faults.setdefault(method, []).append(_Fault(status, error, retry_after, times))
+            self._faults.setdefault(method, []).append(_Fault(status, error, retry_after, times, channel))
 
     def dm_channel(self, user_id: str) -> str | None:
         """The D... id of the bot's DM with `user_id`, if one was opened."""
@@ -795,7 +798,7 @@ class SlackStandIn:
         auth_error = self._auth_error(call)
         if auth_error:
             return (*_json_reply({"ok": False, "error": auth_error}), auth_error)
-        fault = self._take_fault(call.method)
+        fault = self._take_fault(call.method, call.params)
         if fault is not None:
             return (*_fault_reply(fault), _fault_error(fault))
         handler = self.HANDLERS.get(call.method)
@@ -824,15 +827,18 @@ class SlackStandIn:
             return None if token.startswith("xapp-") else "invalid_auth"
         return None if token.startswith("xoxb-") else "invalid_auth"
 
-    def _take_fault(self, method: str) -> _Fault | None:
+    def _take_fault(self, method: str, params: dict) -> _Fault | None:
         queue = self._faults.get(method)
         if not queue:
             return None
-        fault = queue[0]
-        fault.remaining -= 1
-        if fault.remaining <= 0:
-            queue.pop(0)
-        return fault
+        channel = _text_param(params, "channel") or _text_param(params, "channel_id")
+        for fault in queue:
+            if fault.channel is None or fault.channel == channel:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    queue.remove(fault)
+                return fault
+        return None
 
     def _serve_response_url(self, token: str, body: bytes) -> Reply:
         at = time.monotonic()

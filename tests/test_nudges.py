@@ -190,13 +190,33 @@ def test_without_a_digest_an_unreachable_channels_items_go_to_their_owners_by_dm
     clock.set(NEXT_MONDAY)
     report = nudges.run_weekly(bot.runtime)
     assert sorted(report.gone) == sorted([f"weekly {archived}", f"weekly {removed}"])
-    [to_bob] = dm_nudges(standin, BOB)
-    assert "Fix the retries" in text_of(to_bob) and "Tune the cache" in text_of(to_bob)
-    assert "Nobody owns this" not in text_of(to_bob)
+    to_bob = dm_nudges(standin, BOB)  # one DM per unreachable incident channel
+    assert sorted("Fix the retries" in text_of(m) for m in to_bob) == [False, True]
+    assert sorted("Tune the cache" in text_of(m) for m in to_bob) == [False, True]
+    assert all("Nobody owns this" not in text_of(m) for m in to_bob)
     [to_ann] = dm_nudges(standin, ANN)  # the commander hears about unowned items
     assert "Nobody owns this" in text_of(to_ann)
     nudges.run_weekly(bot.runtime)
-    assert len(dm_nudges(standin, BOB)) == 1
+    assert len(dm_nudges(standin, BOB)) == 2
+
+
+def test_a_channel_found_unreachable_after_the_owners_dm_went_out_still_reaches_them(bot, db, standin, clock):
+    archived = declare(bot)
+    bot.command("action Fix the retries <@U0BOB>", user=ANN, channel=archived)
+    failing = declare(bot, "Search is slow sev3", user=CAROL)
+    bot.command("action Tune the cache <@U0BOB>", user=CAROL, channel=failing)
+    standin.channels[archived]["is_archived"] = True
+    standin.fail("chat.postMessage", status=500, times=4, channel=failing)  # past the client's retries
+    clock.set(NEXT_MONDAY)
+    first = nudges.run_weekly(bot.runtime)
+    assert first.gone == [f"weekly {archived}"] and first.failed
+    [to_bob] = dm_nudges(standin, BOB)
+    assert "Fix the retries" in text_of(to_bob)
+    standin.channels[failing]["is_archived"] = True  # archived before the retry
+    clock.set(NEXT_MONDAY + dt.timedelta(hours=1))
+    nudges.run_weekly(bot.runtime)
+    texts = [text_of(m) for m in dm_nudges(standin, BOB)]
+    assert len(texts) == 2 and "Tune the cache" in texts[1]
 
 
 def test_a_private_incidents_items_never_appear_in_the_digest(make_bot, db, standin, clock):

@@ -302,14 +302,16 @@ def _fallback_dms(runtime: Runtime, plan: WeeklyPlan, *, period: str, digest_id:
         return
     digest_row = outcome.get((KIND_DIGEST, digest_id)) if digest_id else None
     digest_carries_public = digest_row is not None and digest_row.status != claims.GONE
-    per_person: dict[str, list[Entry]] = {}
+    # One DM per person and gone channel: a channel found gone after a person's DM went out
+    # still reaches them, instead of waiting for a claim that already settled.
+    per_person_channel: dict[tuple[str, str], list[Entry]] = {}
     for channel_id in sorted(gone):
         for item, incident in plan.channels.get(channel_id, []):
             if incident.is_private or not digest_carries_public:
                 person = item.owner_id or incident.commander_id or incident.declared_by
-                per_person.setdefault(person, []).append((item, incident))
-    for person, entries in per_person.items():
-        deliver(KIND_DM, person, dm_message(entries, today=today, period=period), dm_user=person)
+                per_person_channel.setdefault((person, channel_id), []).append((item, incident))
+    for (person, channel_id), entries in per_person_channel.items():
+        deliver(KIND_DM, f"{person}/{channel_id}", dm_message(entries, today=today, period=period), dm_user=person)
 
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
