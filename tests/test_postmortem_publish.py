@@ -128,3 +128,11 @@ def test_rerender_replaces_the_canvas(bot, db):
     run(bot, at(14, 51), "postmortem", channel=channel)
     canvases = [c for c in bot.standin.canvases.values() if c["channel_id"] == channel]
     assert len(canvases) == 1 and "The incident happened outside peak hours." in canvases[0]["markdown"]
+
+
+def test_a_slow_slack_does_not_hold_the_draft_up_for_names(bot, db):
+    channel = seed_incident(bot)
+    bot.standin.delays["users.info"] = 8  # slower than the lookup deadline: names fall back to ids
+    _, _, markdown = close_and_wait(bot, channel, at(14, 48), "close 14:47 Metrics normal")
+    assert "owner @U0IVAN" in markdown and "owner @U0OLGA" in markdown
+    assert "Commander @carol" in markdown  # known already (cached from her own commands)

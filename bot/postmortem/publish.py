@@ -64,18 +64,10 @@ class Draft:
 
 # -- rendering -------------------------------------------------------------------------------
 def resolve_names(gateway: SlackGateway, user_ids: Iterable[str]) -> dict[str, str]:
-    """Display names for the draft; after the first failed lookup the rest stay as ids
-    (a Slack outage must not hold the draft up one lookup at a time)."""
-    names: dict[str, str] = {}
-    working = True
-    for count, user_id in enumerate(dict.fromkeys(user_ids)):
-        if working and count < MAX_NAME_LOOKUPS:
-            name = gateway.user_name(user_id)
-            working = name != user_id
-            names[user_id] = name
-        else:
-            names[user_id] = user_id
-    return names
+    """Display names for the draft, looked up at once with a deadline; the rest stay as ids."""
+    wanted = list(dict.fromkeys(user_ids))
+    names = gateway.user_names(wanted[:MAX_NAME_LOOKUPS])
+    return {user_id: names.get(user_id, user_id) for user_id in wanted}
 
 
 def _mentioned(source: snapshot.DraftSource) -> list[str]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as FuturesTimeout
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -86,10 +88,10 @@ class PostedMessage:
 
 
 class SlackGateway:
-    def __init__(self, client: WebClient, *, tz_cache_seconds: int = 3600):
+    def __init__(self, client: WebClient, *, user_cache_seconds: int = 3600):
         self.client = client
-        self._tz_cache: TTLCache[str, ZoneInfo | None] = TTLCache(maxsize=20000, ttl=tz_cache_seconds)
-        self._tz_lock = threading.Lock()
+        self._users: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=20000, ttl=user_cache_seconds)
+        self._users_lock = threading.Lock()
 
     # -- calling -----------------------------------------------------------------------------
     def call(self, method: str, **params: Any) -> dict[str, Any]:
@@ -280,28 +282,50 @@ class SlackGateway:
         return None
 
     # -- people ------------------------------------------------------------------------------
-    def user_timezone(self, user_id: str) -> ZoneInfo | None:
-        """The user's own IANA zone from users.info (cached); None when Slack cannot say."""
-        with self._tz_lock:
-            if user_id in self._tz_cache:
-                return self._tz_cache[user_id]
+    def _user(self, user_id: str) -> dict[str, Any] | None:
+        """users.info's user, cached for an hour (zone and name change rarely); None when Slack can't say."""
+        with self._users_lock:
+            if user_id in self._users:
+                return self._users[user_id]
         try:
-            tz_name = self.call("users.info", user=user_id).get("user", {}).get("tz")
+            user = self.call("users.info", user=user_id).get("user") or {}
         except SlackFailure as failure:
             logger.warning("users.info for %s failed: %s", user_id, failure.code)
             return None  # not cached: try again next time
-        zone = _zone_or_none(tz_name)
-        with self._tz_lock:
-            self._tz_cache[user_id] = zone
-        return zone
+        with self._users_lock:
+            self._users[user_id] = user
+        return user
+
+    def user_timezone(self, user_id: str) -> ZoneInfo | None:
+        """The user's own IANA zone (users.info `tz`; `tz_offset` is only today's offset)."""
+        user = self._user(user_id)
+        return _zone_or_none(user.get("tz")) if user else None
 
     def user_name(self, user_id: str) -> str:
-        try:
-            user = self.call("users.info", user=user_id).get("user", {})
-        except SlackFailure:
+        user = self._user(user_id)
+        if not user:
             return user_id
         profile = user.get("profile", {})
         return profile.get("display_name") or user.get("real_name") or user.get("name") or user_id
+
+    def user_names(self, user_ids: list[str], *, deadline_seconds: float = 3.0) -> dict[str, str]:
+        """Names for many people at once, looked up in parallel; whoever is not known by the
+        deadline keeps their id, so a slow Slack cannot hold up what the names are for."""
+        wanted = list(dict.fromkeys(user_ids))
+        names = {user_id: user_id for user_id in wanted}
+        if not wanted:
+            return names
+        pool = ThreadPoolExecutor(max_workers=min(8, len(wanted)), thread_name_prefix="user-names")
+        futures = {pool.submit(self.user_name, user_id): user_id for user_id in wanted}
+        try:
+            for future in as_completed(futures, timeout=deadline_seconds):
+                names[futures[future]] = future.result()
+        except FuturesTimeout:
+            logger.warning("names of %d people not known within %.0fs; showing their ids",
+                           sum(1 for f in futures if not f.done()), deadline_seconds)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return names
 
     # -- views and files ---------------------------------------------------------------------
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
