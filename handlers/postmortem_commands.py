@@ -157,6 +157,9 @@ def rerender(runtime: Runtime, incident_id: int) -> Reply:
     now = runtime.clock.now()
     with runtime.db.unit_of_work() as session:
         incident = incidents.get(session, incident_id)
+        if incident.status.value != "closed":
+            # a draft of an open incident would stand in the channel beside the real one later
+            raise UserError("The postmortem draft is made when the incident closes: `/incident close [<when>] [<text>]`.")
         drafts.request_publication(session, incident_id, incident.incident_type, now)
     outcome = publish.publish(runtime, incident_id)
     lines = []

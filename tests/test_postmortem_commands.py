@@ -186,6 +186,8 @@ def test_final_needs_a_closed_incident_and_postmortem_words_are_checked(bot, db)
     channel = declare(bot)
     assert "Close the incident first" in run(bot, at(14, 50), "postmortem final", channel=channel)
     assert "Usage: `/incident postmortem`" in run(bot, at(14, 50), "postmortem later", channel=channel)
+    assert "made when the incident closes" in run(bot, at(14, 50), "postmortem", channel=channel)
+    assert headlines(bot, channel) == [] and draft_files(bot, channel) == []
 
 
 def test_the_public_summary_has_no_names_no_timeline_and_no_review(bot, db):
