@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from bot.errors import UserError
 from bot.models import EntryKind, EntrySource, Incident, IncidentStatus
 from bot.settings import SEVERITIES
 from bot.slack.gateway import channel_slug
-from bot.slack.text import mention
+from bot.slack.text import mention, safe_mrkdwn
 
 ROLES = ("commander", "comms", "scribe")
 INCIDENT_TYPES = ("default", "security", "data-loss", "degradation", "third-party")
@@ -36,13 +37,27 @@ class DeclareRequest:
     incident_type: str
 
 
+# `sev1`, `SEV-1`, `sev_1`; `sev0`/`sev5` are caught as mistakes rather than kept in the title.
+_SEVERITY_WORD = re.compile(r"^sev[-_]?(\d)$", re.IGNORECASE)
+
+
+def _severity_word(word: str) -> str | None:
+    match = _SEVERITY_WORD.match(word)
+    if not match:
+        return None
+    value = f"sev{match.group(1)}"
+    if value not in SEVERITIES:
+        raise UserError(f"`{word}` is not a severity. Use one of {', '.join(SEVERITIES)} (sev1 is the worst).")
+    return value
+
+
 def parse_declare(text: str) -> DeclareRequest:
     """`<title> [sev1|sev2|sev3|sev4] [type:<name>]` — severity and type may stand anywhere."""
     severity = None
     incident_type = "default"
     words = []
     for word in text.split():
-        lowered = word.lower()
+        lowered = _severity_word(word) or word.lower()
         if lowered in SEVERITIES:
             if severity and severity != lowered:
                 raise UserError(f"Two severities given ({severity} and {lowered}); give one.")
@@ -64,6 +79,8 @@ def parse_declare(text: str) -> DeclareRequest:
 
 def parse_severity(text: str) -> str:
     value = text.strip().lower()
+    if " " not in value and _SEVERITY_WORD.match(value):
+        value = _severity_word(value) or value
     if not value:
         raise UserError(f"Give a severity, one of {', '.join(SEVERITIES)}: e.g. `/incident severity sev1`.")
     if value not in SEVERITIES:
@@ -183,7 +200,8 @@ def post_status_update(session: Session, incident: Incident, text: str, *, by: s
 
 def topic(incident: Incident) -> str:
     commander = f" | commander {mention(incident.commander_id)}" if incident.commander_id else ""
-    return f":rotating_light: {incident.title} | {incident.severity.upper()} | {incident.status.value}{commander}"
+    title = safe_mrkdwn(incident.title, live_mentions=False)  # a topic must not ping anyone either
+    return f":rotating_light: {title} | {incident.severity.upper()} | {incident.status.value}{commander}"
 
 
 def roles_of(incident: Incident) -> dict[str, str | None]:

@@ -6,7 +6,7 @@ from bot.slack import blocks as bk
 from bot import incidents
 from bot.errors import UserError
 from bot.slack.gateway import SlackFailure
-from bot.slack.text import mention, safe_mrkdwn, slack_date, user_id_from_mention
+from bot.slack.text import mention, plain_text, safe_mrkdwn, slack_date, user_id_from_mention
 from handlers.command_table import CommandRequest, SubCommand
 from handlers.replies import Reply, best_effort
 
@@ -44,7 +44,7 @@ def declare(request: CommandRequest) -> Reply:
     if settings.create_channel:
         best_effort(runtime, "setting the topic", gateway.set_topic, channel_id, incident_topic)
         announced = best_effort(runtime, "announcing", gateway.post_message, channel_id,
-                                f"Incident declared: {wanted.title}", announcement)
+                                f"Incident declared: {safe_mrkdwn(wanted.title)}", announcement)
         reply = Reply(
             text=f":rotating_light: {mention(request.user_id)} declared *{safe_mrkdwn(wanted.title)}* "
             f"({wanted.severity.upper()}) — follow it in <#{channel_id}>",
@@ -54,24 +54,26 @@ def declare(request: CommandRequest) -> Reply:
             reply.extra.append(Reply(text=f"The incident is open, but Slack refused the announcement in <#{channel_id}>; "
                                           "the timeline works as usual."))
         return reply
-    topic_set = best_effort(runtime, "setting the topic", gateway.set_topic, channel_id, incident_topic)
-    reply = Reply(text=f"Incident declared: {wanted.title}", blocks=announcement, in_channel=True)
-    if topic_set is None:
-        reply.extra.append(Reply(text=_invite_hint()))
+    reply = Reply(text=f"Incident declared: {safe_mrkdwn(wanted.title)}", blocks=announcement, in_channel=True)
+    try:
+        gateway.set_topic(channel_id, incident_topic)
+    except SlackFailure as failure:
+        runtime.logger.warning("setting the topic of %s failed: %s", channel_id, failure)
+        reply.extra.append(Reply(text=_topic_hint(failure.code)))
     return reply
 
 
-def _invite_hint() -> str:
-    return (
-        "I could not set this channel's topic: I'm not a member here. "
-        "Add me with `/invite @incident-bot` so I can keep the topic current and read pinned messages."
-    )
+def _topic_hint(code: str) -> str:
+    if code in ("not_in_channel", "channel_not_found"):
+        return ("I could not set this channel's topic: I'm not a member here. Add me with `/invite @incident-bot` "
+                "so I can keep the topic current and read pinned messages.")
+    return f"I could not set this channel's topic (Slack said `{code}`); the incident is open all the same."
 
 
 def _announcement(title: str, severity: str, incident_type: str, declared_by: str) -> list[bk.Block]:
     kind = f" · type {incident_type}" if incident_type != "default" else ""
     return [
-        bk.header(f":rotating_light: {title}"),
+        bk.header(f":rotating_light: {plain_text(title)}"),  # plain_text: Slack markup as words
         bk.section(
             f"*{severity.upper()}*{kind} · declared by {mention(declared_by)}, who is commander until "
             "someone takes over with `/incident role commander @name`."

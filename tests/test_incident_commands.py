@@ -36,9 +36,23 @@ def test_declare_creates_a_channel_invites_sets_topic_announces_and_links_back(b
 def test_declare_aliases_and_default_severity(bot, db):
     bot.command("start Login slow", user=ANN, channel="C0GENERAL")
     bot.command("new Queue backlog SEV1", user=ANN, channel="C0GENERAL")
+    bot.command("declare Payments SEV-2 down", user=ANN, channel="C0GENERAL")
+    refused = bot.command("declare Payments down sev5", user=ANN, channel="C0GENERAL")
+    assert "`sev5` is not a severity" in refused.text
     with db.unit_of_work() as session:
         got = {i.title: i.severity for i in session.scalars(select(Incident))}
-    assert got == {"Login slow": "sev3", "Queue backlog": "sev1"}
+    assert got == {"Login slow": "sev3", "Queue backlog": "sev1", "Payments down": "sev2"}
+
+
+def test_a_broadcast_in_a_title_pings_nobody(bot, standin, make_bot):
+    bot.command("declare <!here> DB down sev1", user=ANN, channel="C0GENERAL")
+    in_place = make_bot(INCIDENT_CREATE_CHANNEL="false")
+    standin.add_channel("C0WAR", "war-room")
+    in_place.command("declare <!channel> Leaked key sev1", user=ANN, channel="C0WAR", channel_name="war-room")
+    bot.settle()
+    said = [str(c.params) for c in standin.calls if c.method in ("chat.postMessage", "conversations.setTopic")]
+    said += [str(r.payload) for r in standin.responses]
+    assert said and not any("<!here>" in s or "<!channel>" in s for s in said)
 
 
 def test_taken_channel_name_gets_a_suffix_and_long_titles_fit_slacks_80_characters(bot, standin):
@@ -67,10 +81,16 @@ def test_declare_in_place_when_channel_creation_is_off(make_bot, standin, db):
     assert standin.calls_to("conversations.create") == []
     assert result.first["response_type"] == "in_channel"
     assert "Payments down" in result.text
+    bot.settle()
+    assert len(standin.responses) == 1  # no second message: the topic was set
+    assert "Payments down" in standin.channels["C0WAR"]["topic"]
     with db.unit_of_work() as session:
         assert session.scalar(select(Incident.channel_id)) == "C0WAR"
     again = bot.command("declare Again", user=ANN, channel="C0WAR", channel_name="war-room")
     assert "already belongs to an incident" in again.text
+    standin.add_channel("C0NOTME", "not-me", bot_is_member=False)
+    elsewhere = bot.command("declare Search slow", user=ANN, channel="C0NOTME", channel_name="not-me", wait=False)
+    assert "/invite @incident-bot" in " ".join(r["text"] for r in elsewhere.wait(count=2))
 
 
 def test_severity_update_and_roles_are_on_the_timeline(bot, standin, db):
