@@ -98,6 +98,8 @@ def pin_added(runtime: Runtime, event: dict[str, Any], own: OwnIds) -> None:
             return
         if message is None or is_own_message(message, bot_user_id=own.bot_user_id, bot_id=own.bot_id):
             return  # deleted meanwhile, or the bot's own
+        if not still_pinned(message, runtime.settings.pin_reactions, bot_user_id=own.bot_user_id):
+            return  # a late or retried event for a pin that was already taken away: Slack's state wins
         permalink = runtime.gateway.permalink(channel_id, ts)
         import_into(
             runtime, incident_id, message_capture.captured(channel_id, message),

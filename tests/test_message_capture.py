@@ -337,6 +337,30 @@ def test_removing_the_last_pin_takes_the_entry_off_and_a_new_pin_brings_it_back(
     assert marks(bot, incident, ts) == ["UBOT"]
 
 
+def test_a_late_or_retried_pin_event_for_a_pin_already_taken_away_adds_nothing(bot, incident):
+    ts = bot.standin.add_message(incident, user=BOB, text="flapping health check", ts=POSTED_TS)
+    # the un-pin's event is handled before the pin's (Slack does not promise the order)
+    bot.standin.react(incident, ts, "pushpin", user=ANN)
+    bot.standin.unreact(incident, ts, "pushpin", user=ANN)
+    bot.event(reaction_event("reaction_removed", user=ANN, channel=incident, ts=ts, item_user=BOB))
+    bot.event(reaction_event("reaction_added", user=ANN, channel=incident, ts=ts, item_user=BOB))
+    bot.settle()
+    assert imported(bot, incident, ts) == [] and marks(bot, incident, ts) == []
+
+    # a normal pin and un-pin, then Slack retries the pin's delivery
+    pin(bot, incident, ts, user=CAROL, event_id="EvPIN1")
+    wait_for_mark(bot, incident, ts)
+    bot.settle()
+    unpin(bot, incident, ts, user=CAROL)
+    bot.standin.wait_for("reactions.remove", timeout=10)
+    bot.settle()
+    bot.event(reaction_event("reaction_added", user=CAROL, channel=incident, ts=ts, item_user=BOB),
+              event_id="EvPIN1", retry_num=2)
+    bot.settle()
+    [entry] = imported(bot, incident, ts)
+    assert entry.removed_at is not None and history_actions(bot, entry.id) == ["unpinned"]
+
+
 def test_removing_a_reaction_that_is_not_a_pin_changes_nothing(bot, incident):
     ts = bot.standin.add_message(incident, user=BOB, text="paged the db team")
     pin(bot, incident, ts, user=ANN)
