@@ -138,7 +138,8 @@ def read_submission(runtime: Runtime, body: dict[str, Any], view: dict[str, Any]
     errors: dict[str, str] = {}
     occurred_at = time_note = None
     if when_text:
-        own_zone = runtime.gateway.user_timezone(user)
+        # Read before the ack, so only from the cache (warmed when the modal opened): never a Web API call here.
+        own_zone = runtime.gateway.user_timezone(user, cached_only=True)
         zone = own_zone or runtime.settings.timezone
         try:
             parsed = parse_leading_when(when_text, now=runtime.clock.now(), zone=zone)

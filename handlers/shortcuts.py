@@ -16,9 +16,10 @@ from bot import incidents, message_capture
 from bot.errors import UserError
 from bot.models import EntrySource
 from bot.runtime import Runtime
+from bot.slack.gateway import SlackFailure
 from handlers import modals
 from handlers.capture import OwnIds, confirm_shortcut, confirmation, import_into, own_ids
-from handlers.replies import after_ack, answering_failures, best_effort
+from handlers.replies import answering_failures, best_effort
 
 CALLBACK_ID = "add_to_incident_timeline"
 
@@ -27,7 +28,9 @@ def register(app: App, runtime: Runtime) -> None:
     @app.shortcut(CALLBACK_ID)
     def on_shortcut(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         ack()
-        after_ack(runtime, "running the message shortcut", add_or_ask, runtime, body, own_ids(context))
+        # Run here, on Bolt's listener pool, not behind queued background work: the trigger id
+        # for the modal expires three seconds after the click.
+        add_or_ask(runtime, body, own_ids(context))
 
 
 def add_or_ask(runtime: Runtime, body: dict[str, Any], own: OwnIds) -> None:
@@ -50,9 +53,14 @@ def add_or_ask(runtime: Runtime, body: dict[str, Any], own: OwnIds) -> None:
                     "There is no open incident to add this message to. Declare one with "
                     "`/incident declare <title> [sev1-4]`, then use the shortcut again."
                 )
-            runtime.gateway.open_view(body.get("trigger_id", ""), modals.add_to_timeline_view(
-                channel_id=channel_id, message=message, response_url=response_url, choices=choices,
-            ))
+            try:
+                runtime.gateway.open_view(body.get("trigger_id", ""), modals.add_to_timeline_view(
+                    channel_id=channel_id, message=message, response_url=response_url, choices=choices,
+                ))
+            except SlackFailure as failure:
+                if failure.code != "expired_trigger_id":
+                    raise
+                raise UserError("Slack took too long to open the form, so it expired. Use the shortcut again.") from None
             # Warm the zone cache: the modal's time is read in the user's zone, before its ack.
             best_effort(runtime, "reading the user's time zone", runtime.gateway.user_timezone, user)
             return

@@ -450,6 +450,15 @@ def test_the_shortcut_in_the_incident_channel_adds_the_message_at_once(bot, inci
     assert len(imported(bot, incident, ts)) == 1
 
 
+def test_an_expired_trigger_says_to_use_the_shortcut_again(bot, incident):
+    ts = bot.standin.add_message("C0GENERAL", user=BOB, text="EU payments degraded", ts=POSTED_TS)
+    payload = shortcut_payload(bot, "C0GENERAL", ts, user=ANN)
+    bot.standin.expired_triggers.add(payload["trigger_id"])
+    bot.interaction(payload)
+    [reply] = replies_to(bot, payload["response_url"])
+    assert "Use the shortcut again" in reply and "error id" not in reply
+
+
 def test_the_shortcut_elsewhere_opens_a_modal_and_its_submission_adds_the_message(bot, incident):
     ts = bot.standin.add_message("C0GENERAL", user=BOB, text="status page says EU payments degraded", ts=POSTED_TS)
     payload = shortcut_payload(bot, "C0GENERAL", ts, user=ANN)

@@ -282,11 +282,15 @@ class SlackGateway:
         return None
 
     # -- people ------------------------------------------------------------------------------
-    def _user(self, user_id: str) -> dict[str, Any] | None:
-        """users.info's user, cached for an hour (zone and name change rarely); None when Slack can't say."""
+    def _user(self, user_id: str, *, cached_only: bool = False) -> dict[str, Any] | None:
+        """users.info's user, cached for an hour (zone and name change rarely); None when Slack can't say.
+
+        `cached_only` never calls Slack: for code that must answer before an acknowledgement."""
         with self._users_lock:
             if user_id in self._users:
                 return self._users[user_id]
+        if cached_only:
+            return None
         try:
             user = self.call("users.info", user=user_id).get("user") or {}
         except SlackFailure as failure:
@@ -296,9 +300,9 @@ class SlackGateway:
             self._users[user_id] = user
         return user
 
-    def user_timezone(self, user_id: str) -> ZoneInfo | None:
+    def user_timezone(self, user_id: str, *, cached_only: bool = False) -> ZoneInfo | None:
         """The user's own IANA zone (users.info `tz`; `tz_offset` is only today's offset)."""
-        user = self._user(user_id)
+        user = self._user(user_id, cached_only=cached_only)
         return _zone_or_none(user.get("tz")) if user else None
 
     def user_name(self, user_id: str) -> str:
