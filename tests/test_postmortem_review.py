@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -161,6 +162,19 @@ def test_missing_key_times_are_asked_for():
     assert [f.why.split("`")[1] for f in missing] == ["detected", "acknowledged", "mitigated"]
     assert "`/incident timeline <when> detected: <what happened>`" in missing[0].suggestion
     assert only(findings, "start_from_earliest_entry").why.startswith("There is no `started` milestone")
+
+
+def test_key_times_out_of_order_are_findings_that_name_the_entries():
+    milestones = {Milestone.STARTED: at(14, 2), Milestone.DETECTED: at(14, 5), Milestone.ACKNOWLEDGED: at(14, 9),
+                  Milestone.MITIGATED: at(14, 50), Milestone.RESOLVED: at(14, 47)}
+    source = make_source(milestones=milestones)
+    entries = [EntryValue(10 + i, when, f"{m.value} entry", ANN, EntryKind.MILESTONE, m)
+               for i, (m, when) in enumerate(milestones.items())]
+    finding = only(findings_for(dataclasses.replace(source, entries=entries)), "key_times_out_of_order")
+    assert finding.title == "Key times out of order" and finding.where == "key times"
+    assert finding.why.startswith("The resolved time (2026-06-22 14:47) is recorded before the mitigated time "
+                                  "(2026-06-22 14:50)")
+    assert finding.suggestion == "Check `T14` and `T13` and correct the wrong time, e.g. `/incident edit T14 <when>`."
 
 
 def test_teams_extend_the_vocabulary(tmp_path: Path):

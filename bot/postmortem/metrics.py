@@ -62,19 +62,45 @@ class KeyTimes:
         detect = self.time_to_detect
         return detect is not None and detect > USERS_FIRST
 
-    def out_of_order(self) -> list[str]:
-        """Milestones that come before the one they are measured from: a sign of a wrong time."""
+    def out_of_order(self) -> list[OutOfOrder]:
+        """Every pair of key times in the wrong order: a sign of a mistyped time. Each pair is
+        checked on its own, so a missing milestone in between hides nothing."""
         problems = []
-        pairs = (
-            ("detected", self.detected, "impact start", self.impact_start),
-            ("acknowledged", self.acknowledged, "detected", self.detected),
-            ("mitigated", self.mitigated, "impact start", self.impact_start),
-            ("resolved", self.resolved, "impact start", self.impact_start),
-        )
-        for later_name, later, earlier_name, earlier in pairs:
+        for earlier_name, later_name in IMPLIED_ORDER:
+            earlier, later = getattr(self, _ATTRIBUTES[earlier_name]), getattr(self, _ATTRIBUTES[later_name])
             if later is not None and earlier is not None and later < earlier:
-                problems.append(f"{later_name} is before {earlier_name}")
+                problems.append(OutOfOrder(later_name, later, earlier_name, earlier))
         return problems
+
+
+@dataclass(frozen=True)
+class OutOfOrder:
+    """A key time (`later`) recorded before one that must precede it (`earlier`)."""
+
+    later: str
+    later_at: dt.datetime
+    earlier: str
+    earlier_at: dt.datetime
+
+    def __str__(self) -> str:
+        return f"{self.later} is before {self.earlier}"
+
+
+# (earlier, later): what the milestones mean implies this order. Impact starts before anyone can
+# detect it, detection comes before acknowledgement, mitigation before resolution, and nothing is
+# resolved before it was detected or acknowledged.
+IMPLIED_ORDER = (
+    ("impact start", "detected"),
+    ("impact start", "acknowledged"),
+    ("detected", "acknowledged"),
+    ("impact start", "mitigated"),
+    ("impact start", "resolved"),
+    ("mitigated", "resolved"),
+    ("detected", "resolved"),
+    ("acknowledged", "resolved"),
+)
+_ATTRIBUTES = {"impact start": "impact_start", "detected": "detected", "acknowledged": "acknowledged",
+               "mitigated": "mitigated", "resolved": "resolved"}
 
 
 def _between(start: dt.datetime | None, end: dt.datetime | None) -> dt.timedelta | None:
@@ -102,7 +128,8 @@ def key_times(
 
 
 def human_duration(delta: dt.timedelta | None) -> str:
-    """`45 minutes`, `1 hour 5 minutes`, `2 days 3 hours`, `under a minute`; `not recorded` for None."""
+    """`45 minutes`, `1 hour 5 minutes`, `1 day 1 hour 50 minutes`, `1 day`, `under a minute`;
+    `not recorded` for None. Exact to the minute at any length: no unit is rounded away."""
     if delta is None:
         return "not recorded"
     negative = delta < dt.timedelta(0)
@@ -113,15 +140,7 @@ def human_duration(delta: dt.timedelta | None) -> str:
     minutes_total = seconds // 60
     days, rest = divmod(minutes_total, 24 * 60)
     hours, minutes = divmod(rest, 60)
-    parts = []
-    if days:
-        parts.append(_plural(days, "day"))
-    if hours:
-        parts.append(_plural(hours, "hour"))
-    if minutes and not days:
-        parts.append(_plural(minutes, "minute"))
-    if not parts:
-        parts.append(_plural(minutes, "minute"))
+    parts = [_plural(count, unit) for count, unit in ((days, "day"), (hours, "hour"), (minutes, "minute")) if count]
     text = " ".join(parts)
     return f"-{text}" if negative else text
 

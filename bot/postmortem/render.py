@@ -322,7 +322,8 @@ def _key_times(times: KeyTimes, at: Callable[[dt.datetime | None], str | None]) 
         "time_to_mitigate": human_duration(times.time_to_mitigate),
         "time_to_resolve": human_duration(times.time_to_resolve),
         "missing": [m.value for m in times.missing if m != Milestone.STARTED],
-        "out_of_order": times.out_of_order(),
+        "out_of_order": [f"{p.later} ({at(p.later_at)}) is before {p.earlier} ({at(p.earlier_at)})"
+                         for p in times.out_of_order()],
     }
 
 

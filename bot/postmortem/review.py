@@ -388,7 +388,31 @@ def _key_time_findings(vocabulary: Vocabulary, source: DraftSource, zone: dt.tzi
             continue
         findings.append(_check(vocabulary, "missing_key_time", "key times", "", milestone=milestone.value,
                                what=_MILESTONE_WHAT[milestone]))
+    for problem in times.out_of_order():
+        refs = [_entry_ref_at(source, name, instant)
+                for name, instant in ((problem.later, problem.later_at), (problem.earlier, problem.earlier_at))]
+        shown = " and ".join(f"`{ref}`" for ref in refs if ref) or "the milestone entries"
+        findings.append(_check(
+            vocabulary, "key_times_out_of_order", "key times", "",
+            later=problem.later, later_at=problem.later_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            earlier=problem.earlier, earlier_at=problem.earlier_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            entries=shown, ref=next((ref for ref in refs if ref), "<id>"),
+        ))
     return findings
+
+
+def _entry_ref_at(source: DraftSource, key_time: str, instant: dt.datetime) -> str | None:
+    """The timeline entry a key time was read from: its milestone's entry, or (for an impact start
+    taken from the earliest entry) the entry at that time."""
+    wanted = Milestone.STARTED if key_time == "impact start" else Milestone(key_time)
+    fallback = None
+    for entry in source.entries:
+        if entry.occurred_at != instant:
+            continue
+        if entry.milestone == wanted:
+            return entry_ref(entry.id)
+        fallback = fallback or entry_ref(entry.id)
+    return fallback if key_time == "impact start" else None
 
 
 def review(
