@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_bolt import App
 
 from bot.runtime import Runtime
+from handlers.authorization import BotIdentity
 from handlers import events, modals, nudge_buttons, postmortem_buttons, shortcuts, slash_incident, timeline_buttons
 
 LISTENER_MODULES = (slash_incident, timeline_buttons, events, nudge_buttons, postmortem_buttons, shortcuts, modals)
@@ -18,11 +19,12 @@ LISTENER_MODULES = (slash_incident, timeline_buttons, events, nudge_buttons, pos
 def create_app(runtime: Runtime) -> App:
     """Build the Bolt app from a runtime; tests build their own the same way."""
     settings = runtime.settings
+    identity = BotIdentity(runtime).start()
     app = App(
         signing_secret=settings.slack_signing_secret,
         client=runtime.gateway.client,
-        # No auth.test at start-up: the bot starts even while Slack is unreachable.
-        token_verification_enabled=False,
+        # No auth.test at start-up nor before any ack: the bot's ids are learnt in the background.
+        authorize=identity.authorizer(),
         # Bolt's default pool of 5 threads starves when listeners wait on slow Web API calls,
         # and a listener waiting for a thread cannot ack: size it for concurrent load.
         listener_executor=ThreadPoolExecutor(max_workers=settings.listener_threads, thread_name_prefix="listener"),

@@ -29,9 +29,13 @@ class OwnIds:
     bot_id: str | None
 
 
-def own_ids(context: Any) -> OwnIds:
-    """From Bolt's context, which has them from auth.test (or the event's authorizations)."""
-    return OwnIds(bot_user_id=context.get("bot_user_id"), bot_id=context.get("bot_id"))
+def own_ids(context: Any, body: dict[str, Any] | None = None) -> OwnIds:
+    """From Bolt's context (auth.test, learnt in the background); until that answered, an event's
+    own `authorizations` name the bot's user."""
+    bot_user_id = context.get("bot_user_id")
+    if not bot_user_id and body:
+        bot_user_id = next((a.get("user_id") for a in body.get("authorizations") or [] if a.get("is_bot")), None)
+    return OwnIds(bot_user_id=bot_user_id, bot_id=context.get("bot_id"))
 
 
 def invite_hint(channel_id: str) -> str:

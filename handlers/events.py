@@ -9,6 +9,7 @@ Slack may still deliver an event twice (retries, replicas), which the import's u
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -40,12 +41,12 @@ def register(app: App, runtime: Runtime) -> None:
         app.event(event_type)(_acknowledge_only)
 
     @app.event("reaction_added")
-    def on_reaction_added(event: dict[str, Any], context: BoltContext) -> None:
-        after_ack(runtime, "handling a reaction", pin_added, runtime, event, own_ids(context))
+    def on_reaction_added(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
+        after_ack(runtime, "handling a reaction", pin_added, runtime, event, own_ids(context, body))
 
     @app.event("reaction_removed")
-    def on_reaction_removed(event: dict[str, Any], context: BoltContext) -> None:
-        after_ack(runtime, "handling a removed reaction", pin_removed, runtime, event, own_ids(context))
+    def on_reaction_removed(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
+        after_ack(runtime, "handling a removed reaction", pin_removed, runtime, event, own_ids(context, body))
 
     # Every message event of the subscribed channels comes here (new messages, joins, edits …);
     # only edits and deletions matter, the rest is dropped at once.
@@ -53,6 +54,10 @@ def register(app: App, runtime: Runtime) -> None:
     def on_message(event: dict[str, Any]) -> None:
         if event.get("subtype") in FOLLOWED_SUBTYPES:
             after_ack(runtime, "following a message edit", message_event, runtime, event)
+
+    # Last: any other event (one added to the app's subscriptions in Slack's settings, say) is
+    # acknowledged too. Bolt answers an event nobody listens to with 404, which Slack retries.
+    app.event(re.compile(".*"))(_acknowledge_only)
 
 
 def _acknowledge_only(body: dict[str, Any]) -> None:

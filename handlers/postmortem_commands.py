@@ -199,6 +199,11 @@ def postmortem(request: CommandRequest) -> Reply:
         where = f"<{uploaded.permalink}|the file>" if uploaded.permalink else "a file in this channel"
         lines = [f":page_facing_up: A customer-facing summary (no names, no timeline detail) is in {where}. "
                  "Review it before it goes out."]
+        if draft.names_blanked:
+            count = draft.names_blanked
+            lines.append(f":warning: I replaced {count} name{'s' if count != 1 else ''} or mention"
+                         f"{'s' if count != 1 else ''} with “the team”: comms, check that every sentence still "
+                         "reads right and that no other internal name is left.")
         lines += [f":warning: {problem}" for problem in draft.problems]
         return Reply(text="\n".join(lines))
     raise UserError(

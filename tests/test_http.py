@@ -89,3 +89,16 @@ def test_commands_arrive_html_escaped_and_are_stored_as_typed(bot, db):
     bot.standin.wait_for_responses(1, where=lambda r: r.token == response_url.rsplit("/", 1)[-1])
     with db.unit_of_work() as session:
         assert session.scalar(select(TimelineEntry.text).order_by(TimelineEntry.id.desc())) == "a < b && c > d"
+
+
+def test_a_failing_auth_test_never_holds_up_an_acknowledgement(standin, clock, db):
+    standin.fail("auth.test", status=500, times=1000)  # Slack cannot say who the bot is, for now
+    from tests.conftest import bot_settings as settings_for
+
+    bot = BotUnderTest(standin=standin, clock=clock, settings=settings_for(standin, db.url)).start(db)
+    try:
+        result = bot.command("declare Slack is flaky sev2", user=ANN, channel="C0GENERAL")
+        assert result.http.status_code == 200 and result.http.text == ""
+        assert "Slack is flaky" in result.text  # answered, not "reinstall the app"
+    finally:
+        bot.stop()

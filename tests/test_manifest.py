@@ -25,8 +25,9 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat.delete": {"chat:write"},
     "chat.getPermalink": set(),
     "conversations.create": {"channels:manage"},
-    "conversations.invite": {"channels:manage"},
-    "conversations.setTopic": {"channels:manage"},
+    # public channels need channels:manage, private incident channels groups:write
+    "conversations.invite": {"channels:manage", "groups:write"},
+    "conversations.setTopic": {"channels:manage", "groups:write"},
     "conversations.info": {"channels:read", "groups:read"},
     # The nudge's check for an already-posted copy also reads the bot's DMs.
     "conversations.history": {"channels:history", "groups:history", "im:history"},
@@ -68,6 +69,7 @@ class RecordingApp:
         self.commands: set[str] = set()
         self.events: set[str] = set()
         self.shortcuts: set[str] = set()
+        self.catch_all_events = False
         self.other: list[tuple[str, Any]] = []
 
     def _decorator(self, *args: Any, **kwargs: Any):
@@ -78,7 +80,10 @@ class RecordingApp:
         return self._decorator()
 
     def event(self, event: Any, *args: Any, **kwargs: Any):
-        self.events.add(event["type"] if isinstance(event, dict) else event)
+        if isinstance(event, re.Pattern):
+            self.catch_all_events = True  # acknowledges what the manifest does not subscribe to
+        else:
+            self.events.add(event["type"] if isinstance(event, dict) else event)
         return self._decorator()
 
     def message(self, *args: Any, **kwargs: Any):

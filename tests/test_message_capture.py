@@ -608,3 +608,10 @@ def test_own_messages_are_the_bots_user_or_bot_id_not_every_bot():
     assert message_capture.is_own_message({"bot_id": "BBOT", "subtype": "bot_message"}, **own)
     assert not message_capture.is_own_message({"bot_id": "BGRAFANA", "subtype": "bot_message"}, **own)
     assert not message_capture.is_own_message({"user": ANN}, bot_user_id=None, bot_id=None)
+
+
+def test_events_the_bot_does_not_subscribe_to_are_acknowledged_not_404(bot):
+    for event in ({"type": "app_mention", "user": ANN, "text": "<@UBOT> hi", "channel": "C0GENERAL", "ts": "1.1"},
+                  {"type": "channel_archive", "channel": "C0GENERAL", "user": ANN},
+                  {"type": "member_left_channel", "user": ANN, "channel": "C0GENERAL"}):
+        assert bot.event(event).status_code == 200, event["type"]

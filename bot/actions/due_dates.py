@@ -46,6 +46,10 @@ _MONTH_DAY = re.compile(
 )
 _RELATIVE = re.compile(r"^in\s+(?P<count>\d+)\s+(?P<unit>days?|weeks?)$")
 _WEEKDAY = re.compile(r"^(?:next\s+)?(?P<day>[a-z]+)$")
+# Shaped like a date but not a form we read: refused rather than kept as words of the item's text.
+# Numbers alone are ambiguous (6/5 is June 5th or May 6th depending on who types it).
+_NUMERIC_DATE = re.compile(r"^(?:\d{1,2}/\d{1,2}(?:/\d{2,4})?|\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2})$")
+_VAGUE_DATES = ("eow", "eom", "end of week", "end of month")
 
 
 class DueDateError(UserError):
@@ -69,6 +73,8 @@ def looks_like_due_date(text: str) -> bool:
         return False
     first = words[0].rstrip(".,")
     if first in ("today", "tomorrow", "in", "next") or first in _WEEKDAYS:
+        return True
+    if _NUMERIC_DATE.match(first) or " ".join(words) in _VAGUE_DATES:
         return True
     if re.match(r"^\d{4}-\d", first):
         return True
@@ -119,6 +125,9 @@ def _read(phrase: str, original: str, today: dt.date) -> dt.date:
             return today + dt.timedelta(days=ahead)
     if match := _MONTH_DAY.match(phrase):
         return _month_day(match, original, today)
+    if _NUMERIC_DATE.match(phrase):
+        raise _refuse(original, "a date in numbers only could be month/day or day/month; write the month as a word "
+                                "or use year-month-day")
     raise _refuse(original)
 
 

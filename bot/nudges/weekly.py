@@ -13,7 +13,8 @@ What is due comes from the clock passed in, never from when a job happened to ti
   unowned items) for items the digest does not carry: all items of private incidents, and all
   items when there is no digest. Snoozed items stay out until their snooze ends.
 * **Exactly once**: each target goes through `nudge_claims.send_once`. A week that ends unsent
-  is marked `missed`, logged and counted (`missed_count`), never forgotten silently.
+  is marked `missed`, logged and counted (`missed_count`), never forgotten silently; so is every
+  week in which no process swept at all, however many there were (up to `MAX_WEEKS_BACK`).
 
 `run_weekly` is the one code path, used by the scheduler's tick and by `incident-bot nudge`.
 """
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.nudges import claims
@@ -49,6 +50,8 @@ KIND_DIGEST = "digest"
 KIND_DM = "dm"
 WEEKLY_KINDS = (KIND_CHANNEL, KIND_DIGEST, KIND_DM)
 DUE_SOON_DAYS = 7
+# How far back a sweep looks for weeks that were never sent (a year of downtime is counted in full).
+MAX_WEEKS_BACK = 52
 LIST_HINT = "`/incident actions` in the incident's channel lists them all"
 
 
@@ -63,9 +66,17 @@ def _monday(period: str) -> dt.date:
     return dt.date.fromisocalendar(int(year), int(week), 1)
 
 
-def previous_period(period: str) -> str:
-    year, week, _ = (_monday(period) - dt.timedelta(days=7)).isocalendar()
+def _shift_period(period: str, weeks: int) -> str:
+    year, week, _ = (_monday(period) + dt.timedelta(days=7 * weeks)).isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def previous_period(period: str) -> str:
+    return _shift_period(period, -1)
+
+
+def next_period(period: str) -> str:
+    return _shift_period(period, 1)
 
 
 def local_instant(day: dt.date, hour: int, minute: int, zone: ZoneInfo) -> dt.datetime:
@@ -207,9 +218,11 @@ class SweepReport:
     missed: int = 0  # targets of past periods found unsent during this sweep
     waiting_for_dms: bool = False  # fallback DMs wait until every channel's outcome is known
     planned: list[PlannedMessage] = field(default_factory=list)  # --dry-run
+    # --dry-run: targets a real run would leave alone, as "C123 (weekly): already sent this week (use --force)"
+    not_planned: list[str] = field(default_factory=list)
 
 
-# Per database: the periods whose previous week was already checked for unclaimed channels.
+# Per database: the periods whose past weeks were already checked for unclaimed channels.
 _accounted: "weakref.WeakKeyDictionary[Database, set[str]]" = weakref.WeakKeyDictionary()
 _accounted_lock = threading.Lock()
 
@@ -239,7 +252,7 @@ def run_weekly(
     due_at = scheduled_at(period, schedule, zone)
     report = SweepReport(period=period, due_at=due_at)
     worker = worker or claims.new_worker_id()
-    if not dry_run:
+    if not dry_run:  # a dry run records nothing, so it does not mark past weeks missed either
         report.missed = _account_for_past_weeks(runtime, period, schedule=schedule, now=now, worker=worker)
     if on_schedule and now < due_at:
         report.due = False
@@ -247,14 +260,18 @@ def run_weekly(
     today = now.astimezone(zone).date()
     with db.unit_of_work() as session:
         plan = plan_week(session, cutoff=due_at if on_schedule else now, nudge_date=due_at.astimezone(zone).date())
-    existing = {} if dry_run else claims.states(db, WEEKLY_KINDS, period)
+    # read on a dry run too, so it shows what a real run would do, not every channel with items
+    existing = claims.states(db, WEEKLY_KINDS, period)
 
     def deliver(kind: str, key: str, message: NudgeMessage, dm_user: str | None = None) -> None:
+        row = existing.get((kind, key))
+        if not claims.is_open_for(row, now, force=force):
+            report.skipped += 1
+            if dry_run:
+                report.not_planned.append(f"{key} ({kind}): {_why_not_sent(row)}")
+            return
         if dry_run:
             report.planned.append(PlannedMessage(kind, key, message))
-            return
-        if not claims.is_open_for(existing.get((kind, key)), now, force=force):
-            report.skipped += 1
             return
         outgoing = Outgoing(kind, key, period, message.text, message.blocks, dm_user=dm_user)
         try:
@@ -284,6 +301,12 @@ def run_weekly(
         return report
     _fallback_dms(runtime, plan, period=period, digest_id=digest_id, report=report, deliver=deliver, today=today)
     return report
+
+
+def _why_not_sent(row: NudgeClaim | None) -> str:
+    if row is not None and row.status in (claims.CLAIMED, claims.FAILED):
+        return "being sent by another process right now"
+    return "already sent this week (use --force)"
 
 
 def _fallback_dms(runtime: Runtime, plan: WeeklyPlan, *, period: str, digest_id: str | None, report: SweepReport,
@@ -340,37 +363,73 @@ def _digest_channel(runtime: Runtime) -> str | None:
 
 def _account_for_past_weeks(runtime: Runtime, period: str, *, schedule: WeeklySchedule, now: dt.datetime,
                             worker: str) -> int:
-    """Log and count nudges of past weeks that were never sent: stale claims, and unclaimed channels."""
+    """Log and count nudges of past weeks that were never sent: stale claims, and unclaimed channels.
+
+    Every past week is checked, not just the last one: a team whose bot was down for a month has
+    four weeks missed, each logged and counted once (the `missed` rows make this idempotent).
+    """
     db, zone = runtime.db, runtime.settings.timezone
     count = 0
     for row in claims.mark_missed(db, kinds=WEEKLY_KINDS, before_period=period, now=now):
         runtime.logger.error("the %s nudge to %s for %s was never sent (last error: %s); counted as missed",
                              row.kind, row.channel_id, row.period, row.last_error or "the sender stopped")
         count += 1
-    previous = previous_period(period)
     with _accounted_lock:
         if period in _accounted.get(db, ()):
             return count
-    previous_due = scheduled_at(previous, schedule, zone)
-    this_week = week_start(period, zone)
     with db.unit_of_work() as session:
-        waiting = set(session.scalars(
-            select(Incident.channel_id).join(ActionItem, ActionItem.incident_id == Incident.id).where(
-                ActionItem.created_at <= previous_due,
-                or_(ActionItem.status == ActionStatus.OPEN, ActionItem.closed_at >= this_week),
-                or_(ActionItem.snoozed_until.is_(None), ActionItem.snoozed_until <= previous_due.astimezone(zone).date()),
-            ).distinct()))
-        claimed = set(session.scalars(select(NudgeClaim.channel_id).where(
-            NudgeClaim.kind == KIND_CHANNEL, NudgeClaim.period == previous)))
-    for channel_id in sorted(waiting - claimed):
-        if claims.record_missed(db, KIND_CHANNEL, channel_id, previous, worker=worker, now=now,
+        unclaimed = unclaimed_past_weeks(session, period, schedule=schedule, zone=zone)
+    for past, channel_id in unclaimed:
+        if claims.record_missed(db, KIND_CHANNEL, channel_id, past, worker=worker, now=now,
                                 reason="no process swept during the week"):
             runtime.logger.error("the weekly nudge to %s for %s was never sent: no process ran the sweep that "
-                                 "week after its scheduled time; counted as missed", channel_id, previous)
+                                 "week after its scheduled time; counted as missed", channel_id, past)
             count += 1
     with _accounted_lock:
         _accounted.setdefault(db, set()).add(period)
     return count
+
+
+def unclaimed_past_weeks(session: Session, period: str, *, schedule: WeeklySchedule,
+                         zone: ZoneInfo) -> list[tuple[str, str]]:
+    """(week, channel) pairs before `period` whose channel had items waiting and no claim, oldest first.
+
+    The walk starts at the latest of: the week the oldest relevant item was filed, the last week
+    with any recorded claim (weeks before it were checked by the sweeps of that time), and
+    MAX_WEEKS_BACK weeks ago. An item was waiting in a week if it was filed by that week's
+    scheduled time, not snoozed past it, and still open when the week ended.
+    """
+    earliest = _shift_period(period, -MAX_WEEKS_BACK)
+    window_start = week_start(earliest, zone)
+    this_week = week_start(period, zone)
+    rows = session.execute(
+        select(Incident.channel_id, ActionItem.created_at, ActionItem.status, ActionItem.closed_at,
+               ActionItem.snoozed_until)
+        .join(Incident, ActionItem.incident_id == Incident.id)
+        .where(ActionItem.created_at < this_week,
+               or_(ActionItem.status == ActionStatus.OPEN, ActionItem.closed_at >= window_start))
+    ).all()
+    if not rows:
+        return []
+    last_recorded = session.scalar(select(func.max(NudgeClaim.period)).where(
+        NudgeClaim.kind.in_(WEEKLY_KINDS), NudgeClaim.period < period))
+    first = max(earliest, week_period(min(row.created_at for row in rows), zone), last_recorded or earliest)
+    claimed = set(session.execute(select(NudgeClaim.channel_id, NudgeClaim.period).where(
+        NudgeClaim.kind == KIND_CHANNEL, NudgeClaim.period >= first, NudgeClaim.period < period)).all())
+    found: list[tuple[str, str]] = []
+    past = first
+    while past < period:
+        due = scheduled_at(past, schedule, zone)
+        due_day, ended = due.astimezone(zone).date(), week_start(next_period(past), zone)
+        waiting = {
+            row.channel_id for row in rows
+            if row.created_at <= due
+            and (row.status == ActionStatus.OPEN or (row.closed_at is not None and row.closed_at >= ended))
+            and (row.snoozed_until is None or row.snoozed_until <= due_day)
+        }
+        found += [(past, channel_id) for channel_id in sorted(waiting) if (channel_id, past) not in claimed]
+        past = next_period(past)
+    return found
 
 
 def missed_count(runtime: Runtime) -> int:

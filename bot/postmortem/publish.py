@@ -22,7 +22,9 @@ from bot.errors import report_unexpected
 from bot.models import FactSection, Postmortem
 from bot.postmortem import drafts, snapshot
 from bot.postmortem.metrics import human_duration
-from bot.postmortem.render import ContextInputs, Rendered, build_context, build_public_context, render
+from bot.postmortem.render import (
+    ContextInputs, NameBlanker, Rendered, build_context, build_public_context, render,
+)
 from bot.postmortem.review import Finding, load_vocabulary, review
 from bot.runtime import Runtime
 from bot.slack.gateway import SlackFailure, SlackGateway, UploadedFile
@@ -60,6 +62,7 @@ class Draft:
     findings: list[Finding]
     source: snapshot.DraftSource
     problems: list[str]
+    names_blanked: int = 0  # public summary: names and mentions replaced by "the team"
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -81,15 +84,17 @@ def make_draft(runtime: Runtime, incident_id: int, *, public: bool = False) -> D
     now = runtime.clock.now()
     with runtime.db.unit_of_work() as session:
         source = snapshot.load(session, incident_id)
-    names = resolve_names(runtime.gateway, [*source.people, *_mentioned(source)]) if not public else {}
+    # The public summary needs the names too: to blank them out of what people typed.
+    names = resolve_names(runtime.gateway, [*source.people, *_mentioned(source)])
     vocabulary, problems = load_vocabulary(settings.templates_dir)
     reference = (source.key_times.resolved or source.incident.closed_at or now).astimezone(settings.timezone).date()
     findings = review(source, vocabulary, names=names, due_days=settings.action_due_days, zone=settings.timezone,
                       reference_date=reference)
     inputs = ContextInputs(zone=settings.timezone, names=names, findings=findings, due_days=settings.action_due_days,
                            review_days=settings.postmortem_reminder_days, now=now, notes=list(problems))
+    blank = NameBlanker(names)
     if public:
-        rendered = render("public", build_public_context(source, inputs), settings.templates_dir)
+        rendered = render("public", build_public_context(source, inputs, blank), settings.templates_dir)
     else:
         # An incident of no particular type gets the team's chosen template (POSTMORTEM_TEMPLATE).
         variant = source.incident.incident_type
@@ -99,7 +104,7 @@ def make_draft(runtime: Runtime, incident_id: int, *, public: bool = False) -> D
     problems = [*problems, *rendered.problems]
     for problem in problems:
         runtime.logger.warning("postmortem for incident %s: %s", incident_id, problem)
-    return Draft(rendered, findings, source, problems)
+    return Draft(rendered, findings, source, problems, names_blanked=blank.replaced)
 
 
 # -- publishing ------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bot.models import EntryKind, FactSection, Milestone
 from bot.postmortem.metrics import MONITORING_GAP, USERS_FIRST, KeyTimes, human_duration
-from bot.postmortem.review import Finding
+from bot.postmortem.review import Finding, participant_names
 from bot.postmortem.snapshot import DraftSource
 from bot.refs import action_ref, entry_ref, fact_ref
 from bot.slack.text import plain_text
@@ -165,9 +165,33 @@ def user_text(text: str, names: Mapping[str, str] | None = None) -> str:
     return plain_text(with_names(text, names) if names else text).replace("\r\n", "\n").replace("\r", "\n").strip().replace("\n", "\n  ")
 
 
-def public_text(text: str) -> str:
-    """User text for readers outside the company: people's names (mentions) removed."""
-    return _AT_NAME.sub("the team", user_text(text))
+PUBLIC_STAND_IN = "the team"
+
+
+@dataclass
+class NameBlanker:
+    """Takes people out of text for readers outside the company: mentions and the participants'
+    names as typed (the review's matcher) become "the team". Counts what it replaced, so the
+    person who asked is told to check the wording."""
+
+    names: Mapping[str, str] = field(default_factory=dict)  # user id -> display name
+    replaced: int = 0
+
+    def __post_init__(self) -> None:
+        self._typed = participant_names(self.names)
+
+    def __call__(self, text: str) -> str:
+        for pattern in (self._typed, _AT_NAME):
+            if pattern is not None:
+                text, count = pattern.subn(PUBLIC_STAND_IN, text)
+                self.replaced += count
+        return text
+
+
+def public_text(text: str, blank: NameBlanker | None = None) -> str:
+    """User text for readers outside the company: people's names removed."""
+    blank = blank or NameBlanker()
+    return blank(user_text(text, blank.names))
 
 
 def _day_label(day: dt.date) -> str:
@@ -352,21 +376,23 @@ def _detection_notes(times: KeyTimes) -> list[str]:
     return notes
 
 
-def build_public_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
+def build_public_context(source: DraftSource, inputs: ContextInputs, blank: NameBlanker | None = None) -> dict[str, Any]:
     """The customer-facing summary's context: no people, no timeline detail, no review.
 
-    A public template (even a team's) cannot show internal names: it is never given them.
+    A public template (even a team's) cannot show internal names: it is never given them, and
+    the names of the people in `inputs.names` are blanked out of every text it gets.
     """
+    blank = blank or NameBlanker(inputs.names)
     zone = inputs.zone
     times = source.key_times
     start_day = (times.impact_start or source.incident.created_at).astimezone(zone).date()
 
     def texts(section: FactSection) -> list[str]:
-        return [public_text(f.text) for f in source.facts_in(section)]
+        return [public_text(f.text, blank) for f in source.facts_in(section)]
 
     summaries = texts(FactSection.SUMMARY)
     return {
-        "incident": {"title": plain_text(source.incident.title), "severity": source.incident.severity.upper(),
+        "incident": {"title": public_text(source.incident.title, blank), "severity": source.incident.severity.upper(),
                      "status": source.incident.status},
         "zone": zone.key,
         "date": start_day.isoformat(),

@@ -328,12 +328,18 @@ def _phrase_findings(vocabulary: Vocabulary, texts: Iterable[ReviewedText]) -> l
     return findings
 
 
-def _person_findings(vocabulary: Vocabulary, texts: Iterable[ReviewedText], names: Mapping[str, str]) -> list[Finding]:
+def participant_names(names: Mapping[str, str]) -> re.Pattern[str] | None:
+    """People's names as typed in prose ("ivan", "@Ivan"), whole words in any case; None when no
+    name is known. The review finds a person as a cause with it; the public summary blanks them."""
     # A name equal to its user id is a lookup that failed: nothing to recognise in prose.
     known = sorted({n.lower() for user, n in names.items() if n and len(n) > 1 and n != user}, key=len, reverse=True)
-    name_at_start = (
-        re.compile(r"^\s*@?(" + "|".join(re.escape(n) for n in known) + r")(?![\w-])", re.IGNORECASE) if known else None
-    )
+    if not known:
+        return None
+    return re.compile(r"(?<![\w@.-])@?(" + "|".join(re.escape(n) for n in known) + r")(?![\w-])", re.IGNORECASE)
+
+
+def _person_findings(vocabulary: Vocabulary, texts: Iterable[ReviewedText], names: Mapping[str, str]) -> list[Finding]:
+    name_pattern = participant_names(names)
     findings = []
     for item in texts:
         if not item.is_cause:
@@ -344,7 +350,8 @@ def _person_findings(vocabulary: Vocabulary, texts: Iterable[ReviewedText], name
             person = "@" + (mention.group(2) or names.get(mention.group(1)) or mention.group(1))
         else:
             for sentence in _SENTENCE_END.split(item.text):
-                match = (name_at_start.match(sentence) if name_at_start else None) or re.match(r"^\s*@([\w.-]+)", sentence)
+                opening = sentence.lstrip()
+                match = (name_pattern.match(opening) if name_pattern else None) or re.match(r"@([\w.-]+)", opening)
                 if match:
                     person = match.group(0).strip()
                     break
