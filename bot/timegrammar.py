@@ -189,11 +189,29 @@ def parse_leading_when(
         return ParsedWhen(now_utc, _rest_after(text, match.end()), True, None)
     if match := _AGO_RE.match(text):
         return ParsedWhen(_resolve_ago(match, now_utc), _rest_after(text, match.end()), True, None)
+    _refuse_common_slips(text)
     phrase = _scan_clock_phrase(text)
     if phrase is None:
         return ParsedWhen(now_utc, text, False, None)
     occurred_at, note = _resolve_clock_phrase(phrase, now_utc, zone, allow_future)
     return ParsedWhen(occurred_at, _rest_after(text, phrase.end), True, note)
+
+
+# Ways people under stress write a time that look like one of ours but aren't: refused with the
+# forms, so they never land silently at "now" with the time left in the text.
+_SLIPS = (
+    (re.compile(r"(?i)at\s+(?:today\s+|yesterday\s+)?\d{1,2}(?::\d{2}|\s*[ap]m)(?=\W|$)"),
+     "leave out `at`: the time comes first, e.g. `14:05 alert fired`"),
+    (re.compile(r"[~≈]\s*\d{1,2}:\d{2}"), "give the time without `~`; say it was approximate in the text"),
+    (re.compile(r"(?i)\d{1,2}h\d{2}(?=\s|$)"), "write the clock with a colon, e.g. `14:05`"),
+    (re.compile(r"(?i)\d+[.,]\d+\s*[a-z]+\s+ago(?=\s|$)"), "use whole numbers, e.g. `1h 30m ago`"),
+)
+
+
+def _refuse_common_slips(text: str) -> None:
+    for pattern, reason in _SLIPS:
+        if match := pattern.match(text):
+            raise _near_miss(match.group(0), reason)
 
 
 def _rest_after(text: str, end: int) -> str:

@@ -235,6 +235,11 @@ def test_fall_back_takes_the_first_and_says_so(
 
 # (text, the quoted part, a fragment of the reason)
 NEAR_MISSES = [
+    ("at 14:05 alert fired", "at 14:05", "leave out `at`"),
+    ("at 2pm alert fired", "at 2pm", "leave out `at`"),
+    ("~14:05 alert fired", "~14:05", "without `~`"),
+    ("14h05 alert fired", "14h05", "with a colon"),
+    ("1.5h ago deploy", "1.5h ago", "whole numbers"),
     ("25:99 db down", "25:99", "minutes go from 00 to 59"),
     ("25:00 db down", "25:00", "hours go from 0 to 23"),
     ("24:00 x", "24:00", "hours go from 0 to 23"),
@@ -342,6 +347,9 @@ def test_spring_forward_gap_refused(text: str, now: datetime, zone: ZoneInfo, da
 
 PLAIN_TEXT = [
     "503 errors rise",
+    "at last the pool drained",
+    "at 503 errors a minute the alert fired",
+    "2.4.1 rolled out",
     "tomorrow we fix it",
     "3 pods down",
     "2 alerts",
