@@ -28,13 +28,15 @@ def _migrate_or_exit(engine: Any) -> str:
 
     from bot.migrate import upgrade_to_head
 
+    where = engine.url.render_as_string(hide_password=True)
     try:
         return upgrade_to_head(engine)
     except OperationalError as err:
-        where = engine.url.render_as_string(hide_password=True)
-        print(f"incident-bot: cannot reach the database at {where}: {str(err.orig).strip().splitlines()[0]}",
-              file=sys.stderr)
-        raise SystemExit(2) from None
+        reason = str(err.orig).strip().splitlines()[0]
+    except OSError as err:  # e.g. a SQLite file in a directory that does not exist
+        reason = f"{err.strerror}: {err.filename}"
+    print(f"incident-bot: cannot reach the database at {where}: {reason}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -137,7 +137,7 @@ class Settings:
         if app_token and not app_token.startswith("xapp-"):
             raise SettingsError("SLACK_APP_TOKEN must start with 'xapp-'")
         database_url = (env.get("DATABASE_URL") or "sqlite:///incident-bot.db").strip()
-        if not database_url.startswith(("sqlite", "postgresql")):
+        if not database_url.startswith(("sqlite", "postgres")):  # postgres:// and postgresql:// alike
             raise SettingsError(f"DATABASE_URL must be a sqlite:/// or postgresql:// URL, not {database_url!r}")
         from bot.schedule_spec import parse_weekly_schedule, ScheduleSpecError
 

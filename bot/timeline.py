@@ -16,7 +16,8 @@ from bot.permissions import require_may_change
 from bot.refs import entry_ref
 from bot.timegrammar import TimeGrammarError, parse_leading_when
 
-MAX_ENTRY_TEXT = 3500
+# Short enough that an entry always shows whole in one listing line (a section holds 3,000).
+MAX_ENTRY_TEXT = 2800
 _MILESTONE = re.compile(r"^(?P<word>started|detected|acknowledged|mitigated|resolved):\s*", re.IGNORECASE)
 
 

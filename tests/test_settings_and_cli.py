@@ -82,6 +82,10 @@ def test_migrate_against_an_unreachable_database_says_so_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("incident-bot: cannot reach the database at postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/no/such/dir/bot.db"
+    result = subprocess.run([*_incident_bot(), "migrate"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("incident-bot: cannot reach the database at sqlite:///")
 
 
 def _free_port() -> int:
