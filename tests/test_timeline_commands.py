@@ -154,3 +154,11 @@ def test_text_is_stored_as_typed_and_echoed_without_pinging_anyone(bot, db):
     assert entries(db)[-1].text == "<!here> saw p99 > 2s & 5xx <@U0BOB|bob>"
     assert "<!here>" not in reply.text and "@here" in reply.text
     assert "p99 &gt; 2s &amp; 5xx" in reply.text
+
+
+def test_an_entry_too_long_to_show_whole_is_refused_and_nothing_stored(bot, db):
+    channel = declare(bot)
+    before = len(entries(db))
+    reply = bot.command("timeline 14:05 UTC " + "x" * 2900, user=ANN, channel=channel)
+    assert "the limit is 2800" in reply.text and "Split it" in reply.text
+    assert len(entries(db)) == before
