@@ -204,6 +204,32 @@ def test_the_public_summary_has_no_names_no_timeline_and_no_review(bot, db):
     assert "We are making 3 changes" in public
     for internal in ("@", "Timeline", "wording review", "T1", "F1", "carol", "ivan"):
         assert internal not in public
+    assert "I replaced 1 name or mention with “the team”" in reply
+
+
+def test_the_public_summary_blanks_names_typed_as_words_and_says_so(bot, db):
+    channel = seed_incident(bot)  # ivan and olga own action items; carol runs the incident
+    run(bot, at(14, 45), "summary Ivan restarted the pool after olga's rollback; Carol kept the status page current.",
+        channel=channel)
+    run(bot, at(14, 45), "cause The pool limit (set by @ivan in March) was too low for peak traffic.", channel=channel)
+    close_and_wait(bot, channel, at(14, 48), "close 14:47 Metrics normal")
+    reply = run(bot, at(14, 50), "postmortem public", channel=channel)
+    public = draft_files(bot, channel, prefix="public-summary-")[-1]
+    assert ("the team restarted the pool after the team's rollback; the team kept the status page current."
+            in public)
+    assert "The pool limit (set by the team in March) was too low for peak traffic." in public
+    for name in ("ivan", "olga", "carol"):
+        assert name not in public.lower()
+    assert "I replaced 4 names or mentions with “the team”" in reply and "check that every sentence" in reply
+
+
+def test_a_public_summary_without_names_has_no_warning(bot, db):
+    channel = declare(bot, "Checkout API returns 503 sev2", user=ANN)
+    run(bot, at(14, 45), "summary Checkout returned 503 for some customers.", user=ANN, channel=channel)
+    close_and_wait(bot, channel, at(14, 48), "close 14:47 Metrics normal", user=ANN)
+    reply = run(bot, at(14, 50), "postmortem public", user=ANN, channel=channel)
+    assert "customer-facing summary" in reply and "the team" not in reply
+    assert "Checkout returned 503 for some customers." in draft_files(bot, channel, prefix="public-summary-")[-1]
 
 
 def test_type_picks_the_template(bot, db):
