@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from pathlib import Path
@@ -102,6 +103,32 @@ def test_variants_hold_their_own_sections(variant):
         assert mark in markdown
     default = render("default", build_context(source(), inputs()), None).markdown
     assert VARIANT_MARKS[variant][0] not in default
+
+
+def without_resolved(draft: DraftSource, *, impact: bool) -> DraftSource:
+    entries = [e for e in draft.entries if e.milestone != Milestone.RESOLVED]
+    facts = [f for f in draft.facts if impact or f.section != FactSection.IMPACT]
+    milestones = {e.milestone: e.occurred_at for e in entries if e.milestone}
+    return dataclasses.replace(draft, entries=entries, facts=facts,
+                               key_times=key_times(milestones, min(e.occurred_at for e in entries), "sev2"))
+
+
+@pytest.mark.parametrize("variant", BUILTIN_VARIANTS)
+def test_without_a_resolved_milestone_every_line_of_the_impact_stands_alone(variant):
+    with_impact = render(variant, build_context(without_resolved(source(), impact=True), inputs()), None).markdown
+    lines = with_impact[with_impact.index("## Impact"):].splitlines()
+    assert lines[:4] == ["## Impact", "", "- **Duration:** not recorded — no `resolved` milestone",
+                         "- fact for impact `F2`"]
+    no_impact = render(variant, build_context(without_resolved(source(), impact=False), inputs()), None).markdown
+    lines = no_impact[no_impact.index("## Impact"):].splitlines()
+    assert lines[:4] == ["## Impact", "", "- **Duration:** not recorded — no `resolved` milestone", ""]
+    assert lines[4].startswith("_Who and what was affected") and lines[4].endswith("_")
+    empty = render(variant, build_context(source(empty=True), inputs()), None).markdown
+    assert "\n- **Duration:** not recorded — no timeline entries\n\n_Who and what was affected" in empty
+    for markdown in (with_impact, no_impact, empty):
+        assert_no_blank_sections(markdown)
+        # nothing glued: every heading, list item and prompt starts its own line
+        assert not re.search(r"[^#\n]#{2,3} |[^\n](- \*\*Duration|_Who and what)", markdown), markdown
 
 
 def test_the_timeline_is_grouped_by_day_in_the_team_zone():
