@@ -112,6 +112,25 @@ def test_a_channel_the_bot_cannot_post_in_gives_up_and_says_how_to_fix_it(make_b
     bot.standin.wait_for_responses(1, where=lambda r: "/invite @incident-bot" in str(r.payload))
 
 
+def test_an_archived_channel_says_to_unarchive_it_first_and_keeps_the_draft(bot, db):
+    channel = seed_incident(bot)
+    bot.standin.channels[channel]["is_archived"] = True  # archived just as the incident closed
+    reply = run(bot, at(14, 48), "close 14:47 Metrics normal", channel=channel)
+    assert "closed the incident" in reply
+    row = wait_until_settled(bot, channel)
+    assert row.publish_state == "failed" and "is_archived" in row.last_error
+    assert "**Duration:** 45 minutes" in row.markdown  # kept
+    told = bot.standin.wait_for_responses(1, where=lambda r: "archived" in str(r.payload))
+    text = str(told[-1].payload)
+    assert "the incident channel is archived" in text and "The draft is saved" in text
+    assert "Unarchive the channel first" in text and "to try again" not in text
+
+    bot.standin.channels[channel]["is_archived"] = False  # as the reply says: unarchive, then postmortem
+    reply = run(bot, at(14, 55), "postmortem", channel=channel)
+    assert "Re-rendered" in reply and len(headlines(bot, channel)) == 1
+    assert stored_postmortem(bot, channel).publish_state == "published"
+
+
 def test_without_canvases_the_file_and_headline_still_go_out(bot, db):
     bot.standin.canvases_enabled = False
     channel = seed_incident(bot)
@@ -128,6 +147,41 @@ def test_rerender_replaces_the_canvas(bot, db):
     run(bot, at(14, 51), "postmortem", channel=channel)
     canvases = [c for c in bot.standin.canvases.values() if c["channel_id"] == channel]
     assert len(canvases) == 1 and "The incident happened outside peak hours." in canvases[0]["markdown"]
+
+
+def test_a_security_draft_in_a_public_channel_warns_and_stays_out_of_the_canvas(bot, db):
+    channel = seed_incident(bot)  # declare creates a public channel
+    run(bot, at(14, 44), "type security", channel=channel)
+    _, headline, markdown = close_and_wait(bot, channel, at(14, 48), "close 14:47 Metrics normal")
+    assert markdown.startswith("> **Restricted distribution.**")  # the file goes out: the team asked for it
+    text = reply_text(headline)
+    assert "This channel is public" in text and "visible to everyone in the channel" in text
+    assert "Restricted distribution" in text and "channel canvas" in text
+    assert "Full draft in" in text and "and the channel canvas" not in text
+    assert [c for c in bot.standin.canvases.values() if c["channel_id"] == channel] == []
+    assert stored_postmortem(bot, channel).publish_state == "published"
+
+
+def test_a_security_draft_in_a_private_channel_has_no_public_warning_and_no_canvas(make_bot, db):
+    bot = make_bot(INCIDENT_CREATE_CHANNEL="false")
+    bot.standin.add_channel("C0SECRET", "sec-incident", is_private=True)
+    bot.clock.set(at(14, 40))
+    bot.command("declare Leaked token sev1 type:security", user=CAROL, channel="C0SECRET", channel_name="sec-incident")
+    _, headline, markdown = close_and_wait(bot, "C0SECRET", at(14, 48))
+    assert "**Restricted distribution.**" in markdown
+    assert "Restricted distribution" in reply_text(headline) and "This channel is public" not in reply_text(headline)
+    assert bot.standin.canvases == {}
+
+
+def test_a_draft_turned_security_is_taken_out_of_the_canvas(bot, db):
+    channel = seed_incident(bot)
+    close_and_wait(bot, channel, at(14, 48), "close 14:47 Metrics normal")
+    [canvas] = [c for c in bot.standin.canvases.values() if c["channel_id"] == channel]
+    assert "Deploy v2.4.1" in canvas["markdown"]
+    run(bot, at(14, 50), "type security", channel=channel)
+    assert "Re-rendered" in run(bot, at(14, 51), "postmortem", channel=channel)
+    assert "Deploy v2.4.1" not in canvas["markdown"] and "restricted distribution" in canvas["markdown"]
+    assert "This channel is public" in reply_text(headlines(bot, channel)[-1])
 
 
 def test_a_slow_slack_does_not_hold_the_draft_up_for_names(bot, db):

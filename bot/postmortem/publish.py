@@ -31,6 +31,10 @@ from bot.slack.gateway import SlackFailure, SlackGateway, UploadedFile
 from bot.slack.text import plain_text, safe_mrkdwn
 
 RERENDER_ACTION = "postmortem_rerender"
+# Variants whose draft is for a restricted audience: never copied into the channel canvas.
+RESTRICTED_VARIANTS = ("security",)
+CANVAS_WITHDRAWN = ("This incident's postmortem has restricted distribution, so it is not kept in the channel "
+                    "canvas. Ask the incident commander for the draft.")
 FINAL_ACTION = "postmortem_final"
 MAX_NAME_LOOKUPS = 60
 HEADLINE_SUMMARY_LIMIT = 600
@@ -63,6 +67,11 @@ class Draft:
     source: snapshot.DraftSource
     problems: list[str]
     names_blanked: int = 0  # public summary: names and mentions replaced by "the team"
+
+    @property
+    def restricted(self) -> bool:
+        """A draft for a restricted audience (security): uploaded as asked, never put in a canvas."""
+        return self.rendered.template in RESTRICTED_VARIANTS
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -176,12 +185,19 @@ def _publish_steps(runtime: Runtime, postmortem_id: int, draft: Draft, state: _P
         state.file_id, state.file_url = uploaded.id, uploaded.permalink
         with runtime.db.unit_of_work() as session:
             drafts.record(session, postmortem_id, file_id=state.file_id, file_url=state.file_url)
-    canvas_id = _publish_canvas(runtime, channel, title, draft.rendered.markdown, state.canvas_id)
-    if canvas_id != state.canvas_id:
-        state.canvas_id = canvas_id
-        with runtime.db.unit_of_work() as session:
-            drafts.record(session, postmortem_id, canvas_id=canvas_id)
-    text, blocks = headline(draft, state.status, state.file_url, state.canvas_id is not None)
+    if draft.restricted:
+        # The canvas stays in the channel for anyone who can see it, forwarded or not: no security
+        # draft there, and an earlier draft (before the type changed) is taken out.
+        _withdraw_canvas(runtime, state.canvas_id)
+        has_canvas = False
+    else:
+        canvas_id = _publish_canvas(runtime, channel, title, draft.rendered.markdown, state.canvas_id)
+        if canvas_id != state.canvas_id:
+            state.canvas_id = canvas_id
+            with runtime.db.unit_of_work() as session:
+                drafts.record(session, postmortem_id, canvas_id=canvas_id)
+        has_canvas = state.canvas_id is not None
+    text, blocks = headline(draft, state.status, state.file_url, has_canvas)
     if state.message_ts:
         try:
             gateway.update_message(channel, state.message_ts, text, blocks)
@@ -212,6 +228,17 @@ def _publish_canvas(runtime: Runtime, channel: str, title: str, markdown: str, c
         # Slack hiccup: the file and the headline carry the draft either way.
         runtime.logger.info("no canvas for the postmortem in %s: %s", channel, failure.code)
         return canvas_id
+
+
+def _withdraw_canvas(runtime: Runtime, canvas_id: str | None) -> None:
+    """Replace an earlier draft in the channel canvas with a notice (kept, so a later draft can use it)."""
+    if not canvas_id:
+        return
+    try:
+        runtime.gateway.replace_canvas(canvas_id, CANVAS_WITHDRAWN)
+    except SlackFailure as failure:
+        runtime.logger.warning("could not take the earlier postmortem draft out of canvas %s: %s", canvas_id,
+                               failure.code)
 
 
 def _filename(draft: Draft) -> str:
@@ -248,6 +275,11 @@ def headline(draft: Draft, status: str, file_url: str | None, has_canvas: bool) 
     lines = [first, f"Time to {key}"]
     if times.monitoring_gap or times.users_found_first:
         lines.append(":mag: Detection was slow: the draft asks what would have caught it sooner.")
+    if draft.restricted:
+        lines.append(":lock: *Restricted distribution*: the draft is only in the Markdown file, not in the channel canvas.")
+        if not incident.is_private:
+            lines.append(":warning: *This channel is public*: the draft file is visible to everyone in the channel. "
+                         "If it holds sensitive detail, delete the file and share the draft in a private channel.")
     blocks: list[bk.Block] = [bk.header(f":memo: {label}: {title}"), bk.section("\n".join(lines))]
     if summaries:
         summary = bk.truncate(summaries[-1].text, HEADLINE_SUMMARY_LIMIT)
@@ -316,6 +348,10 @@ def describe_failure(outcome: Outcome, zone: Any) -> str:
         when = outcome.next_attempt_at.astimezone(zone).strftime("%H:%M:%S")
         return (f":hourglass: Slack did not take the postmortem draft (`{outcome.error}`). It is saved; I'll try again "
                 f"at {when} {zone.key}, or run `/incident postmortem` to try now.")
+    if outcome.error in ("is_archived", "channel_is_archived"):
+        # Trying again cannot help (and no slash command runs in an archived channel).
+        return (":file_cabinet: I can't post the postmortem draft: the incident channel is archived. The draft is "
+                "saved. Unarchive the channel first, then run `/incident postmortem` there to publish it.")
     if outcome.error in ("not_in_channel", "channel_not_found"):
         return ("I can't post the postmortem draft in this channel: I'm not a member. Add me with "
                 "`/invite @incident-bot`, then run `/incident postmortem`. The draft is saved.")

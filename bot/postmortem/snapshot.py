@@ -64,6 +64,7 @@ class IncidentValue:
     created_at: dt.datetime
     closed_at: dt.datetime | None
     closed_by: str | None
+    is_private: bool = False  # the incident channel's visibility (a restricted draft warns when public)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ def load(session: Session, incident_id: int) -> DraftSource:
             created_at=incident.created_at,
             closed_at=incident.closed_at,
             closed_by=incident.closed_by,
+            is_private=incident.is_private,
         ),
         postmortem=PostmortemValue(
             status=row.status if row else "draft",
