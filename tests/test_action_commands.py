@@ -84,6 +84,20 @@ def test_bad_input_is_refused_with_the_right_form_and_nothing_is_stored(bot, db)
     assert "not an incident's channel" in reply.text
 
 
+def test_a_date_in_numbers_or_a_vague_date_is_refused_not_kept_as_text(bot, db):
+    channel = declare(bot)
+    for command in ("action Fix pool by 6/25", "action Fix pool by 25/6 <@U0BOB>", "action Fix pool by 6-25 P1",
+                    "action Fix pool by eow", "action Fix pool by end of month", "action Fix pool by next week"):
+        reply = bot.command(command, user=ANN, channel=channel)
+        assert "as a due date" in reply.text and ACCEPTED_DUE_FORMS in reply.text, command
+    assert items(db) == []
+    bot.command("action Document the restore done by hand", user=ANN, channel=channel)
+    [item] = items(db)
+    assert item.text == "Document the restore done by hand"
+    assert "can't read `6/25` as a due date" in bot.command(f"due A{item.id} 6/25", user=ANN, channel=channel).text
+    assert items(db)[0].due_date == item.due_date
+
+
 def test_a_late_item_with_a_past_date_is_kept_with_a_warning(bot, db):
     channel = declare(bot)
     reply = bot.command("action Renew the certificate by 2026-06-20", user=ANN, channel=channel)

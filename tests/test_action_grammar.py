@@ -84,7 +84,8 @@ def test_the_29th_of_february_moves_to_no_year_without_one():
 @pytest.mark.parametrize(
     "text, looks",
     [("friday", True), ("Jun 25", True), ("25 jun", True), ("in 2 weeks", True), ("2026-06-25", True),
-     ("tomorrow", True), ("hand", False), ("25 hosts", False), ("the end of the month", False), ("ann", False)],
+     ("tomorrow", True), ("hand", False), ("25 hosts", False), ("the end of the month", False), ("ann", False),
+     ("6/25", True), ("25/6/2026", True), ("6-25", True), ("eow", True), ("end of month", True), ("3-5x", False)],
 )
 def test_what_looks_like_a_due_date(text, looks):
     assert looks_like_due_date(text) is looks
@@ -123,6 +124,14 @@ def test_a_past_due_date_in_an_action_carries_the_warning():
         ("Fix it P5", "`P5` is not a priority. Use P0"),
         ("Fix it type:prevnt", "`prevnt` is not an action type"),
         ("Fix it by Jun 31", "can't read `Jun 31` as a due date"),
+        # date-shaped but not a form we read: refused, never kept as words with the default due date
+        ("Fix pool by 6/25", "can't read `6/25` as a due date (a date in numbers only could be month/day or day/month"),
+        ("Fix pool by 25/6 P1", "can't read `25/6` as a due date"),
+        ("Fix pool by 6/25/26", "can't read `6/25/26` as a due date"),
+        ("Fix pool by 6-25", "can't read `6-25` as a due date"),
+        ("Fix pool by next week", "can't read `next week` as a due date"),
+        ("Fix pool by eow <@U0ANN>", "can't read `eow` as a due date"),
+        ("Fix pool by end of month", "can't read `end of month` as a due date"),
         ("Fix it <@U0ANN> <@U0BOB>", "one owner"),
         ("Fix it P1 P2", "Two priorities"),
         ("Fix it type:detect type:prevent", "Two types"),

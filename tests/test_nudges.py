@@ -164,6 +164,31 @@ def test_a_second_nudge_in_the_same_week_sends_nothing_and_force_sends_again(bot
     assert nudge_posts(standin) == {(channel, "weekly", "2026-W26"): 2}
 
 
+def test_a_dry_run_reads_the_claims_and_lists_only_what_a_real_run_would_send(bot, db, standin, clock, capsys):
+    nudged = declare(bot)
+    bot.command("action Fix the retries <@U0ANN>", user=ANN, channel=nudged)
+    clock.set(utc(2026, 6, 22, 15, 0))
+    env = cli_env(standin, db.url)
+    assert cli.main(["nudge"], env=env, clock=clock) == 0
+    capsys.readouterr()
+    waiting = declare(bot, "Search is slow sev3", user=CAROL)
+    bot.command("action Tune the cache <@U0BOB>", user=CAROL, channel=waiting)
+    clock.set(utc(2026, 6, 23, 10, 0))
+
+    assert cli.main(["nudge", "--dry-run"], env=env, clock=clock) == 0
+    out = capsys.readouterr().out
+    assert f"would send to {waiting} (weekly)" in out and "Tune the cache" in out
+    assert f"would send to {nudged}" not in out and "Fix the retries" not in out
+    report = nudges.run_weekly(bot.runtime, on_schedule=False, dry_run=True)
+    assert [p.target for p in report.planned] == [waiting]
+    assert report.not_planned == [f"{nudged} (weekly): already sent this week (use --force)"]
+    forced = nudges.run_weekly(bot.runtime, on_schedule=False, dry_run=True, force=True)
+    assert sorted(p.target for p in forced.planned) == sorted([nudged, waiting]) and forced.not_planned == []
+    assert nudge_posts(standin) == {(nudged, "weekly", "2026-W26"): 1}  # a dry run sends nothing
+    with db.unit_of_work() as session:
+        assert session.scalars(select(NudgeClaim.channel_id)).all() == [nudged]  # and records nothing
+
+
 def test_an_archived_channel_falls_back_to_the_digest_channel(make_bot, db, standin, clock):
     standin.add_channel("C0DIGEST", "incident-digest")
     bot = make_bot(NUDGE_CHANNEL="#incident-digest")
@@ -303,6 +328,36 @@ def test_a_week_that_ends_unsent_is_logged_and_counted(bot, db, standin, clock, 
     assert nudges.missed_count(bot.runtime) == 1
     assert nudges.run_weekly(bot.runtime).missed == 0  # counted once
     assert nudges.missed_count(bot.runtime) == 1
+
+
+def test_every_week_no_process_ran_is_logged_and_counted_once(bot, db, standin, clock, caplog, capsys):
+    channel = declare(bot)
+    bot.command("action Fix the retries <@U0ANN>", user=ANN, channel=channel)
+    clock.set(NEXT_MONDAY)
+    assert nudges.run_weekly(bot.runtime).sent == [f"weekly {channel}"]  # week 27 went out
+    clock.set(utc(2026, 7, 27, 9, 30))  # nothing ran during the weeks of 6, 13 and 20 July
+    with caplog.at_level(logging.ERROR):
+        report = nudges.run_weekly(bot.runtime)
+    assert report.missed == 3 and report.sent == [f"weekly {channel}"]
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    for week in ("2026-W28", "2026-W29", "2026-W30"):
+        assert f"weekly nudge to {channel} for {week} was never sent" in logged
+    assert "2026-W27 was never sent" not in logged
+    assert nudges.missed_count(bot.runtime) == 3
+    # another process (nothing remembered in memory) counts none of them again
+    assert cli.main(["nudge"], env=cli_env(standin, db.url), clock=clock) == 0
+    assert "nudges never sent in past weeks: 3" in capsys.readouterr().out
+    assert nudges.missed_count(bot.runtime) == 3
+
+
+def test_a_long_outage_is_counted_for_at_most_a_year_of_weeks(bot, db, standin, clock):
+    channel = declare(bot)
+    bot.command("action Fix the retries <@U0ANN>", user=ANN, channel=channel)  # filed in 2026-W26
+    clock.set(utc(2027, 9, 6, 9, 30))  # 2027-W36: more than a year without a sweep
+    assert nudges.run_weekly(bot.runtime).missed == nudges.MAX_WEEKS_BACK == 52
+    with db.unit_of_work() as session:
+        weeks = sorted(session.scalars(select(NudgeClaim.period).where(NudgeClaim.status == "missed")))
+    assert (weeks[0], weeks[-1]) == ("2026-W37", "2027-W35")  # 2026 has 53 ISO weeks
 
 
 def test_a_claim_whose_sender_kept_failing_all_week_is_counted_missed(bot, db, standin, clock, caplog):
