@@ -108,11 +108,12 @@ def cmd_nudge(args: argparse.Namespace) -> int:
 def _describe_nudges(report: Any, *, dry_run: bool, missed_total: int) -> str:
     lines = [f"weekly nudge for {report.period} (scheduled {report.due_at:%Y-%m-%d %H:%M} UTC)"]
     if dry_run:
-        if not report.planned:
+        if not report.planned and not report.not_planned:
             lines.append("nothing to send: no channel has open action items")
         for planned in report.planned:
             lines.append(f"\nwould send to {planned.target} ({planned.kind}): {planned.message.text}")
             lines += [f"  {line}" for line in _block_lines(planned.message.blocks)]
+        lines += [f"\n{line}" for line in report.not_planned]
         lines.append("\n(dry run: nothing was sent or recorded; channels found archived would also get DMs)")
         return "\n".join(lines)
     for label, done in (("sent", report.sent), ("found already posted", report.recovered),

@@ -179,6 +179,7 @@ def test_a_dry_run_reads_the_claims_and_lists_only_what_a_real_run_would_send(bo
     out = capsys.readouterr().out
     assert f"would send to {waiting} (weekly)" in out and "Tune the cache" in out
     assert f"would send to {nudged}" not in out and "Fix the retries" not in out
+    assert f"{nudged} (weekly): already sent this week (use --force)" in out
     report = nudges.run_weekly(bot.runtime, on_schedule=False, dry_run=True)
     assert [p.target for p in report.planned] == [waiting]
     assert report.not_planned == [f"{nudged} (weekly): already sent this week (use --force)"]

@@ -40,6 +40,7 @@ from bot.models import ActionItem, ActionStatus, Incident, NudgeClaim
 from bot.nudges.claims import DEFAULT_LEASE, AfterPost, Outgoing
 from bot.nudges.messages import GROUP_TITLES, Entry, NudgeMessage
 from bot.runtime import Runtime
+from bot.slack.text import safe_mrkdwn
 from bot.schedule_spec import WeeklySchedule, parse_weekly_schedule
 from bot.slack.gateway import SlackFailure
 
@@ -172,7 +173,7 @@ def channel_message(entries: list[Entry], *, today: dt.date, period: str) -> Nud
     return nudge_messages.build(
         group_items(entries, today), today=today, with_incident=False,
         heading=f":bell: Open action items, {_week_label(period)}",
-        intro=(f"*{incident.title}* ({incident.severity.upper()}, {incident.status.value}). "
+        intro=(f"*{safe_mrkdwn(incident.title, live_mentions=False)}* ({incident.severity.upper()}, {incident.status.value}). "
                "*Done* closes an item, *Snooze 1 week* keeps it out of the next nudge, *Reassign* picks a new owner."),
         list_hint="`/incident actions` lists them all",
     )
