@@ -11,30 +11,14 @@ how many entries were made per message (it must be exactly one).
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys
-import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import latency_line, migrated_database, running_bot
+from sqlalchemy import select
 
-from sqlalchemy import select  # noqa: E402
-
-from bot.clock import SystemClock  # noqa: E402
-from bot.db import Database  # noqa: E402
-from bot.migrate import upgrade_to_head  # noqa: E402
-from bot.models import TimelineEntry  # noqa: E402
-from tests.conftest import bot_settings  # noqa: E402
-from tests.harness import BotUnderTest  # noqa: E402
-from tests.slack_standin import SlackStandIn  # noqa: E402
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+from bot.models import TimelineEntry
 
 
 def main() -> None:
@@ -46,15 +30,9 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="database URL (default: a temporary SQLite file)")
     args = parser.parse_args()
 
-    url = args.db or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    db = Database(url)
-    upgrade_to_head(db.engine)
-    standin = SlackStandIn().start()
+    db = migrated_database(args.db)
     people = [f"U0P{n:03d}" for n in range(args.pinners)]
-    for person in people:
-        standin.add_user(person)
-    standin.add_channel("C0GENERAL", "general")
-    bot = BotUnderTest(standin=standin, clock=SystemClock(), settings=bot_settings(standin, url)).start(db)  # type: ignore[arg-type]
+    bot, standin = running_bot(db, people)
     declared = bot.command("declare Pin storm sev2", user=people[0], channel="C0GENERAL")
     channel = declared.text.split("<#")[1].split(">")[0]
     messages = [standin.add_message(channel, user=people[n % len(people)], text=f"finding {n}") for n in range(args.messages)]
@@ -85,7 +63,7 @@ def main() -> None:
 
     print(f"messages={args.messages} pinners={args.pinners} retries={args.retries} deliveries={len(deliveries)} "
           f"concurrency={args.concurrency} db={db.engine.dialect.name}")
-    print(f"ack   p50={statistics.median(acks)*1000:.0f}ms p95={percentile(acks, 0.95)*1000:.0f}ms max={max(acks)*1000:.0f}ms")
+    print(latency_line("ack  ", acks))
     print(f"every delivery handled {finished - started:.1f}s after the first ({len(deliveries) / (finished - started):.0f} deliveries/s)")
     print(f"entries per message: {sorted(Counter(per_message.values()).items())} (want [(1, {args.messages})]); "
           f"messages missing: {len(set(messages) - set(per_message))}")

@@ -14,7 +14,6 @@ import argparse
 import datetime as dt
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot import timeline  # noqa: E402
 from bot.db import Database  # noqa: E402
-from bot.migrate import upgrade_to_head  # noqa: E402
+from common import migrated_database  # noqa: E402
 from bot.models import ActionItem, EntrySource, FactSection, Incident, IncidentStatus, Milestone  # noqa: E402
 from bot.postmortem import facts, snapshot  # noqa: E402
 from bot.postmortem.publish import Draft, headline  # noqa: E402
@@ -76,9 +75,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--db", default=None, help="a database URL (default: a fresh SQLite file)")
     args = parser.parse_args()
-    url = args.db or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    db = Database(url)
-    upgrade_to_head(db.engine)
+    db = migrated_database(args.db)
     incident_id = build(db, args.entries)
     zone = ZoneInfo("Europe/Berlin")
     names = {user: user.lower() for user in USERS}
