@@ -138,8 +138,9 @@ def read_submission(runtime: Runtime, body: dict[str, Any], view: dict[str, Any]
     errors: dict[str, str] = {}
     occurred_at = time_note = None
     if when_text:
-        # Read before the ack, so only from the cache (warmed when the modal opened): never a Web API call here.
-        own_zone = runtime.gateway.user_timezone(user, cached_only=True)
+        # Read before the ack: from the cache (warmed when the modal opened), or from Slack only if it
+        # answers within a second, so the modal's ack stays well inside Slack's three.
+        own_zone = runtime.gateway.user_timezone_soon(user, within_seconds=1.0)
         zone = own_zone or runtime.settings.timezone
         try:
             parsed = parse_leading_when(when_text, now=runtime.clock.now(), zone=zone)

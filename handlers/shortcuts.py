@@ -53,6 +53,9 @@ def add_or_ask(runtime: Runtime, body: dict[str, Any], own: OwnIds) -> None:
                     "There is no open incident to add this message to. Declare one with "
                     "`/incident declare <title> [sev1-4]`, then use the shortcut again."
                 )
+            # Warm the zone cache meanwhile: the modal's time is read in the user's zone, before its ack.
+            runtime.after_ack.submit(best_effort, runtime, "reading the user's time zone",
+                                     runtime.gateway.user_timezone, user)
             try:
                 runtime.gateway.open_view(body.get("trigger_id", ""), modals.add_to_timeline_view(
                     channel_id=channel_id, message=message, response_url=response_url, choices=choices,
@@ -61,8 +64,6 @@ def add_or_ask(runtime: Runtime, body: dict[str, Any], own: OwnIds) -> None:
                 if failure.code != "expired_trigger_id":
                     raise
                 raise UserError("Slack took too long to open the form, so it expired. Use the shortcut again.") from None
-            # Warm the zone cache: the modal's time is read in the user's zone, before its ack.
-            best_effort(runtime, "reading the user's time zone", runtime.gateway.user_timezone, user)
             return
         ts = message["ts"]
         result = import_into(

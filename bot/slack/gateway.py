@@ -92,6 +92,7 @@ class SlackGateway:
         self.client = client
         self._users: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=20000, ttl=user_cache_seconds)
         self._users_lock = threading.Lock()
+        self._lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="user-lookup")
 
     # -- calling -----------------------------------------------------------------------------
     def call(self, method: str, **params: Any) -> dict[str, Any]:
@@ -304,6 +305,17 @@ class SlackGateway:
         """The user's own IANA zone (users.info `tz`; `tz_offset` is only today's offset)."""
         user = self._user(user_id, cached_only=cached_only)
         return _zone_or_none(user.get("tz")) if user else None
+
+    def user_timezone_soon(self, user_id: str, *, within_seconds: float) -> ZoneInfo | None:
+        """The zone from cache, or from Slack if it answers in time: for code that must ack soon."""
+        zone = self.user_timezone(user_id, cached_only=True)
+        if zone is not None:
+            return zone
+        lookup = self._lookups.submit(self.user_timezone, user_id)
+        try:
+            return lookup.result(timeout=within_seconds)
+        except FuturesTimeout:
+            return None  # it lands in the cache for next time
 
     def user_name(self, user_id: str) -> str:
         user = self._user(user_id)
