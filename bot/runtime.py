@@ -24,10 +24,16 @@ class Runtime:
     after_ack: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=64, thread_name_prefix="after-ack")
     )
+    # Events (pins, edits) get a pool of their own: a storm of them, or Slack rate-limiting their
+    # reads, then never delays the answer to someone's command.
+    after_ack_events: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="after-ack-events")
+    )
 
     def shutdown(self) -> None:
         """Finish the work already acknowledged, then close the database pool."""
         self.after_ack.shutdown(wait=True)
+        self.after_ack_events.shutdown(wait=True)
         self.db.dispose()
 
 

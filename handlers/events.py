@@ -42,18 +42,19 @@ def register(app: App, runtime: Runtime) -> None:
 
     @app.event("reaction_added")
     def on_reaction_added(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
-        after_ack(runtime, "handling a reaction", pin_added, runtime, event, own_ids(context, body))
+        after_ack(runtime, "handling a reaction", pin_added, runtime, event, own_ids(context, body), for_event=True)
 
     @app.event("reaction_removed")
     def on_reaction_removed(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
-        after_ack(runtime, "handling a removed reaction", pin_removed, runtime, event, own_ids(context, body))
+        after_ack(runtime, "handling a removed reaction", pin_removed, runtime, event, own_ids(context, body),
+                  for_event=True)
 
     # Every message event of the subscribed channels comes here (new messages, joins, edits …);
     # only edits and deletions matter, the rest is dropped at once.
     @app.event("message")
     def on_message(event: dict[str, Any]) -> None:
         if event.get("subtype") in FOLLOWED_SUBTYPES:
-            after_ack(runtime, "following a message edit", message_event, runtime, event)
+            after_ack(runtime, "following a message edit", message_event, runtime, event, for_event=True)
 
     # Last: any other event (one added to the app's subscriptions in Slack's settings, say) is
     # acknowledged too. Bolt answers an event nobody listens to with 404, which Slack retries.

@@ -68,10 +68,9 @@ def body_value(body: dict[str, Any], *path: str) -> Any:
     return node
 
 
-def after_ack(runtime: Runtime, what: str, work: Any, *args: Any) -> None:
-    """Run `work(*args)` once the request is acknowledged, off Bolt's listener threads.
-
-    Failures that `work` does not answer itself are still logged with an error id."""
+def after_ack(runtime: Runtime, what: str, work: Any, *args: Any, for_event: bool = False) -> None:
+    """Run `work(*args)` once the request is acknowledged, off Bolt's listener threads (on the
+    events' own pool for events). Failures `work` does not answer are logged with an error id."""
 
     def run() -> None:
         try:
@@ -79,7 +78,7 @@ def after_ack(runtime: Runtime, what: str, work: Any, *args: Any) -> None:
         except Exception:
             report_unexpected(runtime.logger, what)
 
-    runtime.after_ack.submit(run)
+    (runtime.after_ack_events if for_event else runtime.after_ack).submit(run)
 
 
 def best_effort(runtime: Runtime, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:

@@ -77,6 +77,7 @@ class BotUnderTest:
         the work they handed on after their ack. For asserting that something did NOT happen."""
         _drain(self.app.listener_runner.listener_executor, timeout)
         _drain(self.runtime.after_ack, timeout)
+        _drain(self.runtime.after_ack_events, timeout)
 
     def stop(self) -> None:
         self._http.close()

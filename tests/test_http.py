@@ -102,3 +102,19 @@ def test_a_failing_auth_test_never_holds_up_an_acknowledgement(standin, clock, d
         assert "Slack is flaky" in result.text  # answered, not "reinstall the app"
     finally:
         bot.stop()
+
+
+def test_a_storm_of_pins_never_delays_the_answer_to_a_command(bot, standin):
+    channel = declare(bot)
+    messages = [standin.add_message(channel, user=BOB, text=f"finding {n}") for n in range(80)]  # > any one pool
+    standin.delays["conversations.history"] = 2.0  # Slack is slow to read: every pin import waits
+    for ts in messages:
+        standin.react(channel, ts, "pushpin", user=BOB)
+        bot.event({"type": "reaction_added", "user": BOB, "reaction": "pushpin", "item_user": BOB,
+                   "item": {"type": "message", "channel": channel, "ts": ts}})
+    result = bot.command("timeline 14:05 UTC on-call paged", user=ANN, channel=channel)
+    # answered before any pin import got past its slow read: they run on a pool of their own
+    assert "Added" in result.text
+    assert standin.calls_to("chat.getPermalink") == []
+    bot.settle(timeout=60)
+    assert len(standin.calls_to("chat.getPermalink")) == len(messages)
