@@ -206,7 +206,3 @@ def topic(incident: Incident) -> str:
 
 def roles_of(incident: Incident) -> dict[str, str | None]:
     return {role: getattr(incident, f"{role}_id") for role in ROLES}
-
-
-def can_manage(incident: Incident, user_id: str) -> bool:
-    return user_id in (incident.commander_id, incident.declared_by)

@@ -19,6 +19,7 @@ from bot import timeline
 from bot.actions.grammar import DEFAULT_PRIORITY, ActionDraft
 from bot.errors import NotFound, UserError
 from bot.models import ActionItem, ActionStatus, EntrySource, Incident, Revision
+from bot.permissions import may_change
 from bot.refs import action_ref
 from bot.slack.text import mention, safe_mrkdwn
 
@@ -75,9 +76,8 @@ def get_visible(session: Session, item_id: int, *, user_id: str, channel_id: str
     item = get(session, item_id)
     incident = session.get(Incident, item.incident_id)
     assert incident is not None
-    if incident.is_private and channel_id != incident.channel_id and user_id not in (
-        item.owner_id, incident.commander_id, incident.declared_by,
-    ):
+    # the same people who may change what someone recorded: the owner, commander and declarer
+    if incident.is_private and channel_id != incident.channel_id and not may_change(incident, item.owner_id or "", user_id):
         raise NotFound(f"There is no action item {action_ref(item_id)}. `/incident actions` lists an incident's items with their ids.")
     return item, incident
 

@@ -6,7 +6,6 @@ long sections are split at line breaks, headers are cut, and long lists become p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 MAX_BLOCKS = 50
@@ -100,12 +99,6 @@ def text_size(blocks: Iterable[Block]) -> int:
         return 0
 
     return walk(list(blocks))
-
-
-@dataclass
-class Page:
-    blocks: list[Block] = field(default_factory=list)
-    text: str = ""
 
 
 def paginate(lines: list[str], *, reserved_blocks: int = 6, reserved_text: int = 1500) -> list[list[str]]:

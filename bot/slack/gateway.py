@@ -347,9 +347,6 @@ class SlackGateway:
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
         return self.call("views.open", trigger_id=trigger_id, view=view).get("view", {})
 
-    def update_view(self, view_id: str, view: dict[str, Any]) -> None:
-        self.call("views.update", view_id=view_id, view=view)
-
     # -- files and canvases ------------------------------------------------------------------
     def upload_document(self, channel: str, filename: str, content: str, *, title: str) -> "UploadedFile":
         """Upload text as a file into a channel (files_upload_v2); returns its id and permalink."""
