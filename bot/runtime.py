@@ -38,7 +38,7 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None, db: Database | None = None) -> Runtime:
-    client = build_web_client(settings.slack_bot_token, settings.slack_api_url)
+    client = build_web_client(settings.slack_bot_token, settings.slack_api_url, timeout=settings.slack_timeout_seconds)
     return Runtime(
         settings=settings,
         db=db or Database(settings.database_url),

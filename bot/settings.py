@@ -114,6 +114,8 @@ class Settings:
     postmortem_reminder_days: int = 3
     listener_threads: int = 32
     log_level: str = "INFO"
+    # --- hardening (issue 8): how long one Web API call may take before its answer counts as lost
+    slack_timeout_seconds: int = 15
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -165,4 +167,6 @@ class Settings:
             postmortem_reminder_days=_int(env, "POSTMORTEM_REMINDER_DAYS", 3, minimum=1, maximum=60),
             listener_threads=_int(env, "LISTENER_THREADS", 32, minimum=4, maximum=512),
             log_level=log_level,
+            # --- hardening (issue 8)
+            slack_timeout_seconds=_int(env, "SLACK_TIMEOUT_SECONDS", 15, minimum=1, maximum=120),
         )

@@ -12,7 +12,10 @@ HTTP exactly as it would to Slack.  The stand-in
   canvases, views) and answers in Slack's shapes, including Slack's error
   codes and Block Kit / message size limits (the module-level constants);
 * can be told to fail the next call(s) to a method (``fail``): 429 with
-  ``Retry-After``, a 5xx HTML page, or ``ok: false`` with any error code.
+  ``Retry-After``, a 5xx HTML page, or ``ok: false`` with any error code; or
+  to fail the way networks do (``fail(method, mode=...)``): reset the
+  connection after doing the work (the answer is lost), answer 200 with a
+  body that is not JSON, or answer slowly.
 
 Only the standard library is used.  Usage::
 
@@ -32,7 +35,9 @@ import http
 import json
 import re
 import secrets
+import socket
 import string
+import struct
 import threading
 import time
 import traceback
@@ -96,6 +101,7 @@ class Call:
     failed: bool = False  # answered with anything but ok:true (injected fault or Slack error)
     error: str | None = None  # the `error` code answered ("http_500" for an injected 5xx)
     status: int = 200  # HTTP status answered
+    lost: bool = False  # the work was done but the answer was dropped (fail(mode="lost_answer"))
 
 
 @dataclass
@@ -116,6 +122,15 @@ class _Fault:
     retry_after: int | None
     remaining: int
     channel: str | None = None  # only calls about this channel fail
+    mode: str = "status"  # status | lost_answer | non_json | slow (see SlackStandIn.fail)
+    seconds: float = 0.0  # slow: how long to wait before answering
+    body: str = ""  # non_json: the body answered with status 200
+
+
+FAULT_MODES = ("status", "lost_answer", "non_json", "slow")
+# What a broken proxy or a cut-off transfer hands back with a 200 (non_json's default body).
+CUT_OFF_JSON = '{"ok": true, "channel": {"id": "C'
+LOST = -1  # the reply status that tells the HTTP handler to reset the connection unanswered
 
 
 
@@ -448,6 +463,10 @@ class _Handler(BaseHTTPRequestHandler):
         status, headers, payload = self.server.standin._serve(
             self.command, parts.path, parts.query, dict(self.headers.items()), body
         )
+        if status == LOST:  # the work is done; the answer never arrives: RST, as a dropped link looks
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -589,10 +608,12 @@ class SlackStandIn:
         is_private: bool = False,
         is_archived: bool = False,
         bot_is_member: bool = True,
+        creator: str | None = None,
     ) -> None:
         with self._lock:
             channel = self._new_channel(channel_id, name, is_private=is_private, members=set())
             channel["is_archived"] = is_archived
+            channel["creator"] = creator or self.bot_user_id
             if bot_is_member:
                 self._join(channel, self.bot_user_id, announce=False)
 
@@ -678,10 +699,22 @@ class SlackStandIn:
         retry_after: int | None = None,
         times: int = 1,
         channel: str | None = None,
+        mode: str = "status",
+        seconds: float = 0.0,
+        body: str = CUT_OFF_JSON,
     ) -> None:
-        """Make the next `times` calls to `method` (about `channel`, if given) answer with this fault."""
+        """Make the next `times` calls to `method` (about `channel`, if given) answer with this fault.
+
+        `mode`: ``status`` answers `status` (429 with `retry_after`, a 5xx HTML page — 502 and 504
+        are what Slack's edge sends — or ``ok: false`` with `error`); ``lost_answer`` does the work
+        and then resets the connection; ``non_json`` answers 200 with `body`; ``slow`` does the work at once and
+        answers `seconds` later (a client that gave up meanwhile lost the answer).
+        """
+        if mode not in FAULT_MODES:
+            raise ValueError(f"mode must be one of {FAULT_MODES}")
         with self._lock:
-            self._faults.setdefault(method, []).append(_Fault(status, error, retry_after, times, channel))
+            self._faults.setdefault(method, []).append(
+                _Fault(status, error, retry_after, times, channel, mode, seconds, body))
 
     def dm_channel(self, user_id: str) -> str | None:
         """The D... id of the bot's DM with `user_id`, if one was opened."""
@@ -746,6 +779,7 @@ class SlackStandIn:
             lines = []
             for i, call in enumerate(self.calls, 1):
                 outcome = "ok" if not call.failed else f"{call.status} {call.error}"
+                outcome += " (answer lost)" if call.lost else ""
                 args = " ".join(f"{k}={_summarise(v)}" for k, v in call.params.items() if k != "token")
                 lines.append(f"  #{i} +{call.at - start:.3f}s {call.method} [{outcome}] {_summarise(args, 200)}")
             return lines
@@ -786,21 +820,28 @@ class SlackStandIn:
             body_error = None
         except SlackError as err:
             body_error = err
+        with self._lock:
+            slow = self._take_fault(method, params, modes=("slow",))
         with self._cond:
             call = Call(method, params, headers, at)
             self.calls.append(call)
             status, reply_headers, payload, error = self._answer(call, body_error)
             call.status, call.error, call.failed = status, error, error is not None
+            call.lost = status == LOST
             self._cond.notify_all()
+        if slow is not None:  # done at once, answered late (outside the lock, like `delays`)
+            time.sleep(slow.seconds)
         return status, reply_headers, payload
 
     def _answer(self, call: Call, body_error: SlackError | None) -> tuple[int, dict, bytes, str | None]:
         auth_error = self._auth_error(call)
         if auth_error:
             return (*_json_reply({"ok": False, "error": auth_error}), auth_error)
-        fault = self._take_fault(call.method, call.params)
-        if fault is not None:
+        fault = self._take_fault(call.method, call.params, modes=("status", "non_json", "lost_answer"))
+        if fault is not None and fault.mode == "status":
             return (*_fault_reply(fault), _fault_error(fault))
+        if fault is not None and fault.mode == "non_json":
+            return (*_text_reply(200, fault.body, "application/json; charset=utf-8"), "invalid_response")
         handler = self.HANDLERS.get(call.method)
         try:
             if body_error is not None:
@@ -812,6 +853,8 @@ class SlackStandIn:
             body = err.body()
             if err.error == "unknown_method":
                 body["req_method"] = call.method
+        if fault is not None:  # lost_answer: done (or refused) as usual, and the answer is dropped
+            return LOST, {}, b"", body.get("error")
         return (*_json_reply(body), body.get("error"))
 
     def _auth_error(self, call: Call) -> str | None:
@@ -827,13 +870,13 @@ class SlackStandIn:
             return None if token.startswith("xapp-") else "invalid_auth"
         return None if token.startswith("xoxb-") else "invalid_auth"
 
-    def _take_fault(self, method: str, params: dict) -> _Fault | None:
+    def _take_fault(self, method: str, params: dict, *, modes: tuple[str, ...]) -> _Fault | None:
         queue = self._faults.get(method)
         if not queue:
             return None
         channel = _text_param(params, "channel") or _text_param(params, "channel_id")
         for fault in queue:
-            if fault.channel is None or fault.channel == channel:
+            if fault.mode in modes and (fault.channel is None or fault.channel == channel):
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     queue.remove(fault)
@@ -969,7 +1012,15 @@ class SlackStandIn:
             },
             "purpose": {"value": "", "creator": "", "last_set": 0},
             "num_members": len(channel["members"]),
+            **self._channel_properties(channel["id"]),
         }
+
+    def _channel_properties(self, channel_id: str) -> dict:
+        """conversations.info names the channel's canvas under properties.canvas, as Slack does."""
+        canvas = next((c for c in self.canvases.values() if c["channel_id"] == channel_id), None)
+        if canvas is None:
+            return {}
+        return {"properties": {"canvas": {"file_id": canvas["id"], "is_empty": not canvas["markdown"]}}}
 
     def _channel(self, channel_id: Any, *, visible_only: bool = True) -> dict:
         channel = self.channels.get(str(channel_id or ""))

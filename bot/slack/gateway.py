@@ -3,19 +3,33 @@
 Retries on 429 (honouring Retry-After), 5xx and connection errors, the channel-name rules,
 the user time-zone cache and Slack's error codes live here once. Callers get plain values
 or a `SlackFailure` that says whether the channel is out of reach.
+
+Slack has no idempotency key, so a call whose answer was lost (connection reset after the
+request went out, a timeout, a 5xx from Slack's edge, a body that is not JSON) may or may not
+have been carried out. Calls that only read or set a state are simply sent again. Calls that
+create something (`chat.postMessage`, `conversations.create`, `files.*`, canvases …) are never
+sent again blindly: the gateway first looks for what the lost call may have made (a message by
+the marker in its metadata, a channel by name and creator, a file by its shares, the channel's
+canvas) and sends again only when it is not there.
 """
 
 from __future__ import annotations
 
 
+import http.client
+import json
 import logging
 import re
 import threading
+import time
+import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
+from urllib.error import HTTPError, URLError
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cachetools import TTLCache
@@ -36,6 +50,19 @@ MAX_CHANNEL_NAME = 80
 MAX_TOPIC = 250
 # Errors that mean "this channel cannot take the bot's messages any more".
 CHANNEL_GONE = {"channel_not_found", "is_archived", "not_in_channel", "channel_is_archived"}
+# Failures after which Slack may have done the work: the request went out, no answer was read.
+ANSWER_LOST = "answer_lost"  # connection reset or timed out after sending
+INVALID_RESPONSE = "invalid_response"  # an answer that is not Slack's JSON (a proxy page, a cut-off body)
+# Every message the bot posts carries a marker in its metadata, so a post whose answer was lost
+# can be found before it is sent again. Messages with metadata of their own get the marker added.
+POST_EVENT_TYPE = "incident_bot_post"
+POST_MARKER = "incident_bot_post_id"
+# Methods that make something new each time: never repeated without looking first. Everything
+# else the bot calls reads, or sets a state to a value (topic, invite, reaction, update), and
+# may be repeated.
+_CREATING_METHODS = {"chat.postMessage", "chat.postEphemeral", "chat.scheduleMessage", "chat.meMessage",
+                     "conversations.create", "conversations.canvases.create", "bookmarks.add", "reminders.add"}
+_CREATING_PREFIXES = ("files.", "canvases.")
 
 
 class SlackFailure(Exception):
@@ -50,19 +77,41 @@ class SlackFailure(Exception):
     def channel_gone(self) -> bool:
         return self.code in CHANNEL_GONE
 
+    @property
+    def outcome_unknown(self) -> bool:
+        """Slack may have done the work: the request went out and no answer could be read."""
+        return self.code in (ANSWER_LOST, INVALID_RESPONSE) or self.code.startswith("http_5")
+
 
 def failure_code(err: SlackApiError) -> str:
     """Slack's error code; `http_<status>` for a 5xx (whose body is an HTML page, which slack_sdk
-    reports as an `error` saying the response was not JSON)."""
+    reports as an `error` saying the response was not JSON); `invalid_response` for a 2xx whose
+    body is not Slack's JSON."""
     status = err.response.status_code
     data = err.response.data if isinstance(err.response.data, dict) else {}
     code = data.get("error")
-    if status >= 500 or not isinstance(code, str) or not code or " " in code:
+    if status >= 500:
         return f"http_{status}"
+    if not isinstance(code, str) or not code or " " in code:
+        return INVALID_RESPONSE if status < 300 else f"http_{status}"
     return code
 
 
+def creates(method: str) -> bool:
+    """Whether calling `method` twice makes two things (and so is never repeated blindly)."""
+    return method in _CREATING_METHODS or method.startswith(_CREATING_PREFIXES)
+
+
+class _NotSentRetryHandler(ConnectionErrorRetryHandler):
+    """Repeats a request that never reached Slack (refused, DNS, reset while sending): urllib wraps
+    exactly those in URLError. Errors after the request went out are the gateway's to judge."""
+
+    def __init__(self, max_retry_count: int) -> None:
+        super().__init__(max_retry_count=max_retry_count, error_types=[URLError])
+
+
 def retry_handlers(max_retries: int = 3) -> list[Any]:
+    """For response_url posts (slash-command answers, which cannot be looked up afterwards)."""
     return [
         RateLimitErrorRetryHandler(max_retry_count=max_retries),
         ServerErrorRetryHandler(max_retry_count=max_retries),
@@ -70,8 +119,14 @@ def retry_handlers(max_retries: int = 3) -> list[Any]:
     ]
 
 
-def build_web_client(token: str, base_url: str, *, max_retries: int = 3) -> WebClient:
-    return WebClient(token=token, base_url=base_url, timeout=15, retry_handlers=retry_handlers(max_retries))
+def api_retry_handlers(max_retries: int = 3) -> list[Any]:
+    """For the Web API: 429 (Slack did nothing; wait Retry-After) and requests that never left.
+    5xx and lost answers are handled by `SlackGateway.call`, which knows which methods create."""
+    return [RateLimitErrorRetryHandler(max_retry_count=max_retries), _NotSentRetryHandler(max_retries)]
+
+
+def build_web_client(token: str, base_url: str, *, max_retries: int = 3, timeout: int = 15) -> WebClient:
+    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=api_retry_handlers(max_retries))
 
 
 def channel_slug(text: str, limit: int) -> str:
@@ -88,24 +143,95 @@ class PostedMessage:
 
 
 class SlackGateway:
-    def __init__(self, client: WebClient, *, user_cache_seconds: int = 3600):
+    def __init__(self, client: WebClient, *, user_cache_seconds: int = 3600, max_retries: int = 3,
+                 retry_pause: float = 0.5):
         self.client = client
+        self.max_retries = max_retries
+        self.retry_pause = retry_pause  # doubled after each attempt
         self._users: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=20000, ttl=user_cache_seconds)
         self._users_lock = threading.Lock()
         self._lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="user-lookup")
+        self._bot_user_id: str | None = None
 
     # -- calling -----------------------------------------------------------------------------
     def call(self, method: str, **params: Any) -> dict[str, Any]:
-        """Call a Web API method; raise SlackFailure with Slack's error code when it fails."""
+        """Call a Web API method; raise SlackFailure with Slack's error code when it fails.
+
+        A method that only reads or sets a state is sent again when its answer was lost or was a
+        5xx; one that creates something is sent once (see `_create` for looking before resending).
+        """
+        if creates(method):
+            return self._once(method, params)
+        return self._repeating(method, params)
+
+    def _once(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
             response = self.client.api_call(method, json=params) if _wants_json(method) else self.client.api_call(
                 method, params=params
             )
-            return response.data if isinstance(response.data, dict) else {}
         except SlackApiError as err:
             raise SlackFailure(method, failure_code(err)) from err
-        except (SlackClientError, OSError) as err:
-            raise SlackFailure(method, "connection_error", str(err)) from err
+        except HTTPError as err:  # an HTTP status slack_sdk did not turn into a SlackApiError
+            raise SlackFailure(method, f"http_{err.code}") from err
+        except URLError as err:  # never reached Slack (the client already retried)
+            raise SlackFailure(method, "connection_error", str(err.reason)) from err
+        except ValueError as err:  # JSONDecodeError: a body that starts like JSON and is not
+            raise SlackFailure(method, INVALID_RESPONSE, str(err)) from err
+        except (SlackClientError, OSError, http.client.HTTPException) as err:  # sent, answer lost
+            raise SlackFailure(method, ANSWER_LOST, f"{type(err).__name__}: {err}") from err
+        if not isinstance(response.data, dict):
+            raise SlackFailure(method, INVALID_RESPONSE, "the answer is not a JSON object")
+        return response.data
+
+    def _repeating(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        for attempt in range(self.max_retries + 1):
+            try:
+                return self._once(method, params)
+            except SlackFailure as failure:
+                if not failure.outcome_unknown or attempt == self.max_retries:
+                    raise
+                logger.info("%s: %s; sending it again", method, failure.code)
+                self._pause(attempt)
+        raise AssertionError("unreachable")
+
+    def _create(self, method: str, params: dict[str, Any], find: Callable[[], dict[str, Any] | None], *,
+                conflicts: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Send a creating call; when its outcome is unknown, `find` what it may have made and send
+        again only if nothing is there. After a lost attempt, a `conflicts` error (name_taken …)
+        means the lost call probably succeeded: `find` decides. A failing `find` ends the attempt:
+        without knowing, sending again could make a second one."""
+        lost = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                return self._once(method, params)
+            except SlackFailure as failure:
+                if lost is not None and failure.code in conflicts:
+                    found = find()
+                    if found is not None:
+                        logger.info("%s: %s after a lost answer; the lost call had done it", method, failure.code)
+                        return found
+                    raise
+                if not failure.outcome_unknown:
+                    raise
+                lost = failure
+                logger.warning("%s: %s; looking for what it may have done before sending again", method, failure.code)
+                if attempt == self.max_retries:
+                    raise
+                self._pause(attempt)
+                found = find()
+                if found is not None:
+                    logger.info("%s had been carried out although its answer was lost; not sending it again", method)
+                    return found
+        raise AssertionError("unreachable")
+
+    def _pause(self, attempt: int) -> None:
+        time.sleep(self.retry_pause * (2 ** attempt))
+
+    def bot_user_id(self) -> str:
+        """The bot's own user id (auth.test, asked once)."""
+        if self._bot_user_id is None:
+            self._bot_user_id = str(self.call("auth.test").get("user_id") or "")
+        return self._bot_user_id
 
     # -- messages ----------------------------------------------------------------------------
     def post_message(
@@ -123,11 +249,22 @@ class SlackGateway:
             params["blocks"] = blocks
         if thread_ts:
             params["thread_ts"] = thread_ts
-        if metadata:
-            params["metadata"] = metadata
+        marker = uuid.uuid4().hex
+        metadata = metadata or {"event_type": POST_EVENT_TYPE, "event_payload": {}}
+        payload = {**metadata.get("event_payload", {}), POST_MARKER: marker}
+        params["metadata"] = {**metadata, "event_payload": payload}
         params["unfurl_links"] = False
         params["unfurl_media"] = False
-        data = self.call("chat.postMessage", **params)
+        # Message ts are Slack's clock, so the search window is wall-clock time, not the bot's clock.
+        since = time.time() - 120
+
+        def find() -> dict[str, Any] | None:
+            where = self.open_dm(channel) if channel[:1] in ("U", "W") else channel
+            ts = self.find_message_with_metadata(where, params["metadata"]["event_type"], {POST_MARKER: marker},
+                                                 oldest=since, thread_ts=thread_ts)
+            return None if ts is None else {"channel": where, "ts": ts}
+
+        data = self._create("chat.postMessage", params, find)
         return PostedMessage(channel=data.get("channel", channel), ts=data["ts"])
 
     def update_message(self, channel: str, ts: str, text: str, blocks: list[bk.Block] | None = None) -> None:
@@ -210,12 +347,16 @@ class SlackGateway:
 
     # -- channels ----------------------------------------------------------------------------
     def create_channel(self, prefix: str, stem: str, *, is_private: bool = False) -> tuple[str, str]:
-        """Create `prefix + stem`, cut to Slack's 80 characters; on name_taken add -2, -3 …"""
+        """Create `prefix + stem`, cut to Slack's 80 characters; on name_taken add -2, -3 …
+
+        When the answer to a create was lost, the channel it may have made is looked up by name
+        (made by this bot) and used, rather than leaving it empty beside a `-2`."""
         for attempt in range(1, 50):
             suffix = "" if attempt == 1 else f"-{attempt}"
             name = (prefix + stem)[: MAX_CHANNEL_NAME - len(suffix)].rstrip("-_") + suffix
             try:
-                data = self.call("conversations.create", name=name, is_private=is_private)
+                data = self._create("conversations.create", {"name": name, "is_private": is_private},
+                                    lambda: self._own_channel(name), conflicts=("name_taken",))
             except SlackFailure as failure:
                 if failure.code == "name_taken":
                     continue
@@ -242,6 +383,17 @@ class SlackGateway:
 
     def channel_id_by_name(self, name: str) -> str | None:
         """The id of the channel called `name` (public, or private with the bot in it), or None."""
+        channel = self._channel_by_name(name)
+        return channel.get("id") if channel else None
+
+    def _own_channel(self, name: str) -> dict[str, Any] | None:
+        """The channel called `name` if this bot made it (the answer conversations.create gives)."""
+        channel = self._channel_by_name(name)
+        if channel and channel.get("creator") == self.bot_user_id():
+            return {"channel": channel}
+        return None
+
+    def _channel_by_name(self, name: str) -> dict[str, Any] | None:
         cursor = None
         for _ in range(50):
             params: dict[str, Any] = {"types": "public_channel,private_channel", "exclude_archived": True, "limit": 1000}
@@ -250,7 +402,7 @@ class SlackGateway:
             data = self.call("conversations.list", **params)
             for channel in data.get("channels", []):
                 if channel.get("name") == name:
-                    return channel.get("id")
+                    return channel
             cursor = (data.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
@@ -260,8 +412,10 @@ class SlackGateway:
         return self.call("conversations.open", users=user_id)["channel"]["id"]
 
     def find_message_with_metadata(self, channel: str, event_type: str, payload: dict[str, Any], *,
-                                   oldest: float = 0.0, max_pages: int = 5) -> str | None:
-        """The ts of a top-level message since `oldest` whose metadata has this type and these payload values.
+                                   oldest: float = 0.0, max_pages: int = 5,
+                                   thread_ts: str | None = None) -> str | None:
+        """The ts of a message since `oldest` whose metadata has this type and these payload values:
+        top-level, or a reply in the thread `thread_ts`.
 
         Needs channels:history / groups:history / im:history for the channel's kind.
         """
@@ -269,9 +423,11 @@ class SlackGateway:
         for _ in range(max_pages):
             params: dict[str, Any] = {"channel": channel, "oldest": f"{oldest:.6f}", "include_all_metadata": True,
                                       "limit": 200}
+            if thread_ts:
+                params["ts"] = thread_ts
             if cursor:
                 params["cursor"] = cursor
-            data = self.call("conversations.history", **params)
+            data = self.call("conversations.replies" if thread_ts else "conversations.history", **params)
             for message in data.get("messages", []):
                 metadata = message.get("metadata") or {}
                 found = metadata.get("event_payload") or {}
@@ -349,33 +505,73 @@ class SlackGateway:
 
     # -- files and canvases ------------------------------------------------------------------
     def upload_document(self, channel: str, filename: str, content: str, *, title: str) -> "UploadedFile":
-        """Upload text as a file into a channel (files_upload_v2); returns its id and permalink."""
+        """Upload text as a file into a channel (the steps of files_upload_v2); returns its id and permalink.
+
+        Reserving the upload and sending the bytes only touch a file nobody sees yet, so they are
+        repeated freely; sharing it into the channel is looked up (files.info) before it is repeated."""
         try:
-            response = self.client.files_upload_v2(channel=channel, filename=filename, content=content, title=title)
-        except SlackApiError as err:
-            raise SlackFailure("files_upload_v2", failure_code(err)) from err
-        except (SlackClientError, OSError) as err:
-            raise SlackFailure("files_upload_v2", "connection_error", str(err)) from err
-        files = response.get("files") or [response.get("file") or {}]
-        first = files[0] if files else {}
-        return UploadedFile(id=first.get("id", ""), permalink=first.get("permalink"))
+            return self._upload(channel, filename, content, title)
+        except SlackFailure as failure:  # one name for the whole upload, as callers record it
+            raise SlackFailure("files_upload_v2", failure.code, str(failure)) from failure
+
+    def _upload(self, channel: str, filename: str, content: str, title: str) -> "UploadedFile":
+        body = content.encode("utf-8")
+        # Repeating a reservation leaves at most an unused, invisible upload slot behind.
+        slot = self._repeating("files.getUploadURLExternal", {"filename": filename, "length": len(body)})
+        file_id, upload_url = slot.get("file_id"), slot.get("upload_url")
+        if not file_id or not upload_url:
+            raise SlackFailure("files.getUploadURLExternal", INVALID_RESPONSE, "no file_id or upload_url")
+        self._send_file_bytes(upload_url, body)
+
+        def find() -> dict[str, Any] | None:
+            file = self.call("files.info", file=file_id).get("file") or {}
+            shared = [*file.get("channels", []), *file.get("groups", []), *file.get("ims", []),
+                      *((file.get("shares") or {}).get("public") or {}), *((file.get("shares") or {}).get("private") or {})]
+            return {"files": [file]} if channel in shared else None
+
+        done = self._create("files.completeUploadExternal",
+                            {"files": json.dumps([{"id": file_id, "title": title}]), "channel_id": channel}, find)
+        first = (done.get("files") or [{}])[0]
+        return UploadedFile(id=first.get("id", file_id), permalink=first.get("permalink"))
+
+    def _send_file_bytes(self, upload_url: str, body: bytes) -> None:
+        for attempt in range(self.max_retries + 1):
+            request = urllib.request.Request(upload_url, data=body, method="POST",
+                                             headers={"Content-Type": "application/octet-stream"})
+            try:
+                with urllib.request.urlopen(request, timeout=self.client.timeout) as answer:  # noqa: S310 - Slack's URL
+                    answer.read()
+                return
+            except HTTPError as err:
+                failure = SlackFailure("files.upload", f"http_{err.code}")
+            except (OSError, http.client.HTTPException) as err:
+                failure = SlackFailure("files.upload", ANSWER_LOST, str(err))
+            if not failure.outcome_unknown or attempt == self.max_retries:
+                raise failure
+            self._pause(attempt)
 
     def create_channel_canvas(self, channel: str, title: str, markdown: str) -> str:
-        """The channel's canvas, made from Markdown; returns the canvas id."""
-        data = self.call(
+        """The channel's canvas, made from Markdown; returns the canvas id. After a lost answer the
+        channel's canvas (conversations.info) is the one the lost call made."""
+
+        def find() -> dict[str, Any] | None:
+            info = self.channel_info(channel)
+            canvas_id = ((info.get("properties") or {}).get("canvas") or {}).get("file_id")
+            return {"canvas_id": canvas_id} if canvas_id else None
+
+        data = self._create(
             "conversations.canvases.create",
-            channel_id=channel,
-            title=title,
-            document_content={"type": "markdown", "markdown": markdown},
+            {"channel_id": channel, "title": title, "document_content": {"type": "markdown", "markdown": markdown}},
+            find, conflicts=("channel_canvas_already_exists",),
         )
         return data.get("canvas_id", "")
 
     def replace_canvas(self, canvas_id: str, markdown: str) -> None:
-        self.call(
-            "canvases.edit",
-            canvas_id=canvas_id,
-            changes=[{"operation": "replace", "document_content": {"type": "markdown", "markdown": markdown}}],
-        )
+        # A whole-document replace leaves the same canvas however often it arrives: safe to repeat.
+        self._repeating("canvases.edit", {
+            "canvas_id": canvas_id,
+            "changes": [{"operation": "replace", "document_content": {"type": "markdown", "markdown": markdown}}],
+        })
 
 
 @dataclass(frozen=True)
