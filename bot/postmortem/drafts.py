@@ -5,6 +5,11 @@ or the process stops: `pending` (due at next_attempt_at) → `publishing` (claim
 out at next_attempt_at) → `published`, or back to `pending` with backoff after a failure Slack may
 recover from, or `failed` (given up; `/incident postmortem` starts over). `withdrawn`: the
 incident was reopened. Claims are conditional UPDATEs, so one publisher works on a draft at a time.
+
+A claim is a short lease that its publisher renews (`renew`) every few seconds while it works,
+so the claim of a publisher that died (killed, out of memory, a lost node) runs out within
+half a minute and the retry job or `/incident postmortem` takes the draft over; a live but
+slow publisher (Slack answering late, a long Retry-After) keeps it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from bot.errors import UserError
 from bot.models import Postmortem
 
 PENDING, PUBLISHING, PUBLISHED, FAILED, WITHDRAWN = "pending", "publishing", "published", "failed", "withdrawn"
-CLAIM_LEASE = dt.timedelta(minutes=5)
+CLAIM_LEASE = dt.timedelta(seconds=30)
+HEARTBEAT_SECONDS = 5.0  # a live publisher renews its lease this often
 FIRST_RETRY = dt.timedelta(seconds=30)
 LONGEST_RETRY = dt.timedelta(hours=1)
 MAX_ATTEMPTS = 20  # about 13 hours of retrying before giving up
@@ -69,12 +75,23 @@ def request_publication(session: Session, incident_id: int, variant: str, now: d
     the same headline message)."""
     row = _ensure(session, incident_id, variant)
     if row.publish_state == PUBLISHING and row.next_attempt_at is not None and row.next_attempt_at > now:
-        raise UserError("The draft is being published right now; run `/incident postmortem` again in a few seconds.")
+        raise UserError(_busy_text(row.next_attempt_at, now))
     row.template = variant
     row.file_id = row.file_url = None
     _due_now(row, now)
     session.flush()
     return row
+
+
+def _busy_text(lease_until: dt.datetime, now: dt.datetime) -> str:
+    """What `/incident postmortem` says while a claim holds: whether its publisher is still heard from."""
+    last_heard = lease_until - CLAIM_LEASE
+    if now - last_heard <= dt.timedelta(seconds=3 * HEARTBEAT_SECONDS):
+        return "The draft is being published right now; run `/incident postmortem` again in a few seconds."
+    wait = max(1, int((lease_until - now).total_seconds()) + 1)
+    return (f"The publication of this draft that started earlier has not reported progress for "
+            f"{int((now - last_heard).total_seconds())} seconds (its process may have stopped). Its claim runs out "
+            f"in {wait} seconds; then run `/incident postmortem` again, or wait: the background job takes it over.")
 
 
 def _due_now(row: Postmortem, now: dt.datetime) -> None:
@@ -84,17 +101,33 @@ def _due_now(row: Postmortem, now: dt.datetime) -> None:
     row.last_error = None
 
 
-def claim(session: Session, postmortem_id: int, now: dt.datetime) -> bool:
-    """Take the draft for one publication attempt; False when it is not due or someone has it."""
+def claim(session: Session, postmortem_id: int, now: dt.datetime) -> int | None:
+    """Take the draft for one publication attempt: the attempt number (the claim's token for
+    `renew`), or None when it is not due or someone has it."""
+    attempts = session.scalar(select(Postmortem.publish_attempts).where(Postmortem.id == postmortem_id))
+    if attempts is None:
+        return None
     result = session.execute(
         update(Postmortem)
         .where(
             Postmortem.id == postmortem_id,
+            Postmortem.publish_attempts == attempts,
             Postmortem.publish_state.in_((PENDING, PUBLISHING)),
             or_(Postmortem.next_attempt_at.is_(None), Postmortem.next_attempt_at <= now),
         )
-        .values(publish_state=PUBLISHING, next_attempt_at=now + CLAIM_LEASE,
-                publish_attempts=Postmortem.publish_attempts + 1)
+        .values(publish_state=PUBLISHING, next_attempt_at=now + CLAIM_LEASE, publish_attempts=attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return attempts + 1 if result.rowcount == 1 else None
+
+
+def renew(session: Session, postmortem_id: int, attempt: int, now: dt.datetime) -> bool:
+    """Extend this attempt's claim; False when it is no longer ours (taken over, or settled)."""
+    result = session.execute(
+        update(Postmortem)
+        .where(Postmortem.id == postmortem_id, Postmortem.publish_attempts == attempt,
+               Postmortem.publish_state == PUBLISHING)
+        .values(next_attempt_at=now + CLAIM_LEASE)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -40,7 +41,7 @@ MAX_NAME_LOOKUPS = 60
 HEADLINE_SUMMARY_LIMIT = 600
 # Failures Slack recovers from: the draft waits and publication is tried again with backoff.
 _RETRYABLE = {"ratelimited", "connection_error", "internal_error", "fatal_error", "service_unavailable",
-              "request_timeout", "http_429"}
+              "request_timeout", "http_429", "answer_lost", "invalid_response"}
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
@@ -124,16 +125,46 @@ def publish(runtime: Runtime, incident_id: int) -> Outcome:
         row = drafts.get(session, incident_id)
         if row is None:
             return Outcome("missing")
-        if not drafts.claim(session, row.id, now):
+        attempt = drafts.claim(session, row.id, now)
+        if attempt is None:
             return Outcome("busy")
         postmortem_id = row.id
     try:
-        return _attempt(runtime, incident_id, postmortem_id)
+        with _Heartbeat(runtime, postmortem_id, attempt):
+            return _attempt(runtime, incident_id, postmortem_id)
     except Exception as err:
         error_id = report_unexpected(runtime.logger, f"publishing the postmortem of incident {incident_id}")
         with runtime.db.unit_of_work() as session:
             drafts.record_failure(session, postmortem_id, runtime.clock.now(), f"error {error_id}: {err}", retry=True)
         raise
+
+
+class _Heartbeat:
+    """Renews the publication claim every few seconds while this process works on it, so that
+    only a dead publisher's claim runs out (drafts.CLAIM_LEASE)."""
+
+    def __init__(self, runtime: Runtime, postmortem_id: int, attempt: int):
+        self._runtime, self._postmortem_id, self._attempt = runtime, postmortem_id, attempt
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"publish-heartbeat-{postmortem_id}", daemon=True)
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(drafts.HEARTBEAT_SECONDS):
+            try:
+                with self._runtime.db.unit_of_work() as session:
+                    if not drafts.renew(session, self._postmortem_id, self._attempt, self._runtime.clock.now()):
+                        return  # settled or taken over: nothing left to hold
+            except Exception:  # a database hiccup: the next beat tries again before the lease runs out
+                self._runtime.logger.warning("could not renew the publication claim of postmortem %s",
+                                             self._postmortem_id, exc_info=True)
 
 
 def _attempt(runtime: Runtime, incident_id: int, postmortem_id: int) -> Outcome:
