@@ -185,6 +185,23 @@ def assign_role(session: Session, incident: Incident, role: str, user_id: str, *
     timeline.add_system_entry(session, incident, f"{mention(user_id)} is now {role} (set by {mention(by)})", author=by, now=now)
 
 
+# A status update is posted whole in one message section (3,000 characters, as Slack shows it).
+MAX_STATUS_UPDATE_SHOWN = 2900
+
+
+def check_status_update(text: str) -> str:
+    """The update as it will be shown (mrkdwn-safe), or a refusal naming the limit: never cut."""
+    if len(text) > timeline.MAX_ENTRY_TEXT:
+        raise UserError(f"That update is {len(text):,} characters; the limit is {timeline.MAX_ENTRY_TEXT:,}, so that it "
+                        "is posted whole. Post the gist with `/incident update`, and the detail as a message, file or "
+                        "link in the channel. Nothing was posted.")
+    shown = safe_mrkdwn(text)
+    if len(shown) > MAX_STATUS_UPDATE_SHOWN:
+        raise UserError(f"That update is {len(shown):,} characters as Slack shows it (`&`, `<` and `>` count as several); "
+                        f"the limit is {MAX_STATUS_UPDATE_SHOWN:,}, so that it is posted whole. Shorten it. Nothing was posted.")
+    return shown
+
+
 def post_status_update(session: Session, incident: Incident, text: str, *, by: str, now: dt.datetime):
     return timeline.add_entry(
         session,

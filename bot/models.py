@@ -259,6 +259,12 @@ class Postmortem(Base):
     file_url: Mapped[str | None] = mapped_column(String(500))  # the file's permalink, for the headline
     canvas_id: Mapped[str | None] = mapped_column(String(32))
     published_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    # Changes (entries, facts, items) made after close, counted so the draft is re-rendered once
+    # they stop coming (issue 8): stale while changes_seen > changes_rendered.
+    changes_seen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    changes_rendered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    stale_since: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    last_change_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
 
 class NudgeClaim(Base):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.errors import NotFound, UserError
 from bot.models import EntryKind, EntrySource, Incident, Milestone, Revision, TimelineEntry
 from bot.permissions import require_may_change
+from bot.postmortem import late_changes
 from bot.refs import entry_ref
 from bot.timegrammar import TimeGrammarError, parse_leading_when
 
@@ -85,6 +86,8 @@ def add_entry(
     )
     session.add(entry)
     session.flush()
+    if entry.kind != EntryKind.SYSTEM:  # bookkeeping (roles, item changes) does not make a draft stale
+        late_changes.note_change(session, incident, recorded_at)
     return entry
 
 

@@ -16,6 +16,7 @@ from bot.actions.grammar import USAGE, parse_action, parse_priority
 from bot.actions.items import Change
 from bot.actions.due_dates import parse_due_date
 from bot.errors import UserError
+from bot.postmortem import late_changes
 from bot.refs import Ref, action_ref, parse_ref
 from bot.slack.text import mention, safe_mrkdwn, user_id_from_mention
 from handlers.by_ref import REOPENERS
@@ -45,12 +46,14 @@ def add(request: CommandRequest) -> Reply:
         severity = incident.severity
         ref, owner, due, priority, kind, text = (action_ref(item.id), item.owner_id, item.due_date, item.priority,
                                                  item.action_type, item.text)
+        draft_note = late_changes.author_note(session, incident)
     owner_part = f"owner {mention(owner)}" if owner else f":warning: no owner yet (`/incident assign {ref} @name`)"
     due_part = f"due {due:%a %d %b %Y}" + ("" if draft.due_date else f" (the {severity} default)")
     type_part = f" · type {kind}" if kind else ""
     lines = [f":clipboard: {mention(request.user_id)} added action item *{ref}*: {safe_mrkdwn(text, live_mentions=False)}",
              f"{owner_part} · {due_part} · {priority}{type_part}"]
     lines += [f"_{note}_" for note in (draft.warning, zone_note if draft.due_date else None) if note]
+    lines += [draft_note] if draft_note else []
     return Reply(text="\n".join(lines), in_channel=True)
 
 

@@ -103,13 +103,16 @@ def update(request: CommandRequest) -> Reply | None:
     text = request.args.strip()
     if not text:
         raise UserError("A status update needs text, e.g. `/incident update Rolled back to v2.4.0; error rate falling`.")
+    shown = incidents.check_status_update(text)
     with runtime.db.unit_of_work() as session:
         incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
         entry = incidents.post_status_update(session, incident, text, by=request.user_id, now=runtime.clock.now())
         headline = f"{incident.severity.upper()} · {incident.status.value}"
-    message = f":mega: *Status update* ({headline}) from {mention(request.user_id)} · T{entry.id}\n{safe_mrkdwn(text)}"
+    heading = f":mega: *Status update* ({headline}) from {mention(request.user_id)} · T{entry.id}"
+    message = f"{heading}\n{shown}"
     try:
-        runtime.gateway.post_message(request.channel_id, message, [bk.section(message)])
+        # heading and text in sections of their own: the text, within its limit, is never cut
+        runtime.gateway.post_message(request.channel_id, message, [bk.section(heading), bk.section(shown)])
     except SlackFailure as failure:
         if not failure.channel_gone:
             raise

@@ -8,7 +8,7 @@ from bot import incidents, timeline
 from bot.errors import UserError
 from bot.models import FactSection, Milestone
 from bot.postmortem import close as closing
-from bot.postmortem import drafts, publish
+from bot.postmortem import drafts, late_changes, publish
 from bot.postmortem import facts as fact_store
 from bot.postmortem.facts import COMMAND_SECTIONS, SECTION_LABELS
 from bot.postmortem.render import known_variants
@@ -35,10 +35,11 @@ def _fact_command(section: FactSection):  # type: ignore[no-untyped-def]
             fact = fact_store.add_fact(session, incident, section, request.args, author=request.user_id,
                                        now=runtime.clock.now())
             ref, text = fact_ref(fact.id), fact.text
+            draft_note = "\n" + note if (note := late_changes.author_note(session, incident)) else ""
         if section == FactSection.SUMMARY:
             replaces = f" It replaces {fact_ref(earlier[-1].id)} in the draft." if earlier else ""
-            return Reply(text=f":memo: Summary set as *{ref}*.{replaces}\n{safe_mrkdwn(text)}")
-        return Reply(text=f":memo: Added *{ref}* to _{SECTION_LABELS[section]}_: {safe_mrkdwn(text)}")
+            return Reply(text=f":memo: Summary set as *{ref}*.{replaces}\n{safe_mrkdwn(text)}{draft_note}")
+        return Reply(text=f":memo: Added *{ref}* to _{SECTION_LABELS[section]}_: {safe_mrkdwn(text)}{draft_note}")
 
     return run
 

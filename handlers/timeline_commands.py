@@ -8,6 +8,7 @@ from bot.slack import blocks as bk
 from bot import incidents, timeline
 from bot.errors import UserError
 from bot.models import EntryKind, EntrySource, TimelineEntry
+from bot.postmortem import late_changes
 from bot.refs import Ref, entry_ref, parse_ref
 from bot.slack.text import mention, safe_mrkdwn, slack_date
 from bot.timegrammar import ACCEPTED_FORMS
@@ -47,12 +48,13 @@ def add(request: CommandRequest) -> Reply:
             recorded_at=now, milestone=draft.milestone, source=EntrySource.COMMAND,
         )
         entry_id = entry.id
+        draft_note = late_changes.author_note(session, incident)
     milestone = f" as the *{draft.milestone.value}* milestone" if draft.milestone else ""
     lines = [
         f":white_check_mark: Added *{entry_ref(entry_id)}*{milestone} at "
         f"{slack_date(draft.occurred_at, '{date_short_pretty} {time_secs}', fallback_zone=zone)}: {safe_mrkdwn(draft.text)}"
     ]
-    lines += [note for note in (draft.note, zone_note) if note]
+    lines += [note for note in (draft.note, zone_note, draft_note) if note]
     return Reply(text="\n".join(lines))
 
 

@@ -51,7 +51,7 @@ def test_a_declare_announcement_whose_answer_is_lost_is_posted_once(bot, db, sta
     standin.fail("chat.postMessage", mode="lost_answer")
     result = bot.command(f"declare {TITLE}", user=ANN, channel="C0GENERAL")
     assert "declared *Checkout returns 503*" in result.text
-    [(title, channel)] = stored_incidents(db)
+    [(_, channel)] = stored_incidents(db)
     assert len(announcements(standin, channel)) == 1
     assert "Slack refused the announcement" not in result.text
 

@@ -20,6 +20,7 @@ from bot.actions.grammar import DEFAULT_PRIORITY, ActionDraft
 from bot.errors import NotFound, UserError
 from bot.models import ActionItem, ActionStatus, EntrySource, Incident, Revision
 from bot.permissions import may_change
+from bot.postmortem import late_changes
 from bot.refs import action_ref
 from bot.slack.text import mention, safe_mrkdwn
 
@@ -53,6 +54,7 @@ def add(
     )
     session.add(item)
     session.flush()
+    late_changes.note_change(session, incident, now)
     owner = f"owner {mention(item.owner_id)}" if item.owner_id else "no owner"
     _record(session, incident, item, "create", {}, by=by, now=now,
             summary=f"added by {mention(by)}: {item.text} ({owner}, due {item.due_date.isoformat()}, {item.priority})")

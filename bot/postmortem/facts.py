@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from bot.errors import NotFound, UserError
 from bot.models import Fact, FactSection, Incident, Revision
 from bot.permissions import require_may_change
+from bot.postmortem import late_changes
 from bot.refs import fact_ref
 
 MAX_FACT_TEXT = 3500
@@ -79,6 +80,7 @@ def add_fact(
     )
     session.add(fact)
     session.flush()
+    late_changes.note_change(session, incident, now)
     return fact
 
 

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 from bot.slack import blocks as bk
 from bot.errors import report_unexpected
 from bot.models import FactSection, Postmortem
-from bot.postmortem import drafts, snapshot
+from bot.postmortem import drafts, late_changes, snapshot
 from bot.postmortem.metrics import human_duration
 from bot.postmortem.render import (
     ContextInputs, NameBlanker, Rendered, build_context, build_public_context, render,
@@ -168,11 +168,14 @@ class _Heartbeat:
 
 
 def _attempt(runtime: Runtime, incident_id: int, postmortem_id: int) -> Outcome:
+    with runtime.db.unit_of_work() as session:
+        changes = late_changes.seen(session, postmortem_id)  # before the snapshot: later ones re-render again
     draft = make_draft(runtime, incident_id)
     markdown = draft.rendered.markdown
     with runtime.db.unit_of_work() as session:
         drafts.save_render(session, postmortem_id, markdown=markdown, review=[f.as_dict() for f in draft.findings],
                            template=draft.rendered.template, now=runtime.clock.now())
+        late_changes.rendered(session, postmortem_id, changes)
         row = session.get(Postmortem, postmortem_id)
         assert row is not None
         state = _Progress(row.status, row.message_ts, row.file_id, row.file_url, row.canvas_id)
@@ -351,6 +354,8 @@ def withdraw_headline(runtime: Runtime, channel: str, ts: str) -> None:
 
 def retry_due(runtime: Runtime) -> int:
     """The background job: one attempt for each draft that is due. Returns how many were tried."""
+    with runtime.db.unit_of_work() as session:
+        late_changes.schedule_rerenders(session, runtime.clock.now())  # drafts that changes reached after close
     with runtime.db.unit_of_work() as session:
         incident_ids = drafts.due(session, runtime.clock.now())
     for incident_id in incident_ids:

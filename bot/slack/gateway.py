@@ -356,7 +356,7 @@ class SlackGateway:
             name = (prefix + stem)[: MAX_CHANNEL_NAME - len(suffix)].rstrip("-_") + suffix
             try:
                 data = self._create("conversations.create", {"name": name, "is_private": is_private},
-                                    lambda: self._own_channel(name), conflicts=("name_taken",))
+                                    lambda name=name: self._own_channel(name), conflicts=("name_taken",))
             except SlackFailure as failure:
                 if failure.code == "name_taken":
                     continue
@@ -539,7 +539,7 @@ class SlackGateway:
             request = urllib.request.Request(upload_url, data=body, method="POST",
                                              headers={"Content-Type": "application/octet-stream"})
             try:
-                with urllib.request.urlopen(request, timeout=self.client.timeout) as answer:  # noqa: S310 - Slack's URL
+                with urllib.request.urlopen(request, timeout=self.client.timeout) as answer:
                     answer.read()
                 return
             except HTTPError as err:
