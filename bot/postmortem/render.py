@@ -159,10 +159,42 @@ def with_names(text: str, names: Mapping[str, str]) -> str:
     return _BARE_MENTION.sub(lambda m: f"<@{m.group(1)}|{names[m.group(1)]}>" if m.group(1) in names else m.group(0), text)
 
 
+# What makes a line a Markdown block rather than text, after its indentation: a heading, a quote,
+# a list item, a fence, a setext underline or a thematic break, an HTML block.
+_BLOCK_START = re.compile(
+    r"^(?P<indent>[ \t]*)(?:"
+    r"(?P<mark>#{1,6}|[-+*]|>)(?=[ \t]|$)"  # heading, bullet, quote (a quote needs no space)
+    r"|(?P<quote>>)"
+    r"|(?P<number>\d{1,9})(?P<dot>[.)])(?=[ \t]|$)"  # ordered list item
+    r"|(?P<fence>`{3,}|~{3,})"
+    r"|(?P<rule>(?:[-=_*][ \t]*){2,}$)"  # setext underline or thematic break
+    r"|(?P<html><[A-Za-z/!?])"
+    r")"
+)
+
+
+def markdown_line_safe(text: str) -> str:
+    """User text that stays text inside the section it was written for: whatever starts a line
+    (a pasted `# systemctl restart`, `## Action items`, `- x`, `1. y`, a ``` fence) is escaped
+    with a backslash, and every `|` too, so no line becomes a heading, a list, a quote, code or a
+    table row. CommonMark shows an escaped character as the character itself."""
+    lines = []
+    for line in text.replace("|", "\\|").split("\n"):
+        match = _BLOCK_START.match(line)
+        if match:
+            at = match.start("dot") if match.group("dot") else match.end("indent")
+            line = line[:at] + "\\" + line[at:]
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def user_text(text: str, names: Mapping[str, str] | None = None) -> str:
-    """User text as the Markdown file shows it: Slack markup as words; continuation lines
-    indented so a multi-line entry stays inside its list item."""
-    return plain_text(with_names(text, names) if names else text).replace("\r\n", "\n").replace("\r", "\n").strip().replace("\n", "\n  ")
+    """User text as the Markdown file shows it: Slack markup as words; block syntax escaped
+    (`markdown_line_safe`); continuation lines indented so a multi-line entry stays inside its
+    list item."""
+    readable = plain_text(with_names(text, names) if names else text)
+    lines = readable.replace("\r\n", "\n").replace("\r", "\n").strip()
+    return markdown_line_safe(lines).replace("\n", "\n  ")
 
 
 PUBLIC_STAND_IN = "the team"
