@@ -23,7 +23,7 @@ from bot.models import EntrySource, Incident
 from bot.refs import entry_ref
 from bot.runtime import Runtime
 from bot.slack.gateway import SlackFailure
-from bot.slack.text import safe_mrkdwn, slack_date, unescape_incoming
+from bot.slack.text import incoming, safe_mrkdwn, slack_date, unescape_incoming
 from bot.timegrammar import TimeGrammarError, parse_leading_when
 from handlers.capture import confirm_shortcut, confirmation, import_into, invite_hint
 from handlers.replies import after_ack, answering_failures, body_value
@@ -132,8 +132,8 @@ def read_submission(runtime: Runtime, body: dict[str, Any], view: dict[str, Any]
     user = body_value(body, "user", "id") or ""
     meta = json.loads(view.get("private_metadata") or "{}")
     chosen = body_value(_field(view, INCIDENT_BLOCK, INCIDENT_ACTION), "selected_option", "value") or ""
-    when_text = (_field(view, WHEN_BLOCK, WHEN_ACTION).get("value") or "").strip()
-    note = (_field(view, NOTE_BLOCK, NOTE_ACTION).get("value") or "").strip()
+    when_text = incoming(_field(view, WHEN_BLOCK, WHEN_ACTION).get("value") or "").strip()
+    note = incoming(_field(view, NOTE_BLOCK, NOTE_ACTION).get("value") or "").strip()
 
     errors: dict[str, str] = {}
     occurred_at = time_note = None

@@ -20,8 +20,15 @@ USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 
 
 def unescape_incoming(text: str) -> str:
-    """Undo Slack's escaping of `& < >` (only those three: Slack escapes nothing else)."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    """Undo Slack's escaping of `& < >` (only those three: Slack escapes nothing else); see `incoming`."""
+    return incoming(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+
+
+def incoming(text: str) -> str:
+    """Text from Slack as the bot stores it. NUL characters are dropped: PostgreSQL refuses them in
+    text while SQLite keeps them, so without this the same command would work on one database
+    and fail on the other (after its channel was made). Nobody types a NUL; pastes carry them."""
+    return text.replace("\x00", "")
 
 
 def escape(text: str) -> str:
