@@ -500,6 +500,42 @@ def test_server_error_and_injected_error(client, standin):
     assert client.conversations_create(name="inc-x")["ok"]
 
 
+def test_a_lost_answer_does_the_work_and_resets_the_connection(standin):
+    client = WebClient(token="xoxb-test", base_url=standin.base_url, timeout=5, retry_handlers=[])
+    standin.fail("chat.postMessage", mode="lost_answer", channel=CHANNEL)
+    with pytest.raises(ConnectionError):
+        client.chat_postMessage(channel=CHANNEL, text="posted, answer lost")
+    [call] = standin.calls_to("chat.postMessage")
+    assert call.lost and not call.failed
+    assert [m["text"] for m in standin.messages[CHANNEL]] == ["posted, answer lost"]
+    assert client.chat_postMessage(channel=CHANNEL, text="next")["ok"], "only the next call is lost"
+
+
+def test_502_and_504_are_html_pages(client, standin):
+    for status in (502, 504):
+        standin.fail("conversations.create", status=status)
+        err = api_error(lambda: client.conversations_create(name="inc-x"))
+        assert err.response.status_code == status
+        assert "<html>" in str(err.response.data) or "non-JSON" in str(err.response.data)
+    assert not [c for c in standin.channels.values() if c["name"] == "inc-x"]
+
+
+def test_a_non_json_200_and_a_slow_answer(client, standin):
+    standin.fail("conversations.setTopic", mode="non_json", body="<html>proxy</html>")
+    err = api_error(lambda: client.conversations_setTopic(channel=CHANNEL, topic="t"))
+    assert err.response.status_code == 200 and standin.calls[-1].error == "invalid_response"
+    standin.fail("conversations.setTopic", mode="non_json")  # a cut-off JSON body
+    with pytest.raises(ValueError):
+        client.conversations_setTopic(channel=CHANNEL, topic="t")
+    standin.fail("conversations.setTopic", mode="slow", seconds=1.5)
+    quick = WebClient(token="xoxb-test", base_url=standin.base_url, timeout=1, retry_handlers=[])
+    with pytest.raises(TimeoutError):
+        quick.conversations_setTopic(channel=CHANNEL, topic="set before the late answer")
+    assert standin.channels[CHANNEL]["topic"] == "set before the late answer"
+    with pytest.raises(ValueError):
+        standin.fail("chat.postMessage", mode="no_such_mode")
+
+
 # --------------------------------------------------------------------------- response_url
 def test_response_url_allows_five_uses(standin):
     url = standin.response_url()

@@ -110,13 +110,13 @@ class _NotSentRetryHandler(ConnectionErrorRetryHandler):
         super().__init__(max_retry_count=max_retry_count, error_types=[URLError])
 
 
-def retry_handlers(max_retries: int = 3) -> list[Any]:
-    """For response_url posts (slash-command answers, which cannot be looked up afterwards)."""
-    return [
-        RateLimitErrorRetryHandler(max_retry_count=max_retries),
-        ServerErrorRetryHandler(max_retry_count=max_retries),
-        ConnectionErrorRetryHandler(max_retry_count=max_retries),
-    ]
+def retry_handlers(max_retries: int = 3, *, resend_lost: bool = True) -> list[Any]:
+    """For response_url posts (slash-command answers), which cannot be looked up afterwards:
+    an answer lost after sending is sent again only where a double does no harm (`resend_lost`:
+    a reply only its author sees), never for a message the whole channel sees."""
+    lost = ConnectionErrorRetryHandler(max_retry_count=max_retries) if resend_lost else _NotSentRetryHandler(max_retries)
+    return [RateLimitErrorRetryHandler(max_retry_count=max_retries), ServerErrorRetryHandler(max_retry_count=max_retries),
+            lost]
 
 
 def api_retry_handlers(max_retries: int = 3) -> list[Any]:
@@ -293,7 +293,7 @@ class SlackGateway:
         """Answer a slash command or a click through its response_url (ephemeral unless in_channel)."""
         if blocks:
             bk.check_fits(blocks, text)
-        webhook = WebhookClient(response_url, timeout=15, retry_handlers=retry_handlers())
+        webhook = WebhookClient(response_url, timeout=15, retry_handlers=retry_handlers(resend_lost=not in_channel))
         try:
             response = webhook.send(
                 text=bk.truncate(text, bk.MAX_FALLBACK_TEXT),
