@@ -144,6 +144,11 @@ def find_by_channel(session: Session, channel_id: str) -> Incident | None:
     return session.scalar(select(Incident).where(Incident.channel_id == channel_id))
 
 
+def channel_unused(session: Session, channel_id: str) -> bool:
+    """No incident has this channel (a channel made for a declare that never got recorded)."""
+    return find_by_channel(session, channel_id) is None
+
+
 def require_by_channel(session: Session, channel_id: str) -> Incident:
     incident = find_by_channel(session, channel_id)
     if incident is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.slack import blocks as bk
 from bot import incidents
 from bot.errors import UserError
+from bot.runtime import Runtime
 from bot.slack.gateway import SlackFailure
 from bot.slack.text import mention, plain_text, safe_mrkdwn, slack_date, user_id_from_mention
 from handlers.command_table import CommandRequest, SubCommand
@@ -20,7 +21,8 @@ def declare(request: CommandRequest) -> Reply:
     now = runtime.clock.now()
     if settings.create_channel:
         stem = incidents.channel_stem(wanted.title, now, settings.timezone)
-        channel_id, channel_name = gateway.create_channel(settings.channel_prefix, stem)
+        channel_id, channel_name = gateway.create_channel(settings.channel_prefix, stem,
+                                                          unclaimed=lambda c: _channel_unused(runtime, c))
         best_effort(runtime, "inviting the declarer", gateway.invite, channel_id, [request.user_id])
         is_private = False
     else:
@@ -61,6 +63,11 @@ def declare(request: CommandRequest) -> Reply:
         runtime.logger.warning("setting the topic of %s failed: %s", channel_id, failure)
         reply.extra.append(Reply(text=_topic_hint(failure.code)))
     return reply
+
+
+def _channel_unused(runtime: Runtime, channel_id: str) -> bool:
+    with runtime.db.unit_of_work() as session:
+        return incidents.channel_unused(session, channel_id)
 
 
 def _topic_hint(code: str) -> str:

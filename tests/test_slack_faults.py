@@ -136,3 +136,25 @@ def test_postmortem_file_canvas_and_headline_exist_once_when_their_answers_are_l
     assert len([c for c in standin.canvases.values() if c["channel_id"] == channel]) == 1
     assert row.canvas_id and row.message_ts == headlines(bot, channel)[0]["ts"]
     assert "Postmortem draft" in reply_text(headlines(bot, channel)[0])
+
+
+def test_a_channel_left_by_a_declare_that_stopped_before_recording_is_used_by_the_next(bot, db, standin):
+    # a process made the channel and was killed before the incident was stored
+    standin.add_channel("C0LEFT", "inc-2026-06-22-checkout-returns-503")
+    standin.channels["C0LEFT"]["created"] -= 600
+    result = bot.command(f"declare {TITLE}", user=ANN, channel="C0GENERAL")
+    assert "declared *Checkout returns 503*" in result.text
+    assert stored_incidents(db) == [("Checkout returns 503", "C0LEFT")]
+    assert incident_channels(standin) == ["inc-2026-06-22-checkout-returns-503"]
+
+
+def test_a_bot_channel_that_belongs_to_an_incident_or_was_just_made_is_not_taken(bot, db, standin):
+    first = declare(bot)  # the same title twice in a day: the second gets its own channel
+    standin.channels[first]["created"] -= 600
+    bot.command(f"declare {TITLE}", user=ANN, channel="C0GENERAL")
+    standin.add_channel("C0FRESH", "inc-2026-06-22-checkout-returns-503-3")  # a simultaneous declare's, just made
+    bot.command(f"declare {TITLE}", user=ANN, channel="C0GENERAL")
+    channels = [channel for _, channel in stored_incidents(db)]
+    assert len(set(channels)) == 3 and "C0FRESH" not in channels
+    assert incident_channels(standin) == ["inc-2026-06-22-checkout-returns-503", "inc-2026-06-22-checkout-returns-503-2",
+                                          "inc-2026-06-22-checkout-returns-503-3", "inc-2026-06-22-checkout-returns-503-4"]

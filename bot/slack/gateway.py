@@ -63,6 +63,9 @@ POST_MARKER = "incident_bot_post_id"
 _CREATING_METHODS = {"chat.postMessage", "chat.postEphemeral", "chat.scheduleMessage", "chat.meMessage",
                      "conversations.create", "conversations.canvases.create", "bookmarks.add", "reminders.add"}
 _CREATING_PREFIXES = ("files.", "canvases.")
+# A channel this bot made and nothing uses is taken as left behind by a stopped process only when
+# it is older than this (Slack's `created`, whole seconds).
+ORPHAN_MIN_AGE_SECONDS = 60
 
 
 class SlackFailure(Exception):
@@ -346,11 +349,14 @@ class SlackGateway:
         return None
 
     # -- channels ----------------------------------------------------------------------------
-    def create_channel(self, prefix: str, stem: str, *, is_private: bool = False) -> tuple[str, str]:
+    def create_channel(self, prefix: str, stem: str, *, is_private: bool = False,
+                       unclaimed: Callable[[str], bool] | None = None) -> tuple[str, str]:
         """Create `prefix + stem`, cut to Slack's 80 characters; on name_taken add -2, -3 …
 
         When the answer to a create was lost, the channel it may have made is looked up by name
-        (made by this bot) and used, rather than leaving it empty beside a `-2`."""
+        (made by this bot) and used, rather than leaving it empty beside a `-2`. A taken name whose
+        channel this bot made a while ago and `unclaimed(channel_id)` says nothing uses (a process
+        stopped between making it and recording the incident) is used as well."""
         for attempt in range(1, 50):
             suffix = "" if attempt == 1 else f"-{attempt}"
             name = (prefix + stem)[: MAX_CHANNEL_NAME - len(suffix)].rstrip("-_") + suffix
@@ -358,12 +364,29 @@ class SlackGateway:
                 data = self._create("conversations.create", {"name": name, "is_private": is_private},
                                     lambda name=name: self._own_channel(name), conflicts=("name_taken",))
             except SlackFailure as failure:
-                if failure.code == "name_taken":
+                if failure.code != "name_taken":
+                    raise
+                left = self._left_behind(name, unclaimed) if unclaimed else None
+                if left is None:
                     continue
-                raise
+                data = left
             channel = data["channel"]
             return channel["id"], channel["name"]
         raise SlackFailure("conversations.create", "name_taken", f"every suffix of {prefix + stem} is taken")
+
+    def _left_behind(self, name: str, unclaimed: Callable[[str], bool]) -> dict[str, Any] | None:
+        """The channel `name` if this bot made it over ORPHAN_MIN_AGE ago and nothing uses it. The age
+        keeps a declare from taking the channel a simultaneous declare of the same title just made."""
+        own = self._own_channel(name)
+        if own is None:
+            return None
+        channel = own["channel"]
+        made_long_ago = float(channel.get("created") or time.time()) <= time.time() - ORPHAN_MIN_AGE_SECONDS
+        if made_long_ago and unclaimed(channel["id"]):
+            logger.info("using channel %s (%s), made earlier by this bot and left without an incident", name,
+                        channel["id"])
+            return own
+        return None
 
     def invite(self, channel: str, user_ids: list[str]) -> None:
         users = [u for u in user_ids if u]
