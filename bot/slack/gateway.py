@@ -16,6 +16,7 @@ canvas) and sends again only when it is not there.
 from __future__ import annotations
 
 
+import functools
 import http.client
 import json
 import logging
@@ -362,7 +363,7 @@ class SlackGateway:
             name = (prefix + stem)[: MAX_CHANNEL_NAME - len(suffix)].rstrip("-_") + suffix
             try:
                 data = self._create("conversations.create", {"name": name, "is_private": is_private},
-                                    lambda name=name: self._own_channel(name), conflicts=("name_taken",))
+                                    functools.partial(self._own_channel, name), conflicts=("name_taken",))
             except SlackFailure as failure:
                 if failure.code != "name_taken":
                     raise
