@@ -46,6 +46,9 @@ def test_block_syntax_in_user_text_stays_text_inside_its_section(bot, db, standi
     pasted = "\n".join(PASTED)
     run(bot, at(14, 44), f"timeline 14:30 ran on the box:\n{pasted}", user=ANN, channel=channel)
     run(bot, at(14, 44), "cause ## Action items", channel=channel)
+    # quoted whole by the wording review (a person as a cause), pasted lines and all
+    run(bot, at(14, 44), "cause <@U0IVAN|ivan> pushed the config\n## Action items\n# systemctl restart checkout",
+        channel=channel)
     run(bot, at(14, 44), "went-well 1. y", channel=channel)
     run(bot, at(14, 44), "action Check | host | state | on the pool <@U0ANN> by Jun 30", channel=channel)
     _, _, markdown = close_and_wait(bot, channel, at(14, 48), "close 14:47 Metrics normal")
@@ -56,8 +59,12 @@ def test_block_syntax_in_user_text_stays_text_inside_its_section(bot, db, standi
         assert headings.count("Action items") == 1  # the template's own section, once
         assert not any(word in h for h in headings for word in ("systemctl", "host", "quoted", "```"))
         assert "hr" not in inside  # `---` is not a rule (nor a heading underline)
-        for kind in ("table", "fence", "code_block", "blockquote", "ordered_list", "html_block"):
+        for kind in ("table", "fence", "code_block", "html_block"):
             assert not {"host", "quoted", "y", "systemctl"} & set(inside.get(kind, "").split()), kind
+        assert "y" not in inside.get("ordered_list", "").split()  # `1. y` is no numbered list
+        # the wording review quotes the cause in a quote of its own; the pasted `> quoted` is no quote
+        assert "quoted" not in inside.get("blockquote", "")
+        assert "pushed the config" in inside.get("blockquote", "")
         # shown as written, inside the timeline's list item
         assert "# systemctl restart checkout" in html
         assert "| host | state |" in html and "1. y" in html and "- x" in html and "```" in html

@@ -188,6 +188,20 @@ def markdown_line_safe(text: str) -> str:
     return "\n".join(lines)
 
 
+def _review_entry(finding: Finding) -> dict[str, str]:
+    """A wording-review note for the template: the quoted user text (and a rewrite of it) stays
+    inside its quote and list item however many lines it has."""
+    entry = finding.as_dict()
+
+    def kept_inside(text: str, continuation: str) -> str:
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+        return markdown_line_safe(lines).replace("\n", "\n" + continuation)
+
+    entry["quote"] = kept_inside(entry["quote"], "   > ")
+    entry["suggestion"] = kept_inside(entry["suggestion"], "     ")
+    return entry
+
+
 def user_text(text: str, names: Mapping[str, str] | None = None) -> str:
     """User text as the Markdown file shows it: Slack markup as words; block syntax escaped
     (`markdown_line_safe`); continuation lines indented so a multi-line entry stays inside its
@@ -337,7 +351,7 @@ def build_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
         ],
         "open_action_count": sum(1 for a in source.action_items if a.status == "open"),
         "due_policy_days": inputs.due_days.get(incident.severity),
-        "review": [f.as_dict() for f in inputs.findings],
+        "review": [_review_entry(f) for f in inputs.findings],
         "review_by": _day_label(review_by),
         "review_days": inputs.review_days,
         "notes": list(inputs.notes),
