@@ -60,8 +60,9 @@ POST_EVENT_TYPE = "incident_bot_post"
 POST_MARKER = "incident_bot_post_id"
 # Methods that make something new each time: never repeated without looking first. Everything
 # else the bot calls reads, or sets a state to a value (topic, invite, reaction, update), and
-# may be repeated.
-_CREATING_METHODS = {"chat.postMessage", "chat.postEphemeral", "chat.scheduleMessage", "chat.meMessage",
+# may be repeated; so is chat.postEphemeral, which cannot be looked up and whose double only its
+# one reader would see (better than an error reply that never arrives).
+_CREATING_METHODS = {"chat.postMessage", "chat.scheduleMessage", "chat.meMessage",
                      "conversations.create", "conversations.canvases.create", "bookmarks.add", "reminders.add"}
 _CREATING_PREFIXES = ("files.", "canvases.")
 # A channel this bot made and nothing uses is taken as left behind by a stopped process only when
