@@ -11,7 +11,9 @@ from bot.models import EntryKind, TimelineEntry
 from bot.postmortem import publish
 from tests.conftest import ANN, BOB
 from tests.harness import reply_text
-from tests.postmortem_steps import at, close_and_wait, draft_files, headlines, run, seed_incident
+from tests.postmortem_steps import (
+    at, close_and_wait, draft_files, headlines, run, seed_incident, wait_for_headline, wait_until_settled,
+)
 
 CLOSED = at(14, 48)
 
@@ -90,3 +92,24 @@ def test_an_update_at_the_limit_is_posted_whole(bot, db, standin):
                                                  if "Status update" in (m.get("text") or "")][0]["ts"]))
     assert text in shown
     assert post.params["blocks"]
+
+
+def test_entries_that_race_the_close_reach_the_draft(bot, db, standin):
+    channel = seed_incident(bot)
+    # Slack takes its time with the draft's file, while people keep adding entries
+    standin.fail("files.completeUploadExternal", mode="slow", seconds=1.5, channel=channel)
+    bot.clock.set(CLOSED)
+    close = bot.command("close 14:47 Metrics normal", user=ANN, channel=channel, wait=False)
+    standin.wait_for("files.getUploadURLExternal", where=lambda c: True)  # rendering is done, uploading
+    racing = [bot.command(f"timeline 14:4{i} racing entry {i}", user=BOB, channel=channel, wait=False)
+              for i in range(5)]
+    for result in racing:
+        result.wait()
+    close.wait()
+    wait_for_headline(bot, channel)
+    assert wait_until_settled(bot, channel).publish_state == "published"
+    assert not any(f"racing entry {i}" in draft_files(bot, channel)[-1] for i in range(5))
+    assert all("re-rendered with this" in r.text for r in racing)
+    bot.clock.set(CLOSED + dt.timedelta(seconds=30))
+    publish.retry_due(bot.runtime)
+    assert all(f"racing entry {i}" in draft_files(bot, channel)[-1] for i in range(5))
