@@ -158,3 +158,15 @@ def test_a_bot_channel_that_belongs_to_an_incident_or_was_just_made_is_not_taken
     assert len(set(channels)) == 3 and "C0FRESH" not in channels
     assert incident_channels(standin) == ["inc-2026-06-22-checkout-returns-503", "inc-2026-06-22-checkout-returns-503-2",
                                           "inc-2026-06-22-checkout-returns-503-3", "inc-2026-06-22-checkout-returns-503-4"]
+
+
+def test_the_slack_timeout_setting_is_checked():
+    import pytest
+
+    from bot.settings import Settings, SettingsError
+
+    base = {"SLACK_BOT_TOKEN": "xoxb-x", "SLACK_SIGNING_SECRET": "s"}
+    assert Settings.from_env(base).slack_timeout_seconds == 15
+    assert Settings.from_env({**base, "SLACK_TIMEOUT_SECONDS": "5"}).slack_timeout_seconds == 5
+    with pytest.raises(SettingsError, match="^SLACK_TIMEOUT_SECONDS must be between 1 and 120, not 0$"):
+        Settings.from_env({**base, "SLACK_TIMEOUT_SECONDS": "0"})
