@@ -22,8 +22,11 @@ from bot.errors import report_unexpected
 from bot.models import FactSection, Postmortem
 from bot.postmortem import drafts, snapshot
 from bot.postmortem.metrics import human_duration
+from bot.insights import draft_context, related
+from bot.insights import labels as insight_store
 from bot.postmortem.render import (
-    ContextInputs, NameBlanker, Rendered, build_context, build_public_context, render,
+    DEFAULT_VARIANT, RECURRING_VARIANT, ContextInputs, NameBlanker, Rendered, build_context, build_public_context,
+    render,
 )
 from bot.postmortem.review import Finding, load_vocabulary, review
 from bot.runtime import Runtime
@@ -93,6 +96,8 @@ def make_draft(runtime: Runtime, incident_id: int, *, public: bool = False) -> D
     now = runtime.clock.now()
     with runtime.db.unit_of_work() as session:
         source = snapshot.load(session, incident_id)
+        labels, found = insight_store.of(session, incident_id), related.find(session, incident_id)
+    insights = draft_context.build(source, labels, found, settings.timezone)
     # The public summary needs the names too: to blank them out of what people typed.
     names = resolve_names(runtime.gateway, [*source.people, *_mentioned(source)])
     vocabulary, problems = load_vocabulary(settings.templates_dir)
@@ -100,7 +105,8 @@ def make_draft(runtime: Runtime, incident_id: int, *, public: bool = False) -> D
     findings = review(source, vocabulary, names=names, due_days=settings.action_due_days, zone=settings.timezone,
                       reference_date=reference)
     inputs = ContextInputs(zone=settings.timezone, names=names, findings=findings, due_days=settings.action_due_days,
-                           review_days=settings.postmortem_reminder_days, now=now, notes=list(problems))
+                           review_days=settings.postmortem_reminder_days, now=now, notes=list(problems),
+                           insights=insights)
     blank = NameBlanker(names)
     if public:
         rendered = render("public", build_public_context(source, inputs, blank), settings.templates_dir)
@@ -109,6 +115,8 @@ def make_draft(runtime: Runtime, incident_id: int, *, public: bool = False) -> D
         variant = source.incident.incident_type
         if variant == "default":
             variant = settings.postmortem_template
+        if variant == DEFAULT_VARIANT and insights["recurring"]:
+            variant = RECURRING_VARIANT  # it happened before: the draft asks the systemic questions
         rendered = render(variant, build_context(source, inputs), settings.templates_dir)
     problems = [*problems, *rendered.problems]
     for problem in problems:
