@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot import incidents
-from bot.insights import labels, related
+from bot.insights import labels, related, review_delivery
 from bot.insights.related_text import blocks_for
 from bot.slack.text import mention
 from handlers.command_table import CommandRequest, SubCommand
@@ -52,6 +52,13 @@ def show_related(request: CommandRequest) -> Reply:
     return Reply(text=text, blocks=blocks)
 
 
+def review(request: CommandRequest) -> Reply:
+    runtime = request.runtime
+    period = review_delivery.send_to_asker(runtime, request.user_id, request.args, request.channel_id)
+    return Reply(text=f":bar_chart: The review of {period.label} is in your direct messages from me, with its charts "
+                      "and CSV, and a button to share it here.")
+
+
 COMMANDS = [
     SubCommand("service", service, "service <name>[, <name>…]", "set the services this incident affects", GROUP,
                example="service checkout, payments"),
@@ -59,4 +66,7 @@ COMMANDS = [
                example="tag db pool", aliases=("tags",)),
     SubCommand("related", show_related, "related", "past incidents most like this one, and what is still open",
                GROUP),
+    SubCommand("review", review, "review [<period>]",
+               "incidents, durations, detection, action items and themes of a period, sent to you with charts",
+               GROUP, example="review 2026-Q3", needs_incident=False),
 ]
