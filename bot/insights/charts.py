@@ -44,7 +44,9 @@ def _figure() -> tuple[Figure, object]:
 
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", facecolor=BACKGROUND, bbox_inches="tight")
+    # Fixed margins instead of bbox_inches="tight", which draws the whole figure twice.
+    figure.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.18)
+    figure.savefig(buffer, format="png", facecolor=BACKGROUND)
     return buffer.getvalue()
 
 

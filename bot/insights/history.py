@@ -114,10 +114,13 @@ def load(session: Session, incident_ids: Iterable[int], *, with_items: bool = Tr
         ):
             facts[incident_id][section].append(text)
         if with_items:
-            for item in session.scalars(select(ActionItem).where(ActionItem.incident_id.in_(chunk)).order_by(ActionItem.id)):
-                items[item.incident_id].append(ItemRecord(
-                    item.id, item.text, item.owner_id, item.due_date, item.status.value, item.created_at,
-                    item.closed_at, item.drop_reason))
+            # Columns, not ORM objects: the review reads tens of thousands of items.
+            for row in session.execute(
+                select(ActionItem.incident_id, ActionItem.id, ActionItem.text, ActionItem.owner_id, ActionItem.due_date,
+                       ActionItem.status, ActionItem.created_at, ActionItem.closed_at, ActionItem.drop_reason)
+                .where(ActionItem.incident_id.in_(chunk)).order_by(ActionItem.id)
+            ):
+                items[row[0]].append(ItemRecord(row[1], row[2], row[3], row[4], row[5].value, row[6], row[7], row[8]))
         for incident_id, status in session.execute(
             select(Postmortem.incident_id, Postmortem.status).where(Postmortem.incident_id.in_(chunk))
         ):

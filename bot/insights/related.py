@@ -18,12 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 from sqlalchemy import or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from bot.insights import history
+from bot.insights import labels as label_store
 from bot.insights.search_index import FTS_TABLE
 from bot.models import FactSection, Incident, IncidentLabel, IncidentSearchDocument
 
@@ -65,10 +67,11 @@ class Related:
         return found
 
 
-def words(document: str) -> list[str]:
+@lru_cache(maxsize=8192)
+def words(document: str) -> tuple[str, ...]:
     """The words a document is compared by, in order of appearance, each once."""
     found = [w for w in _WORD.findall(document.lower()) if len(w) > 2 and w not in STOP_WORDS and not w.isdigit()]
-    return list(dict.fromkeys(found))
+    return tuple(dict.fromkeys(found))
 
 
 def _stem(word: str) -> str:
@@ -88,7 +91,7 @@ def shared_words(a: str, b: str, limit: int = 5) -> tuple[str, ...]:
 def text_ranks(session: Session, incident_id: int, document: str, limit: int = TEXT_CANDIDATES) -> dict[int, float]:
     """The database's text rank of the incidents best matching `document` (any of its words),
     larger is better: PostgreSQL's ts_rank, SQLite's bm25 negated."""
-    terms = words(document)[:MAX_QUERY_WORDS]
+    terms = list(words(document)[:MAX_QUERY_WORDS])
     if not terms:
         return {}
     if session.get_bind().dialect.name == "postgresql":
@@ -157,18 +160,23 @@ def find(session: Session, incident_id: int, *, limit: int = DEFAULT_LIMIT) -> l
                                      .where(IncidentSearchDocument.incident_id.in_(eligible))).all())
     own_words = len({_stem(w) for w in words(document)})
     best_rank = max((ranks[i] for i in eligible if i in ranks), default=0.0)
-    found = []
-    for record in history.load(session, eligible).values():
-        same = tuple(s for s in me.services if s in record.services)
-        tags = tuple(t for t in me.tags if t in record.tags)
-        union = set(me.tags) | set(record.tags)
-        common = shared_words(document, documents.get(record.id, ""), limit=MAX_QUERY_WORDS)
-        similarity = text_similarity(ranks.get(record.id, 0.0), best_rank, len(common), own_words)
+    their_labels = label_store.of_many(session, eligible)
+    scored = []
+    for other in eligible:
+        theirs = their_labels.get(other, label_store.Labels())
+        same = tuple(s for s in me.services if s in theirs.services)
+        tags = tuple(t for t in me.tags if t in theirs.tags)
+        union = set(me.tags) | set(theirs.tags)
+        common = shared_words(document, documents.get(other, ""), limit=MAX_QUERY_WORDS)
+        similarity = text_similarity(ranks.get(other, 0.0), best_rank, len(common), own_words)
         score = (WEIGHT_SERVICE * bool(same) + WEIGHT_TAGS * (len(tags) / len(union) if union else 0.0)
                  + WEIGHT_TEXT * similarity)
-        if score < MIN_SCORE:
-            continue
-        found.append(Related(record, round(score, 3), same, tags, common[:5]))
+        if score >= MIN_SCORE:
+            scored.append((round(score, 3), other, same, tags, common[:5]))
+    # Only the best few are read in full (durations, items): the ranking needs none of that.
+    records = history.load(session, [entry[1] for entry in sorted(scored, key=lambda e: (-e[0], -e[1]))[:limit * 2]])
+    found = [Related(records[other], score, same, tags, common) for score, other, same, tags, common in scored
+             if other in records]
     found.sort(key=lambda r: (-r.score, -r.record.created_at.timestamp(), -r.record.id))
     return found[:limit]
 
