@@ -24,18 +24,28 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, select  # noqa: E402
+from common import migrated_database
+from sqlalchemy import insert, select
 
-from bot.db import Database  # noqa: E402
-from bot.insights import related, review, review_report  # noqa: E402
-from bot.insights.periods import Period  # noqa: E402
-from bot.models import (  # noqa: E402
-    ActionItem, ActionStatus, EntryKind, EntrySource, Fact, FactSection, Incident, IncidentLabel,
-    IncidentSearchDocument, IncidentStatus, Milestone, TimelineEntry,
+from bot.db import Database
+from bot.insights import related, review, review_report
+from bot.insights.periods import Period
+from bot.models import (
+    ActionItem,
+    ActionStatus,
+    EntryKind,
+    EntrySource,
+    Fact,
+    FactSection,
+    Incident,
+    IncidentLabel,
+    IncidentSearchDocument,
+    IncidentStatus,
+    Milestone,
+    TimelineEntry,
 )
-from common import migrated_database  # noqa: E402
 
-END = dt.datetime(2026, 6, 30, tzinfo=dt.timezone.utc)
+END = dt.datetime(2026, 6, 30, tzinfo=dt.UTC)
 SERVICES = ["checkout", "payments", "search", "auth", "api", "billing", "email", "storage", "queue", "cdn",
             "mobile", "web", "ledger", "catalog", "reports"]
 TAGS = ["db", "pool", "deploy", "config", "dns", "cert", "capacity", "network", "cache", "cron"]
@@ -60,23 +70,23 @@ def fill(db: Database, count: int, items_total: int, review_count: int, seed: in
         cause = f"The {subject} {failure} because {rng.choice(SUBJECTS)} was {rng.choice(FAILURES)}"
         trigger = rng.choice(TRIGGERS).format(n=n)
         severity = rng.choice(["sev1", "sev2", "sev2", "sev3", "sev3", "sev3", "sev4"])
-        incidents.append(dict(id=n, title=title, severity=severity, status=IncidentStatus.CLOSED, incident_type="default",
-                              channel_id=f"C{n:09d}", channel_name=f"inc-{n}", is_private=False, declared_by="U0BENCH",
-                              commander_id="U0BENCH", created_at=created, closed_at=created + dt.timedelta(hours=3),
-                              closed_by="U0BENCH", close_count=1))
-        labels.append(dict(incident_id=n, kind="service", name=rng.choice(SERVICES)))
-        labels.append(dict(incident_id=n, kind="tag", name=rng.choice(TAGS)))
-        documents.append(dict(incident_id=n, document=f"{title}\n{trigger}\n{cause}", updated_at=created))
+        incidents.append({"id": n, "title": title, "severity": severity, "status": IncidentStatus.CLOSED, "incident_type": "default",
+                              "channel_id": f"C{n:09d}", "channel_name": f"inc-{n}", "is_private": False, "declared_by": "U0BENCH",
+                              "commander_id": "U0BENCH", "created_at": created, "closed_at": created + dt.timedelta(hours=3),
+                              "closed_by": "U0BENCH", "close_count": 1})
+        labels.append({"incident_id": n, "kind": "service", "name": rng.choice(SERVICES)})
+        labels.append({"incident_id": n, "kind": "tag", "name": rng.choice(TAGS)})
+        documents.append({"incident_id": n, "document": f"{title}\n{trigger}\n{cause}", "updated_at": created})
         for section, text in ((FactSection.CAUSE, cause), (FactSection.TRIGGER, trigger)):
-            facts.append(dict(incident_id=n, section=section, text=text, author_id="U0BENCH", recorded_at=created))
+            facts.append({"incident_id": n, "section": section, "text": text, "author_id": "U0BENCH", "recorded_at": created})
         minutes = 0
         for milestone in (Milestone.STARTED, Milestone.DETECTED, Milestone.ACKNOWLEDGED, Milestone.MITIGATED,
                           Milestone.RESOLVED):
             minutes += rng.randint(1, 90) if milestone != Milestone.STARTED else 0
             at = created + dt.timedelta(minutes=minutes)
-            entries.append(dict(incident_id=n, occurred_at=at, recorded_at=at, author_id="U0BENCH",
-                                text=f"{milestone.value}: alert fired" if milestone == Milestone.DETECTED else "step",
-                                kind=EntryKind.MILESTONE, milestone=milestone, source=EntrySource.COMMAND))
+            entries.append({"incident_id": n, "occurred_at": at, "recorded_at": at, "author_id": "U0BENCH",
+                                "text": f"{milestone.value}: alert fired" if milestone == Milestone.DETECTED else "step",
+                                "kind": EntryKind.MILESTONE, "milestone": milestone, "source": EntrySource.COMMAND})
     review_ids = [i["id"] for i in incidents[-review_count:]]
     for k in range(items_total):
         incident = incidents[review_ids[k % len(review_ids)] - 1]
@@ -84,11 +94,11 @@ def fill(db: Database, count: int, items_total: int, review_count: int, seed: in
         fate = rng.random()
         status = ActionStatus.DONE if fate < 0.5 else ActionStatus.DROPPED if fate < 0.6 else ActionStatus.OPEN
         closed = created + dt.timedelta(days=rng.randint(1, 60)) if status != ActionStatus.OPEN else None
-        items.append(dict(incident_id=incident["id"], text=f"Fix {rng.choice(SUBJECTS)} step {k}",
-                          owner_id=f"U0OWNER{rng.randint(0, 40)}" if rng.random() < 0.9 else None,
-                          due_date=(created + dt.timedelta(days=30)).date(), priority="P2", status=status,
-                          drop_reason="superseded" if status == ActionStatus.DROPPED else None,
-                          created_by="U0BENCH", created_at=created, closed_at=closed))
+        items.append({"incident_id": incident["id"], "text": f"Fix {rng.choice(SUBJECTS)} step {k}",
+                          "owner_id": f"U0OWNER{rng.randint(0, 40)}" if rng.random() < 0.9 else None,
+                          "due_date": (created + dt.timedelta(days=30)).date(), "priority": "P2", "status": status,
+                          "drop_reason": "superseded" if status == ActionStatus.DROPPED else None,
+                          "created_by": "U0BENCH", "created_at": created, "closed_at": closed})
     with db.unit_of_work() as session:
         for table, rows in ((Incident, incidents), (IncidentLabel, labels), (IncidentSearchDocument, documents),
                             (Fact, facts), (TimelineEntry, entries), (ActionItem, items)):

@@ -12,7 +12,14 @@ import pytest
 from bot.insights.draft_context import summary_sentence
 from bot.models import EntryKind, FactSection, Milestone
 from bot.postmortem.metrics import key_times
-from bot.postmortem.snapshot import ActionValue, DraftSource, EntryValue, FactValue, IncidentValue, PostmortemValue
+from bot.postmortem.snapshot import (
+    ActionValue,
+    DraftSource,
+    EntryValue,
+    FactValue,
+    IncidentValue,
+    PostmortemValue,
+)
 from tests.conftest import ANN
 from tests.harness import utc
 from tests.insight_steps import incident_in, items_of, past_incident, run
@@ -113,13 +120,13 @@ def _source(*, impact: bool, cause: bool, mitigated: str | None, resolved: bool,
     )
 
 
-FULL = dict(impact=True, cause=True, mitigated="Rolled back to v2.4.0", resolved=True, items=2)
+FULL = {"impact": True, "cause": True, "mitigated": "Rolled back to v2.4.0", "resolved": True, "items": 2}
 
 
 @pytest.mark.parametrize(("changes", "services", "expected"), [
-    ({}, ("checkout",), "On 22 June 2026, checkout was affected for 45 minutes: about 30% of API requests returned "
+    ({}, ("checkout",), ("On 22 June 2026, checkout was affected for 45 minutes: about 30% of API requests returned "
                         "503. The cause was DB pool too small for peak traffic. We rolled back to v2.4.0, and are "
-                        "tracking 2 follow-ups."),
+                        "tracking 2 follow-ups.")),
     ({}, ("checkout", "payments", "search"), "On 22 June 2026, checkout, payments and search was affected"),
     ({}, (), "On 22 June 2026, the incident lasted 45 minutes: about 30% of API requests returned 503."),
     ({"impact": False}, ("checkout",), "On 22 June 2026, checkout was affected for 45 minutes. The cause"),

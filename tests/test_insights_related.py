@@ -71,7 +71,7 @@ def test_related_incidents_are_ranked_with_reasons_for_a_known_history(bot, db, 
     assert "shared words: pool, exhausted, connection" in shown.split("\n• ")[3]
 
     # the announcement at declare carried one context line naming the closest
-    announcement = [c for c in standin.calls_to("chat.postMessage")[base:] if c.params["channel"] == channel][0]
+    announcement = next(c for c in standin.calls_to("chat.postMessage")[base:] if c.params["channel"] == channel)
     text = reply_text(announcement.params)
     assert f"#{expected[0]}" in text and "Seen before?" in text and "items are still open" in text
 

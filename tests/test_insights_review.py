@@ -4,7 +4,6 @@ its charts and CSV, the share button, bad periods, and the schedule posting once
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import struct
 
@@ -50,7 +49,7 @@ def history(bot, db) -> dict[str, int]:
                            detect_after=40, ack_after=45, mitigate_after=70, resolve_after=120,
                            items=("Size the pool <@U0ANN|ann> by 2026-06-01", "Write a runbook by 2026-08-30",
                                   "Rewrite the driver"))
-    c, d, e = items_of(db, second)
+    _c, _d, e = items_of(db, second)
     run(bot, f"drop A{e.id} covered by A{a.id}", channel=second)
     third = past_incident(bot, utc(2026, 6, 15, 8), "Search stale service:search", detect_after=10, resolve_after=30)
     hidden = past_incident(bot, utc(2026, 5, 20, 8), "Secret thing service:checkout", resolve_after=30)
@@ -121,7 +120,7 @@ def test_every_figure_of_the_review_matches_the_hand_computation(bot, db, standi
     assert (incidents[str(two)]["minutes_to_detect"], incidents[str(two)]["minutes_to_resolve"]) == ("40.0", "120.0")
     assert incidents[str(two)]["detected_by"] == "people" and incidents[str(three)]["detected_by"] == "not recorded"
     assert (incidents[str(two)]["overdue"], incidents[str(two)]["dropped"], incidents[str(two)]["unowned"]) == ("1", "1", "1")
-    total = [r for r in rows if r["row"].startswith("total")][0]
+    total = next(r for r in rows if r["row"].startswith("total"))
     assert (total["minutes_to_detect"], total["items_created"], total["done_within_policy"]) == ("10.0", "5", "1")
     owners = {r["owner"]: r for r in rows if r["row"] == "owner"}
     assert owners["ann"]["overdue"] == "1" and owners["bob"]["done_late"] == "1" and owners["nobody"]["dropped"] == "1"

@@ -10,15 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import io
 import threading
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # before pyplot is imported anywhere: headless rendering
 
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from bot.insights.review import IncidentRow  # noqa: E402
+from bot.insights.review import IncidentRow
 
 BACKGROUND = "#FFFFFF"
 INK = "#1D1C1D"  # Slack's own text colour in the light theme
@@ -31,7 +33,7 @@ DPI = 110
 _LOCK = threading.Lock()
 
 
-def _figure() -> tuple[Figure, object]:
+def _figure() -> tuple[Figure, Axes]:
     figure = Figure(figsize=SIZE, dpi=DPI, facecolor=BACKGROUND)
     axes = figure.add_subplot(1, 1, 1, facecolor=BACKGROUND)
     for spine in axes.spines.values():
@@ -57,10 +59,12 @@ def durations_chart(rows: Sequence[IncidentRow], title: str) -> bytes:
         figure, axes = _figure()
         for measure, colour, marker, label in (("time_to_detect", BLUE, "o", "time to detect"),
                                                ("time_to_resolve", VERMILION, "s", "time to resolve")):
-            points = [(r.declared, r.durations[measure].total_seconds() / 60) for r in rows
-                      if r.durations.get(measure) is not None and r.durations[measure].total_seconds() > 0]
+            measured = [(r.declared, r.durations.get(measure)) for r in rows]
+            points = [(day, delta.total_seconds() / 60) for day, delta in measured
+                      if delta is not None and delta.total_seconds() > 0]
             if points:
-                axes.scatter([p[0] for p in points], [p[1] for p in points], s=22, color=colour, marker=marker,
+                days: Any = [p[0] for p in points]  # matplotlib takes dates; its stubs say numbers
+                axes.scatter(days, [p[1] for p in points], s=22, color=colour, marker=marker,
                              label=f"{label} ({len(points)})", alpha=0.85, edgecolors="none")
         if axes.collections:
             axes.set_yscale("log")
@@ -78,7 +82,7 @@ def items_chart(weeks: Sequence[tuple[dt.date, int, int]], title: str) -> bytes:
     """Action items open versus done at the end of each week."""
     with _LOCK:
         figure, axes = _figure()
-        days = [w[0] for w in weeks]
+        days: Any = [w[0] for w in weeks]  # matplotlib takes dates; its stubs say numbers
         axes.plot(days, [w[1] for w in weeks], color=VERMILION, marker="o", markersize=3, linewidth=2, label="open")
         axes.plot(days, [w[2] for w in weeks], color=BLUE, marker="s", markersize=3, linewidth=2, label="done")
         axes.set_ylim(bottom=0)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from bot.insights.labels import Labels
 from bot.insights.related import Related, recurring
@@ -22,12 +23,12 @@ from bot.postmortem.snapshot import DraftSource
 from bot.slack.text import plain_text
 
 SYSTEMIC_QUESTIONS = (
-    "What do these incidents share beyond their triggers: the same component, the same kind of change, the same "
-    "missing safeguard?",
-    "Which action items from the earlier incidents would have prevented or shortened this one, and why were they "
-    "not done, or not enough?",
-    "Is this a systemic gap (capacity planning, testing, review, ownership, alerting) rather than a run of "
-    "one-off failures? Recurring small failures matter even when each alone is minor.",
+    ("What do these incidents share beyond their triggers: the same component, the same kind of change, the same "
+    "missing safeguard?"),
+    ("Which action items from the earlier incidents would have prevented or shortened this one, and why were they "
+    "not done, or not enough?"),
+    ("Is this a systemic gap (capacity planning, testing, review, ownership, alerting) rather than a run of "
+    "one-off failures? Recurring small failures matter even when each alone is minor."),
     "Which one change would break the pattern, and who owns it?",
 )
 MAX_OPEN_PROMISES = 10
@@ -151,8 +152,10 @@ def summary_sentence(source: DraftSource, services: Sequence[str], zone: dt.tzin
     return " ".join(sentences)
 
 
-_IRREGULAR_PAST = frozenset("""
-built brought bought caught chose cut did drew drove fed fought found froze gave got grew hid held kept knew laid led
-left lent let lost made meant met paid put ran read rebuilt redid rode rose sent set shed shook shot shut sold spent
-split spread stood struck swept swung took taught told threw understood undid withdrew won wound wrote
-""".split())
+_IRREGULAR_PAST = frozenset([
+    "built", "brought", "bought", "caught", "chose", "cut", "did", "drew", "drove", "fed", "fought", "found",
+    "froze", "gave", "got", "grew", "hid", "held", "kept", "knew", "laid", "led", "left", "lent", "let", "lost",
+    "made", "meant", "met", "paid", "put", "ran", "read", "rebuilt", "redid", "rode", "rose", "sent", "set",
+    "shed", "shook", "shot", "shut", "sold", "spent", "split", "spread", "stood", "struck", "swept", "swung",
+    "took", "taught", "told", "threw", "understood", "undid", "withdrew", "won", "wound", "wrote",
+])

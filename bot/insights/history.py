@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.insights import labels as label_store
 from bot.models import (
-    ActionItem, EntrySource, Fact, FactSection, Incident, Milestone, Postmortem, TimelineEntry,
+    ActionItem,
+    EntrySource,
+    Fact,
+    FactSection,
+    Incident,
+    Milestone,
+    Postmortem,
+    TimelineEntry,
 )
 from bot.postmortem.metrics import KeyTimes, key_times
 
@@ -97,6 +104,7 @@ def load(session: Session, incident_ids: Iterable[int], *, with_items: bool = Tr
             .order_by(TimelineEntry.recorded_at, TimelineEntry.id)
         )
         for incident_id, milestone, occurred_at, text, author, source in marked:
+            assert milestone is not None  # the query asks for milestones only
             milestone_times[incident_id][milestone] = occurred_at  # the last one recorded wins
             milestones[incident_id][milestone] = MilestoneRecord(text, author, source.value)
         first = session.execute(
@@ -145,4 +153,4 @@ def load(session: Session, incident_ids: Iterable[int], *, with_items: bool = Tr
 def _aware(value: dt.datetime | str) -> dt.datetime:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 from sqlalchemy import or_, select, text, tuple_
 from sqlalchemy.orm import Session
@@ -39,12 +39,14 @@ LABEL_CANDIDATES = 200
 MAX_QUERY_WORDS = 40
 _WORD = re.compile(r"[a-z0-9]+")
 # Words too common in incident write-ups to say two incidents are alike.
-STOP_WORDS = frozenset("""
-a an and are as at be been but by can for from had has have in into is it its no not of on or our so
-than that the their then there these this those to was we were what when which while who will with
-after before during about over under again all any some more most very just only also out up down
-incident incidents issue issues problem problems error errors fail failed failure
-""".split())
+STOP_WORDS = frozenset([
+    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "for", "from", "had", "has", "have",
+    "in", "into", "is", "it", "its", "no", "not", "of", "on", "or", "our", "so", "than", "that", "the", "their",
+    "then", "there", "these", "this", "those", "to", "was", "we", "were", "what", "when", "which", "while",
+    "who", "will", "with", "after", "before", "during", "about", "over", "under", "again", "all", "any", "some",
+    "more", "most", "very", "just", "only", "also", "out", "up", "down", "incident", "incidents", "issue",
+    "issues", "problem", "problems", "error", "errors", "fail", "failed", "failure",
+])
 
 
 @dataclass(frozen=True)

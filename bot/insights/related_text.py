@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bot.insights.history import IncidentRecord
 from bot.insights.related import Related
 from bot.postmortem.metrics import human_duration
 from bot.slack import blocks as bk
@@ -12,8 +13,8 @@ from bot.slack.text import safe_mrkdwn
 CONTEXT_LINE_LIMIT = 3
 
 
-def incident_label(record: object) -> str:
-    return f"#{getattr(record, 'id')}"
+def incident_label(record: IncidentRecord) -> str:
+    return f"#{record.id}"
 
 
 def open_items_phrase(related: Related) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -24,7 +24,11 @@ from bot.insights.detection import MONITORING, PEOPLE, UNKNOWN, how_detected
 from bot.insights.periods import Period
 from bot.insights.related import _stem, words
 from bot.models import FactSection, Incident
-from bot.postmortem.metrics import MONITORING_GAP, MONITORING_GAP_SEVERITIES, USERS_FIRST
+from bot.postmortem.metrics import (
+    MONITORING_GAP,
+    MONITORING_GAP_SEVERITIES,
+    USERS_FIRST,
+)
 
 MEASURES = ("time_to_detect", "time_to_acknowledge", "time_to_mitigate", "time_to_resolve")
 MEASURE_LABELS = {"time_to_detect": "detect", "time_to_acknowledge": "acknowledge",
@@ -69,7 +73,7 @@ class ItemTally:
     unowned: int = 0  # open, nobody owns it
     within_policy: int = 0  # done within the severity's due-date policy, counted from creation
 
-    def add(self, other: "ItemTally") -> None:
+    def add(self, other: ItemTally) -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 

@@ -86,7 +86,7 @@ def _channel(runtime: Runtime, configured: str) -> str | None:
 def due_at(period: periods.Period, runtime: Runtime) -> dt.datetime:
     zone = runtime.settings.timezone
     first_day = period.end.astimezone(zone).date()
-    return dt.datetime.combine(first_day, dt.time(DUE_HOUR, 0), tzinfo=zone).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(first_day, dt.time(DUE_HOUR, 0), tzinfo=zone).astimezone(dt.UTC)
 
 
 def run_scheduled(runtime: Runtime, *, force: bool = False, dry_run: bool = False, on_schedule: bool = True) -> Scheduled:

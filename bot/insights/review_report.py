@@ -7,8 +7,8 @@ import csv
 import datetime as dt
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from bot.insights import charts
 from bot.insights.detection import MONITORING, PEOPLE, UNKNOWN
@@ -84,8 +84,8 @@ def build(review: Review, names: Mapping[str, str], *, share_in: str | None = No
     blocks.append(bk.section("\n".join(lines)))
 
     found = review.detected_by
-    detection = [f"*Detection*: found by monitoring {found.get(MONITORING, 0)}, by people {found.get(PEOPLE, 0)}, "
-                 f"not recorded {found.get(UNKNOWN, 0)}."]
+    detection = [(f"*Detection*: found by monitoring {found.get(MONITORING, 0)}, by people {found.get(PEOPLE, 0)}, "
+                 f"not recorded {found.get(UNKNOWN, 0)}.")]
     detection.append(f"• SEV1/SEV2 detected after more than 5 minutes: {len(review.monitoring_gaps)}"
                      + (f" ({_refs(review.monitoring_gaps)})" if review.monitoring_gaps else ""))
     detection.append(f"• Detected after more than 30 minutes: {len(review.slow_detection)}"
@@ -93,9 +93,9 @@ def build(review: Review, names: Mapping[str, str], *, share_in: str | None = No
     blocks.append(bk.section("\n".join(detection)))
 
     items = review.items
-    item_lines = [f"*Action items*: {items.created} created · {items.done_on_time} done on time · "
+    item_lines = [(f"*Action items*: {items.created} created · {items.done_on_time} done on time · "
                   f"{items.done_late} done late · {items.overdue} overdue · {items.open_not_due} open, not yet due · "
-                  f"{items.dropped} dropped · {items.unowned} open without an owner",
+                  f"{items.dropped} dropped · {items.unowned} open without an owner"),
                   f"Done within the severity's due-date policy: {_share(review)}"]
     owners = sorted(review.items_by_owner.items(), key=lambda pair: (-pair[1].created, names.get(pair[0] or "", "~")))
     for owner, tally in owners[:MAX_OWNER_LINES]:

@@ -7,9 +7,8 @@ with bm25. Neither index is in the SQLAlchemy models (tests/test_migrations.py i
 Revision ID: 0006_insights
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0006_insights"
 down_revision = "0001"
