@@ -47,7 +47,8 @@ def declare(request: CommandRequest) -> Reply:
         if services:
             labels.set_services(session, incident, services, by=request.user_id, now=now, record=False)
         incident_topic = incidents.topic(incident)
-        seen_before = related.find(session, incident.id)
+        incident_id = incident.id
+    seen_before = related.find_or_nothing(runtime.db, incident_id, runtime.logger)
     announcement = _announcement(wanted.title, wanted.severity, wanted.incident_type, request.user_id)
     if seen_before:
         announcement.append(bk.context(context_line(seen_before)))

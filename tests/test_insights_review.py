@@ -4,6 +4,7 @@ its charts and CSV, the share button, bad periods, and the schedule posting once
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import struct
 
@@ -106,6 +107,9 @@ def test_every_figure_of_the_review_matches_the_hand_computation(bot, db, standi
     assert f"#{two} " in text and "closed 2026-05-11, waiting 60 days" in text
     assert "closed 2026-06-15, waiting 25 days" in text
     assert f"• #{one} 2026-04-06 SEV1 · checkout" in text and "monitoring — 4 minutes · 2 minutes · 20 minutes · 1 hour" in text
+    assert "monitoring — 4 minutes · 2 minutes · 20 minutes · 1 hour — 2 items: 1 on time, 1 late" in text
+    assert "people — 40 minutes · 5 minutes · 1 hour 10 minutes · 2 hours — 3 items: 1 overdue, 1 open, 1 dropped" in text
+    assert "not recorded — 10 minutes · — · — · 30 minutes\n" in text + "\n"
     assert "Secret thing" not in text and "Old one" not in text
 
     by_name = {f["filename"]: f for f in files}
@@ -205,3 +209,37 @@ def test_review_settings_are_checked_with_one_line_errors():
     with pytest.raises(SettingsError, match="REVIEW_CHANNEL must name the channel"):
         Settings.from_env({**base, "REVIEW_SCHEDULE": "quarterly"})
     assert Settings.from_env(base).review_schedule is None
+
+
+def test_a_busy_period_still_fits_one_slack_message_and_every_incident_is_in_the_csv():
+    from zoneinfo import ZoneInfo
+
+    from bot.insights import review, review_report
+    from bot.insights.history import IncidentRecord, ItemRecord
+    from bot.insights.periods import Period
+    from bot.models import FactSection
+    from bot.postmortem.metrics import key_times
+    from bot.slack import blocks as bk
+
+    start = utc(2026, 4, 1)
+    records = []
+    for n in range(1, 301):
+        created = start + dt.timedelta(hours=7 * n)
+        items = [ItemRecord(n * 10 + k, "x" * 300, f"U0OWNER{k}{n % 30}", dt.date(2026, 5, 1), ("open", "done", "dropped")[k % 3],
+                            created, created + dt.timedelta(days=3) if k % 3 else None, "a reason " * 40)
+                 for k in range(6)]
+        records.append(IncidentRecord(
+            id=n, title="A very long title about the checkout pool " * 8, severity="sev2", status="closed",
+            incident_type="default", channel_id=f"C{n:08d}", channel_name=None, is_private=False, created_at=created,
+            closed_at=created + dt.timedelta(hours=1), key_times=key_times({}, created, "sev2"),
+            services=(f"service-{n % 20}", f"other-{n % 13}"), facts={FactSection.CAUSE: [f"cause{n % 17} and more words"]},
+            items=items, postmortem_status="draft"))
+    period = Period(start, utc(2026, 7, 1), "2026-Q2", "2026-Q2")
+    result = review.compute(records, period, now=utc(2026, 7, 10), zone=ZoneInfo("UTC"), due_days={"sev2": 30})
+    report = review_report.build(result, {}, share_in="C0GENERAL", period_text="2026-Q2")
+    bk.check_fits(report.blocks, report.text)  # raises past Slack's limits
+    assert bk.text_size(report.blocks) <= bk.MAX_BLOCKS_TOTAL_TEXT
+    text = " ".join(str(b) for b in report.blocks)
+    assert "more in the CSV" in text and "review_share" in text
+    rows = list(csv.DictReader(io.StringIO(report.files[2].content.decode())))
+    assert sum(1 for r in rows if r["row"] == "incident") == 300

@@ -16,6 +16,7 @@ channel), and a candidate needs some score to be shown at all.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from functools import lru_cache
 from sqlalchemy import or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
+from bot.db import Database
+from bot.errors import report_unexpected
 from bot.insights import history
 from bot.insights import labels as label_store
 from bot.insights.search_index import FTS_TABLE
@@ -181,6 +184,17 @@ def find(session: Session, incident_id: int, *, limit: int = DEFAULT_LIMIT) -> l
              if other in records]
     found.sort(key=lambda r: (-r.score, -r.record.created_at.timestamp(), -r.record.id))
     return found[:limit]
+
+
+def find_or_nothing(db: Database, incident_id: int, logger: logging.Logger) -> list[Related]:
+    """`find` for work that must go on without it (declaring, the draft): a failure is logged
+    with a traceback and an error id, and nothing is found."""
+    try:
+        with db.unit_of_work() as session:
+            return find(session, incident_id)
+    except Exception:  # noqa: BLE001 - any failure of the search: go on without it, logged
+        report_unexpected(logger, f"finding incidents related to #{incident_id}")
+        return []
 
 
 def recurring(found: Sequence[Related], now: dt.datetime) -> list[Related]:

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 from bot.insights import charts
 from bot.insights.detection import MONITORING, PEOPLE, UNKNOWN
-from bot.insights.review import MEASURE_LABELS, MEASURES, Review, Spread, minutes
+from bot.insights.review import (
+    MEASURE_LABELS,
+    MEASURES,
+    IncidentRow,
+    ItemTally,
+    Review,
+    Spread,
+    minutes,
+)
 from bot.postmortem.metrics import human_duration
 from bot.settings import SEVERITIES
 from bot.slack import blocks as bk
@@ -25,6 +33,7 @@ MAX_OWNER_LINES = 10
 MAX_DROPPED_LINES = 8
 MAX_WAITING_LINES = 10
 TITLE_LIMIT = 60
+TAIL_RESERVE = 600  # the closing context line and the Share button
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,19 @@ def spread_line(label: str, found: Spread) -> str:
     return (f"• Time to {label}: median *{_minutes_text(found.median)}* · middle half {_minutes_text(found.p25)} – "
             f"{_minutes_text(found.p75)} · range {_minutes_text(found.low)} – {_minutes_text(found.high)} "
             f"({found.count} incidents)")
+
+
+def incident_line(row: IncidentRow, tally: ItemTally | None) -> str:
+    durations = " · ".join(_minutes_text(minutes(row.durations[m])) for m in MEASURES)
+    services = f" · {', '.join(row.services)}" if row.services else ""
+    items = ""
+    if tally is not None and tally.created:
+        parts = [f"{n} {label}" for n, label in ((tally.done_on_time, "on time"), (tally.done_late, "late"),
+                                                 (tally.overdue, "overdue"), (tally.open_not_due, "open"),
+                                                 (tally.dropped, "dropped")) if n]
+        items = f" — {tally.created} item{'s' if tally.created != 1 else ''}: {', '.join(parts)}"
+    return (f"• #{row.id} {row.declared} {row.severity.upper()}{services} <#{row.channel_id}> {_title(row.title)} — "
+            f"{row.detected_by} — {durations}{items}")
 
 
 def _refs(ids: tuple[int, ...] | list[int], limit: int = 8) -> str:
@@ -121,14 +143,17 @@ def build(review: Review, names: Mapping[str, str], *, share_in: str | None = No
     ]
     blocks += bk.sections_for_lines(waiting)
 
-    incident_lines = ["*Every incident* (detect · acknowledge · mitigate · resolve)"]
+    # Every incident is in the CSV; the message lists as many as fit beside the rest (newest last).
+    budget = bk.MAX_BLOCKS_TOTAL_TEXT - bk.text_size(blocks) - TAIL_RESERVE
+    incident_lines = ["*Every incident* (detect · acknowledge · mitigate · resolve; action items)"]
     for row in review.incidents[:MAX_INCIDENT_LINES]:
-        durations = " · ".join(_minutes_text(minutes(row.durations[m])) for m in MEASURES)
-        services = f" · {', '.join(row.services)}" if row.services else ""
-        incident_lines.append(f"• #{row.id} {row.declared} {row.severity.upper()}{services} <#{row.channel_id}> "
-                              f"{_title(row.title)} — {row.detected_by} — {durations}")
-    if count > MAX_INCIDENT_LINES:
-        incident_lines.append(f"…and {count - MAX_INCIDENT_LINES} more in the CSV")
+        line = incident_line(row, review.items_by_incident.get(row.id))
+        if sum(len(x) + 1 for x in incident_lines) + len(line) > budget:
+            break
+        incident_lines.append(line)
+    shown = len(incident_lines) - 1
+    if count > shown:
+        incident_lines.append(f"…and {count - shown} more in the CSV")
     blocks += bk.sections_for_lines(incident_lines)
     blocks.append(bk.context("Charts and the CSV of these numbers are in the thread. Private incidents are left out."))
     if share_in:

@@ -96,7 +96,8 @@ def make_draft(runtime: Runtime, incident_id: int, *, public: bool = False) -> D
     now = runtime.clock.now()
     with runtime.db.unit_of_work() as session:
         source = snapshot.load(session, incident_id)
-        labels, found = insight_store.of(session, incident_id), related.find(session, incident_id)
+        labels = insight_store.of(session, incident_id)
+    found = related.find_or_nothing(runtime.db, incident_id, runtime.logger)
     insights = draft_context.build(source, labels, found, settings.timezone)
     # The public summary needs the names too: to blank them out of what people typed.
     names = resolve_names(runtime.gateway, [*source.people, *_mentioned(source)])
