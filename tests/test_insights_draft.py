@@ -21,7 +21,7 @@ from bot.postmortem.snapshot import (
     PostmortemValue,
 )
 from tests.conftest import ANN
-from tests.harness import utc
+from tests.harness import reply_text, utc
 from tests.insight_steps import incident_in, items_of, past_incident, run
 from tests.postmortem_steps import draft_files, wait_for_headline, wait_until_settled
 
@@ -50,6 +50,8 @@ def test_a_recurring_incident_gets_the_comparison_table_and_the_systemic_questio
                         causes=("Connection pool exhausted under load",), detect_after=5)
     markdown = close_and_read(bot, now, utc(2026, 6, 22, 14, 45))
     old, older = incident_in(db, before).id, incident_in(db, long_ago).id
+    headline = reply_text(wait_for_headline(bot, now))  # the channel sees it at close without opening the file
+    assert "Seen before?" in headline and f"#{old} " in headline and "1 of its 2 items is still open" in headline
     assert "## Recurring incident" in markdown and "1 related incident in the last 90 days" in markdown
     assert (f"| #{old} Checkout DB pool exhausted | 2026-05-13 | SEV2 | 10 minutes | 1 hour | Deploy of v2.3.0 | "
             "Leaked connections exhausted the DB connection pool; No alert on pool saturation | 1 | 1 | 1 |") in markdown

@@ -93,3 +93,10 @@ def test_related_on_a_closed_incident_and_when_nothing_is_alike(bot, db):
     run(bot, f"edit F{fact_id} Disk full on the build agent", channel=first)
     shown = run(bot, "related", channel=again)
     assert "shared words: indexer" not in shown and "same service search" in shown
+
+
+def test_help_lists_the_new_sub_commands(bot):
+    text = run(bot, "help", channel="C0GENERAL")
+    for usage in ("service <name>[, <name>…]", "tag <word>…", "`related`", "review [<period>]",
+                  "[service:<name>]"):
+        assert usage in text, usage

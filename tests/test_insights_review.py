@@ -243,3 +243,21 @@ def test_a_busy_period_still_fits_one_slack_message_and_every_incident_is_in_the
     assert "more in the CSV" in text and "review_share" in text
     rows = list(csv.DictReader(io.StringIO(report.files[2].content.decode())))
     assert sum(1 for r in rows if r["row"] == "incident") == 300
+
+
+def test_a_review_claimed_but_never_posted_is_marked_missed_and_logged(make_bot, db, standin, clock, caplog):
+    from sqlalchemy import select
+
+    from bot.models import NudgeClaim
+    from bot.nudges import claims
+
+    bot = make_bot(REVIEW_SCHEDULE="monthly", REVIEW_CHANNEL="C0GENERAL")
+    clock.set(utc(2026, 6, 1, 9, 5))
+    stuck = claims.claim(db, "review", "C0GENERAL", "2026-05", worker="a-dead-replica", now=clock.now())
+    assert stuck is not None  # it claimed May's review, then died before posting
+    clock.set(utc(2026, 7, 1, 9, 5))
+    assert review_delivery.run_scheduled(bot.runtime).outcome == "sent"  # June's goes out
+    with db.unit_of_work() as session:
+        may = session.scalar(select(NudgeClaim).where(NudgeClaim.kind == "review", NudgeClaim.period == "2026-05"))
+    assert may.status == "missed"
+    assert "the 2026-05 review to C0GENERAL was never posted" in caplog.text

@@ -108,6 +108,10 @@ def run_scheduled(runtime: Runtime, *, force: bool = False, dry_run: bool = Fals
         runtime.logger.error("REVIEW_CHANNEL %s does not exist or I cannot see it; no review is posted",
                              settings.review_channel)
         return Scheduled("no_channel", period)
+    for stale in claims.mark_missed(runtime.db, kinds=(KIND,), before_period=period.key, now=now):
+        # A review claimed but never posted before its period's successor ended: say so, loudly.
+        runtime.logger.error("the %s review to %s was never posted (%s); it is marked missed", stale.period,
+                             stale.channel_id, stale.last_error or "its sender stopped")
     # Read the claim first: most ticks find the review out already, and building it (charts) costs.
     row = claims.states(runtime.db, (KIND,), period.key).get((KIND, channel))
     if not claims.is_open_for(row, now, force=force):

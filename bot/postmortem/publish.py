@@ -24,6 +24,7 @@ from bot.postmortem import drafts, snapshot
 from bot.postmortem.metrics import human_duration
 from bot.insights import draft_context, related
 from bot.insights import labels as insight_store
+from bot.insights.related_text import context_line
 from bot.postmortem.render import (
     DEFAULT_VARIANT, RECURRING_VARIANT, ContextInputs, NameBlanker, Rendered, build_context, build_public_context,
     render,
@@ -70,6 +71,7 @@ class Draft:
     source: snapshot.DraftSource
     problems: list[str]
     names_blanked: int = 0  # public summary: names and mentions replaced by "the team"
+    seen_before: str | None = None  # one line on related past incidents (bot/insights), for the headline
 
     @property
     def restricted(self) -> bool:
@@ -122,7 +124,8 @@ def make_draft(runtime: Runtime, incident_id: int, *, public: bool = False) -> D
     problems = [*problems, *rendered.problems]
     for problem in problems:
         runtime.logger.warning("postmortem for incident %s: %s", incident_id, problem)
-    return Draft(rendered, findings, source, problems, names_blanked=blank.replaced)
+    return Draft(rendered, findings, source, problems, names_blanked=blank.replaced,
+                 seen_before=context_line(found) if found else None)
 
 
 # -- publishing ------------------------------------------------------------------------------
@@ -307,6 +310,8 @@ def headline(draft: Draft, status: str, file_url: str | None, has_canvas: bool) 
     if has_canvas:
         where.append("the channel canvas")
     blocks.append(bk.context(" · ".join(counts)))
+    if draft.seen_before:
+        blocks.append(bk.context(draft.seen_before))
     blocks.append(bk.context(f"Full draft in {' and '.join(where)}. Correct facts with `/incident edit <id>`, then re-render."))
     buttons = [bk.button(":arrows_counterclockwise: Re-render", RERENDER_ACTION, str(incident.id))]
     if not final:
