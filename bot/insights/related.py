@@ -2,7 +2,7 @@
 own text search.
 
 Candidates come from two places: the text search over the incidents' search documents (one query
-function per dialect: PostgreSQL `to_tsvector`/`ts_rank` over the GIN index, SQLite FTS5 `bm25`)
+function per dialect: PostgreSQL `ts_rank` over a stored, GIN-indexed tsvector; SQLite FTS5 `bm25`)
 and the incidents that share a service or a tag. Each candidate gets a score between 0 and 1:
 
     0.35 × (a service in common) + 0.15 × (share of tags in common) + 0.5 × (text similarity)
@@ -29,7 +29,7 @@ from bot.db import Database
 from bot.errors import report_unexpected
 from bot.insights import history
 from bot.insights import labels as label_store
-from bot.insights.search_index import FTS_TABLE
+from bot.insights.search_index import FTS_TABLE, PG_VECTOR
 from bot.models import FactSection, Incident, IncidentLabel, IncidentSearchDocument
 
 WEIGHT_SERVICE, WEIGHT_TAGS, WEIGHT_TEXT = 0.35, 0.15, 0.5
@@ -106,11 +106,11 @@ def text_ranks(session: Session, incident_id: int, document: str, limit: int = T
 
 def _postgres_ranks(session: Session, incident_id: int, terms: list[str], limit: int) -> dict[int, float]:
     query = " | ".join(terms)  # plain alphanumerics, so there is no tsquery syntax to escape
-    # The WHERE repeats the GIN index's expression exactly, so PostgreSQL uses the index.
-    rows = session.execute(text("""
-        SELECT d.incident_id, ts_rank(to_tsvector('english', d.document), q) AS rank
+    # search_vector is the stored to_tsvector of the document, GIN-indexed (migration 0006).
+    rows = session.execute(text(f"""
+        SELECT d.incident_id, ts_rank(d.{PG_VECTOR}, q) AS rank
         FROM incident_search_documents d, to_tsquery('english', :q) AS q
-        WHERE to_tsvector('english', d.document) @@ q AND d.incident_id <> :id
+        WHERE d.{PG_VECTOR} @@ q AND d.incident_id <> :id
         ORDER BY rank DESC LIMIT :limit
     """), {"q": query, "id": incident_id, "limit": limit})
     return {row[0]: float(row[1]) for row in rows}

@@ -2,8 +2,8 @@
 
 `refresh` rewrites an incident's search document (title, trigger, causes, summary) and is called
 by the code that writes those: declaring, and adding, editing or removing a fact. The database
-indexes the document itself (migration 0006): PostgreSQL a GIN index on to_tsvector, SQLite an
-FTS5 table that triggers keep in step. Those objects are not SQLAlchemy models, so schema
+indexes the document itself (migration 0006): PostgreSQL a generated tsvector column with a GIN
+index, SQLite an FTS5 table that triggers keep in step. Those objects are not SQLAlchemy models, so schema
 comparisons skip them through `is_database_only`, the one place that names them.
 """
 
@@ -19,9 +19,10 @@ from bot.models import Fact, FactSection, Incident, IncidentSearchDocument
 
 FTS_TABLE = "incident_search_fts"
 PG_INDEX = "ix_incident_search_documents_fts"
+PG_VECTOR = "search_vector"  # PostgreSQL's generated tsvector column, indexed by PG_INDEX
 SEARCHED_SECTIONS = (FactSection.TRIGGER, FactSection.CAUSE, FactSection.SUMMARY)
 # FTS5 makes shadow tables named after its virtual table (_data, _idx, _docsize, _config, _content).
-_DATABASE_ONLY = re.compile(rf"^({FTS_TABLE}(_\w+)?|{PG_INDEX})$")
+_DATABASE_ONLY = re.compile(rf"^({FTS_TABLE}(_\w+)?|{PG_INDEX}|{PG_VECTOR})$")
 
 
 def is_database_only(name: str | None) -> bool:
