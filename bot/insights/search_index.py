@@ -41,7 +41,7 @@ def document_for(session: Session, incident: Incident) -> str:
         .where(Fact.incident_id == incident.id, Fact.removed_at.is_(None), Fact.section.in_(SEARCHED_SECTIONS))
         .order_by(Fact.recorded_at, Fact.id)
     )
-    return "\n".join([incident.title, *facts])
+    return " ".join([incident.title, *facts])  # the same shape as migration 0006's back-fill
 
 
 def refresh(session: Session, incident_id: int, *, now: dt.datetime) -> None:
