@@ -261,3 +261,17 @@ def test_a_review_claimed_but_never_posted_is_marked_missed_and_logged(make_bot,
         may = session.scalar(select(NudgeClaim).where(NudgeClaim.kind == "review", NudgeClaim.period == "2026-05"))
     assert may.status == "missed"
     assert "the 2026-05 review to C0GENERAL was never posted" in caplog.text
+
+
+def test_sharing_where_the_bot_is_not_a_member_says_how_to_fix_it(bot, db, standin, clock):
+    standin.add_channel("C0NOTME", "elsewhere", bot_is_member=False)
+    clock.set(ASKED_AT)
+    run(bot, "review last 30 days", channel="C0NOTME", user=ANN)
+    standin.wait_for("chat.postMessage", where=lambda c: c.params.get("channel") == standin.dm_channel(ANN))
+    message, _ = dm_review(standin, ANN)
+    assert "No incidents were declared in last 30 days" in str(message.get("blocks"))
+    http, response_url = bot.click(message, "review_share", user=ANN, channel=standin.dm_channel(ANN))
+    token = response_url.rsplit("/", 1)[-1]
+    answer = standin.wait_for_responses(1, where=lambda r: r.token == token)[0].payload
+    assert "I'm not a member there" in answer["text"] and "/invite @incident-bot" in answer["text"]
+    assert not standin.messages.get("C0NOTME")

@@ -59,6 +59,11 @@ def spread_line(label: str, found: Spread) -> str:
             f"({found.count} incidents)")
 
 
+def _share_button(channel: str, period_text: str) -> bk.Block:
+    value = json.dumps({"period": period_text, "channel": channel})
+    return bk.actions(bk.button("Share in the channel where I asked", SHARE_ACTION, value))
+
+
 def incident_line(row: IncidentRow, tally: ItemTally | None) -> str:
     durations = " · ".join(_minutes_text(minutes(row.durations[m])) for m in MEASURES)
     services = f" · {', '.join(row.services)}" if row.services else ""
@@ -100,6 +105,8 @@ def build(review: Review, names: Mapping[str, str], *, share_in: str | None = No
     if not count:
         text = f"No incidents were declared in {review.period.label}."
         blocks.append(bk.section(text))
+        if share_in:
+            blocks.append(_share_button(share_in, period_text))
         return Report(f"{head}: no incidents", blocks, [])
     lines = [f"*{count} incident{'s' if count != 1 else ''}* ({by_severity}). Medians and spreads, no averages:"]
     lines += [spread_line(MEASURE_LABELS[m], review.spreads[m]) for m in MEASURES]
@@ -157,8 +164,7 @@ def build(review: Review, names: Mapping[str, str], *, share_in: str | None = No
     blocks += bk.sections_for_lines(incident_lines)
     blocks.append(bk.context("Charts and the CSV of these numbers are in the thread. Private incidents are left out."))
     if share_in:
-        value = json.dumps({"period": period_text, "channel": share_in})
-        blocks.append(bk.actions(bk.button("Share in the channel where I asked", SHARE_ACTION, value)))
+        blocks.append(_share_button(share_in, period_text))
     text = f"{head}: {count} incidents, {items.created} action items"
     stem = review.period.key.replace(" ", "-")
     files = [
