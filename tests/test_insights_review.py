@@ -271,6 +271,7 @@ def test_sharing_where_the_bot_is_not_a_member_says_how_to_fix_it(bot, db, stand
     message, _ = dm_review(standin, ANN)
     assert "No incidents were declared in last 30 days" in str(message.get("blocks"))
     http, response_url = bot.click(message, "review_share", user=ANN, channel=standin.dm_channel(ANN))
+    assert http.status_code == 200
     token = response_url.rsplit("/", 1)[-1]
     answer = standin.wait_for_responses(1, where=lambda r: r.token == token)[0].payload
     assert "I'm not a member there" in answer["text"] and "/invite @incident-bot" in answer["text"]
