@@ -79,7 +79,7 @@ def words(document: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     # Enough to see "pools" and "pool" as the same word in the explanation (the ranking is the database's).
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
@@ -88,8 +88,8 @@ def _stem(word: str) -> str:
 
 
 def shared_words(a: str, b: str, limit: int = 5) -> tuple[str, ...]:
-    theirs = {_stem(w) for w in words(b)}
-    return tuple(w for w in words(a) if _stem(w) in theirs)[:limit]
+    theirs = {stem(w) for w in words(b)}
+    return tuple(w for w in words(a) if stem(w) in theirs)[:limit]
 
 
 # -- one text query per dialect --------------------------------------------------------------
@@ -163,7 +163,7 @@ def find(session: Session, incident_id: int, *, limit: int = DEFAULT_LIMIT) -> l
         return []
     documents = dict(session.execute(select(IncidentSearchDocument.incident_id, IncidentSearchDocument.document)
                                      .where(IncidentSearchDocument.incident_id.in_(eligible))).all())
-    own_words = len({_stem(w) for w in words(document)})
+    own_words = len({stem(w) for w in words(document)})
     best_rank = max((ranks[i] for i in eligible if i in ranks), default=0.0)
     their_labels = label_store.of_many(session, eligible)
     scored = []

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from bot.insights import history
 from bot.insights.detection import MONITORING, PEOPLE, UNKNOWN, how_detected
 from bot.insights.periods import Period
-from bot.insights.related import _stem, words
+from bot.insights.related import stem, words
 from bot.models import FactSection, Incident
 from bot.postmortem.metrics import (
     MONITORING_GAP,
@@ -193,7 +193,7 @@ def compute(records: Iterable[history.IncidentRecord], period: Period, *, now: d
         review.items.add(per_incident)
         for service in record.services:
             service_incidents[service].append(record.id)
-        for word in {_stem(w): w for cause in record.facts_in(FactSection.CAUSE) for w in words(cause)}.items():
+        for word in {stem(w): w for cause in record.facts_in(FactSection.CAUSE) for w in words(cause)}.items():
             cause_incidents[word[0]].append(record.id)
             cause_words.setdefault(word[0], word[1])
         if record.status == "closed" and record.postmortem_status != "final" and record.closed_at is not None:

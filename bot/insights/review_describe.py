@@ -9,18 +9,8 @@ import sys
 from bot.settings import Settings
 
 
-def _block_lines(blocks: list[dict]) -> list[str]:
-    found: list[str] = []
-    for block in blocks:
-        text = block.get("text")
-        if isinstance(text, dict):
-            found += text.get("text", "").split("\n")
-        for element in block.get("elements", []) if block.get("type") == "context" else []:
-            found.append(element.get("text", ""))
-    return found
-
-
 def run_from_cli(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.cli import _block_lines  # the nudge's dry run prints blocks the same way
     from bot.insights import review_delivery
     from bot.runtime import build_runtime
 
