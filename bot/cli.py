@@ -1,4 +1,4 @@
-"""The `incident-bot` command: serve, migrate, nudge."""
+"""The `incident-bot` command: serve, migrate, nudge, review."""
 
 from __future__ import annotations
 
@@ -141,6 +141,13 @@ def _block_lines(blocks: list[Any]) -> list[str]:
     return found
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    """The scheduled review's post, now, through its own code path (bot.insights.review_delivery)."""
+    from bot.insights import review_describe
+
+    return review_describe.run_from_cli(_settings_or_exit(args.env), args)
+
+
 def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None, clock: Any = None) -> int:
     """`env` and `clock` stand in for the process environment and the system clock (tests pass them)."""
     parser = argparse.ArgumentParser(prog="incident-bot", description="Slack incident bot")
@@ -155,6 +162,10 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None,
     nudge.add_argument("--force", action="store_true", help="send again even where this week's nudge was sent")
     nudge.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
     nudge.set_defaults(func=cmd_nudge)
+    review = sub.add_parser("review", help="post the review of the period just ended to REVIEW_CHANNEL, unless it is out")
+    review.add_argument("--force", action="store_true", help="post again even where this period's review is out")
+    review.add_argument("--dry-run", action="store_true", help="print the review; post and record nothing")
+    review.set_defaults(func=cmd_review)
     parser.set_defaults(env=env, clock=clock)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bot import timeline
 from bot.errors import UserError
+from bot.insights import search_index
 from bot.models import EntryKind, EntrySource, Incident, IncidentStatus
 from bot.settings import SEVERITIES
 from bot.slack.gateway import channel_slug
@@ -137,6 +138,7 @@ def declare(
         author=declared_by,
         now=now,
     )
+    search_index.refresh(session, incident.id, now=now)
     return incident
 
 
@@ -166,6 +168,7 @@ def get(session: Session, incident_id: int) -> Incident:
 def list_open(session: Session, limit: int = 200) -> list[Incident]:
     query = (
         select(Incident)
+        .options(selectinload(Incident.labels))
         .where(Incident.status == IncidentStatus.OPEN)
         .order_by(Incident.created_at.desc(), Incident.id.desc())
         .limit(limit)
@@ -223,7 +226,9 @@ def post_status_update(session: Session, incident: Incident, text: str, *, by: s
 def topic(incident: Incident) -> str:
     commander = f" | commander {mention(incident.commander_id)}" if incident.commander_id else ""
     title = safe_mrkdwn(incident.title, live_mentions=False)  # a topic must not ping anyone either
-    return f":rotating_light: {title} | {incident.severity.upper()} | {incident.status.value}{commander}"
+    services = ", ".join(label.name for label in incident.labels if label.kind == "service")
+    shown = f" | {services}" if services else ""
+    return f":rotating_light: {title} | {incident.severity.upper()}{shown} | {incident.status.value}{commander}"
 
 
 def roles_of(incident: Incident) -> dict[str, str | None]:

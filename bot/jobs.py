@@ -29,10 +29,17 @@ def _postmortem_reminders(runtime: Runtime) -> object:
     return postmortem_reminders.run_daily(runtime)
 
 
+def _periodic_review(runtime: Runtime) -> object:
+    from bot.insights import review_delivery
+
+    return review_delivery.run_scheduled(runtime)
+
+
 def all_jobs() -> list[Job]:
     jobs: list[Job] = [
         Job("publish-postmortems", POSTMORTEM_PUBLISH_TICK_SECONDS, _publish_postmortems),
         Job("weekly-nudges", REMINDER_TICK_SECONDS, _weekly_nudges),
         Job("postmortem-reminders", REMINDER_TICK_SECONDS, _postmortem_reminders),
+        Job("periodic-review", REMINDER_TICK_SECONDS, _periodic_review),
     ]
     return jobs

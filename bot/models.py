@@ -136,6 +136,8 @@ class Incident(Base):
     close_count: Mapped[int] = mapped_column(Integer, default=0)
 
     entries: Mapped[list[TimelineEntry]] = relationship(back_populates="incident", passive_deletes=True)
+    # Services and tags (insights, issue 11), read by the topic and `list`.
+    labels: Mapped[list[IncidentLabel]] = relationship(order_by="IncidentLabel.id", viewonly=True)
 
     __table_args__ = (
         CheckConstraint("severity IN ('sev1','sev2','sev3','sev4')", name="severity_known"),
@@ -289,3 +291,35 @@ class NudgeClaim(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (UniqueConstraint("kind", "channel_id", "period", name="uq_nudge_claims_kind_channel_period"),)
+
+
+# --- insights (issue 11) ---
+class IncidentLabel(Base):
+    """A service the incident touched (`service checkout`) or a tag (`tag db pool`): what related
+    incidents and the periodic review group by. Names are stored lower-case."""
+
+    __tablename__ = "incident_labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # service | tag
+    name: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (
+        UniqueConstraint("incident_id", "kind", "name", name="uq_incident_labels_incident_kind_name"),
+        Index("ix_incident_labels_kind_name", "kind", "name"),
+        CheckConstraint("kind IN ('service','tag')", name="kind_known"),
+    )
+
+
+class IncidentSearchDocument(Base):
+    """The words an incident is found by (title, trigger, causes, summary), kept current by the code
+    that writes them (bot/insights/search_index.py). The text-search indexes over it are the
+    database's own and live only in the migration: a GIN index on to_tsvector on PostgreSQL, an
+    FTS5 table kept in step by triggers on SQLite."""
+
+    __tablename__ = "incident_search_documents"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    document: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -94,6 +94,17 @@ def _due_days(env: Mapping[str, str], name: str, default: str) -> dict[str, int]
     return days
 
 
+def _review(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """REVIEW_SCHEDULE (monthly, quarterly or unset) and the REVIEW_CHANNEL it posts to."""
+    schedule = (env.get("REVIEW_SCHEDULE") or "").strip().lower() or None
+    if schedule not in (None, "monthly", "quarterly"):
+        raise SettingsError(f"REVIEW_SCHEDULE must be monthly or quarterly (or unset: off), not {schedule!r}")
+    channel = (env.get("REVIEW_CHANNEL") or "").strip() or None
+    if schedule and not channel:
+        raise SettingsError("REVIEW_CHANNEL must name the channel (#incidents or C0123ABCD) when REVIEW_SCHEDULE is set")
+    return schedule, channel
+
+
 @dataclass(frozen=True)
 class Settings:
     slack_bot_token: str
@@ -116,6 +127,9 @@ class Settings:
     log_level: str = "INFO"
     # --- hardening (issue 8): how long one Web API call may take before its answer counts as lost
     slack_timeout_seconds: int = 15
+    # --- insights (issue 11) ---
+    review_schedule: str | None = None  # monthly | quarterly | None (off)
+    review_channel: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -148,6 +162,7 @@ class Settings:
             parse_weekly_schedule(nudge_schedule)
         except ScheduleSpecError as err:
             raise SettingsError(f"NUDGE_SCHEDULE {err}") from None
+        review_schedule, review_channel = _review(env)
         return cls(
             slack_bot_token=_required(env, "SLACK_BOT_TOKEN", "xoxb-"),
             slack_signing_secret=_required(env, "SLACK_SIGNING_SECRET"),
@@ -169,4 +184,6 @@ class Settings:
             log_level=log_level,
             # --- hardening (issue 8)
             slack_timeout_seconds=_int(env, "SLACK_TIMEOUT_SECONDS", 15, minimum=1, maximum=120),
+            review_schedule=review_schedule,
+            review_channel=review_channel,
         )

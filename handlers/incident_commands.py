@@ -6,6 +6,9 @@ from bot.slack import blocks as bk
 from bot import incidents
 from bot.errors import UserError
 from bot.runtime import Runtime
+from bot.incident_labels import split_service_tokens
+from bot.insights import labels, related
+from bot.insights.related_text import context_line
 from bot.slack.gateway import SlackFailure
 from bot.slack.text import mention, plain_text, safe_mrkdwn, slack_date, user_id_from_mention
 from handlers.command_table import CommandRequest, SubCommand
@@ -17,7 +20,9 @@ GROUP = "Incident"
 def declare(request: CommandRequest) -> Reply:
     runtime = request.runtime
     settings, gateway = runtime.settings, runtime.gateway
-    wanted = incidents.parse_declare(request.args)
+    title_text, services = split_service_tokens(request.args)
+    services = [labels.check_name(name, labels.SERVICE) for name in services]
+    wanted = incidents.parse_declare(title_text)
     now = runtime.clock.now()
     if settings.create_channel:
         stem = incidents.channel_stem(wanted.title, now, settings.timezone)
@@ -41,8 +46,14 @@ def declare(request: CommandRequest) -> Reply:
             declared_in=request.channel_id,
             now=now,
         )
+        if services:
+            labels.set_services(session, incident, services, by=request.user_id, now=now, record=False)
         incident_topic = incidents.topic(incident)
+        incident_id = incident.id
+    seen_before = related.find_or_nothing(runtime.db, incident_id, runtime.logger)
     announcement = _announcement(wanted.title, wanted.severity, wanted.incident_type, request.user_id)
+    if seen_before:
+        announcement.append(bk.context(context_line(seen_before)))
     if settings.create_channel:
         best_effort(runtime, "setting the topic", gateway.set_topic, channel_id, incident_topic)
         announced = best_effort(runtime, "announcing", gateway.post_message, channel_id,
@@ -161,7 +172,7 @@ def list_open(request: CommandRequest) -> Reply:
     with runtime.db.unit_of_work() as session:
         open_incidents = incidents.list_open(session)
         lines = [
-            f"• <#{i.channel_id}> *{safe_mrkdwn(i.title)}* · {i.severity.upper()} · since "
+            f"• <#{i.channel_id}> *{safe_mrkdwn(i.title)}* · {i.severity.upper()}{_services(i)} · since "
             f"{slack_date(i.created_at, fallback_zone=runtime.settings.timezone)} · commander "
             f"{mention(i.commander_id) if i.commander_id else 'none'}"
             for i in open_incidents
@@ -177,8 +188,13 @@ def list_open(request: CommandRequest) -> Reply:
     return Reply(text=f"{len(lines)} open incidents", blocks=blocks)
 
 
+def _services(incident: incidents.Incident) -> str:
+    names = [label.name for label in incident.labels if label.kind == labels.SERVICE]
+    return f" · {', '.join(names)}" if names else ""
+
+
 COMMANDS = [
-    SubCommand("declare", declare, "declare <title> [sev1-4] [type:<type>]", "open an incident and its channel",
+    SubCommand("declare", declare, "declare <title> [sev1-4] [type:<type>] [service:<name>]", "open an incident and its channel",
                GROUP, example="declare Checkout returns 503 sev2", aliases=("start", "new"), needs_incident=False),
     SubCommand("severity", severity, "severity <sev1-4>", "change the severity", GROUP, example="severity sev1"),
     SubCommand("update", update, "update <text>", "post a status update to the channel and the timeline", GROUP,

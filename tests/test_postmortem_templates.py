@@ -186,8 +186,8 @@ def test_a_broken_team_template_falls_back_with_file_and_line(tmp_path: Path, te
 
 
 def test_an_unknown_type_uses_the_default_template():
-    rendered = render("recurring", build_context(source(), inputs()), None)
-    assert rendered.template == "default" and "There is no template for type `recurring`" in rendered.problems[0]
+    rendered = render("capacity", build_context(source(), inputs()), None)
+    assert rendered.template == "default" and "There is no template for type `capacity`" in rendered.problems[0]
 
 
 def test_a_team_template_at_close_and_a_broken_one_reported_to_the_closer(make_bot, db, tmp_path: Path):

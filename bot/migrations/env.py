@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from bot.insights.search_index import include_object
 from bot.models import Base
 
 target_metadata = Base.metadata
@@ -14,6 +15,7 @@ def run_migrations_online() -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,  # the text-search indexes are the migration's alone
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.errors import NotFound, UserError
+from bot.insights import search_index
 from bot.models import Fact, FactSection, Incident, Revision
 from bot.permissions import require_may_change
 from bot.postmortem import late_changes
@@ -81,6 +82,7 @@ def add_fact(
     session.add(fact)
     session.flush()
     late_changes.note_change(session, incident, now)
+    search_index.refresh(session, incident.id, now=now)
     return fact
 
 
@@ -120,6 +122,7 @@ def edit_fact(
     fact.text = new_text
     session.add(Revision(fact_id=fact.id, action="edit", changed_by=editor, changed_at=now, before=before, after=_snapshot(fact)))
     session.flush()
+    search_index.refresh(session, incident.id, now=now)
     return fact
 
 
@@ -130,6 +133,7 @@ def remove_fact(session: Session, incident: Incident, fact_id: int, *, by: str, 
     fact.removed_by = by
     session.add(Revision(fact_id=fact.id, action="remove", changed_by=by, changed_at=now, before=_snapshot(fact), after={}))
     session.flush()
+    search_index.refresh(session, incident.id, now=now)
     return fact
 
 

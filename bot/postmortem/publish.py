@@ -23,8 +23,12 @@ from bot.errors import report_unexpected
 from bot.models import FactSection, Postmortem
 from bot.postmortem import drafts, late_changes, snapshot
 from bot.postmortem.metrics import human_duration
+from bot.insights import draft_context, related
+from bot.insights import labels as insight_store
+from bot.insights.related_text import context_line
 from bot.postmortem.render import (
-    ContextInputs, NameBlanker, Rendered, build_context, build_public_context, render,
+    DEFAULT_VARIANT, RECURRING_VARIANT, ContextInputs, NameBlanker, Rendered, build_context, build_public_context,
+    render,
 )
 from bot.postmortem.review import Finding, load_vocabulary, review
 from bot.runtime import Runtime
@@ -68,6 +72,7 @@ class Draft:
     source: snapshot.DraftSource
     problems: list[str]
     names_blanked: int = 0  # public summary: names and mentions replaced by "the team"
+    seen_before: str | None = None  # one line on related past incidents (bot/insights), for the headline
 
     @property
     def restricted(self) -> bool:
@@ -94,6 +99,9 @@ def make_draft(runtime: Runtime, incident_id: int, *, public: bool = False) -> D
     now = runtime.clock.now()
     with runtime.db.unit_of_work() as session:
         source = snapshot.load(session, incident_id)
+        labels = insight_store.of(session, incident_id)
+    found = related.find_or_nothing(runtime.db, incident_id, runtime.logger)
+    insights = draft_context.build(source, labels, found, settings.timezone)
     # The public summary needs the names too: to blank them out of what people typed.
     names = resolve_names(runtime.gateway, [*source.people, *_mentioned(source)])
     vocabulary, problems = load_vocabulary(settings.templates_dir)
@@ -101,7 +109,8 @@ def make_draft(runtime: Runtime, incident_id: int, *, public: bool = False) -> D
     findings = review(source, vocabulary, names=names, due_days=settings.action_due_days, zone=settings.timezone,
                       reference_date=reference)
     inputs = ContextInputs(zone=settings.timezone, names=names, findings=findings, due_days=settings.action_due_days,
-                           review_days=settings.postmortem_reminder_days, now=now, notes=list(problems))
+                           review_days=settings.postmortem_reminder_days, now=now, notes=list(problems),
+                           insights=insights)
     blank = NameBlanker(names)
     if public:
         rendered = render("public", build_public_context(source, inputs, blank), settings.templates_dir)
@@ -110,11 +119,14 @@ def make_draft(runtime: Runtime, incident_id: int, *, public: bool = False) -> D
         variant = source.incident.incident_type
         if variant == "default":
             variant = settings.postmortem_template
+        if variant == DEFAULT_VARIANT and insights["recurring"]:
+            variant = RECURRING_VARIANT  # it happened before: the draft asks the systemic questions
         rendered = render(variant, build_context(source, inputs), settings.templates_dir)
     problems = [*problems, *rendered.problems]
     for problem in problems:
         runtime.logger.warning("postmortem for incident %s: %s", incident_id, problem)
-    return Draft(rendered, findings, source, problems, names_blanked=blank.replaced)
+    return Draft(rendered, findings, source, problems, names_blanked=blank.replaced,
+                 seen_before=context_line(found) if found else None)
 
 
 # -- publishing ------------------------------------------------------------------------------
@@ -332,6 +344,8 @@ def headline(draft: Draft, status: str, file_url: str | None, has_canvas: bool) 
     if has_canvas:
         where.append("the channel canvas")
     blocks.append(bk.context(" · ".join(counts)))
+    if draft.seen_before:
+        blocks.append(bk.context(draft.seen_before))
     blocks.append(bk.context(f"Full draft in {' and '.join(where)}. Correct facts with `/incident edit <id>`, then re-render."))
     buttons = [bk.button(":arrows_counterclockwise: Re-render", RERENDER_ACTION, str(incident.id))]
     if not final:

@@ -24,6 +24,7 @@ from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, PrefixLoader, Str
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.insights import draft_context
 from bot.models import EntryKind, FactSection, Milestone
 from bot.postmortem.metrics import MONITORING_GAP, USERS_FIRST, KeyTimes, human_duration
 from bot.postmortem.review import Finding, participant_names
@@ -34,7 +35,8 @@ from bot.slack.text import plain_text
 TEMPLATE_SUFFIX = ".md.j2"
 DEFAULT_VARIANT = "default"
 PUBLIC_VARIANT = "public"
-BUILTIN_VARIANTS = ("default", "security", "data-loss", "degradation", "third-party")
+BUILTIN_VARIANTS = ("default", "security", "data-loss", "degradation", "third-party", "recurring")
+RECURRING_VARIANT = "recurring"  # chosen for an incident of no particular type that happened before
 # After plain_text, a mention reads "@name"; in public text it becomes "the team".
 _AT_NAME = re.compile(r"(?<![\w])@[\w.-]+")
 
@@ -259,6 +261,8 @@ class ContextInputs:
     review_days: int
     now: dt.datetime
     notes: list[str] = field(default_factory=list)
+    # What other incidents teach (bot/insights/draft_context.py): related, recurring, summary draft.
+    insights: Mapping[str, Any] = field(default_factory=dict)
 
 
 def build_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
@@ -355,6 +359,8 @@ def build_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
         "review_by": _day_label(review_by),
         "review_days": inputs.review_days,
         "notes": list(inputs.notes),
+        **draft_context.empty(),
+        **inputs.insights,
     }
 
 
