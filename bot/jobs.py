@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.runtime import Runtime
 from bot.scheduler import Job
+from bot.settings import Settings
 
 # The reminder sweeps decide from the clock what is due; ticking often only makes them prompt.
 REMINDER_TICK_SECONDS = 180
@@ -29,10 +30,33 @@ def _postmortem_reminders(runtime: Runtime) -> object:
     return postmortem_reminders.run_daily(runtime)
 
 
-def all_jobs() -> list[Job]:
+def _tracker_writes(runtime: Runtime) -> object:
+    from bot.trackers import outbox
+
+    return outbox.run_due(runtime)
+
+
+def _tracker_sync(runtime: Runtime) -> object:
+    from bot.trackers import sync
+
+    return sync.sweep(runtime)
+
+
+def all_jobs(settings: Settings | None = None) -> list[Job]:
     jobs: list[Job] = [
         Job("publish-postmortems", POSTMORTEM_PUBLISH_TICK_SECONDS, _publish_postmortems),
         Job("weekly-nudges", REMINDER_TICK_SECONDS, _weekly_nudges),
         Job("postmortem-reminders", REMINDER_TICK_SECONDS, _postmortem_reminders),
     ]
+    if settings is not None and settings.trackers.kind:
+        jobs += tracker_jobs(settings.trackers.sync_minutes)
     return jobs
+
+
+# Tracker writes waiting for a retry (each has its own backoff in bot/trackers/outbox.py).
+TRACKER_WRITES_TICK_SECONDS = 10
+
+
+def tracker_jobs(sync_minutes: int = 15) -> list[Job]:
+    return [Job("tracker-writes", TRACKER_WRITES_TICK_SECONDS, _tracker_writes),
+            Job("tracker-sync", sync_minutes * 60, _tracker_sync)]

@@ -12,8 +12,10 @@ from slack_bolt import App
 from bot.runtime import Runtime
 from handlers.authorization import BotIdentity
 from handlers import events, modals, nudge_buttons, postmortem_buttons, shortcuts, slash_incident, timeline_buttons
+from handlers import tracker_hooks
 
-LISTENER_MODULES = (slash_incident, timeline_buttons, events, nudge_buttons, postmortem_buttons, shortcuts, modals)
+LISTENER_MODULES = (slash_incident, timeline_buttons, events, nudge_buttons, postmortem_buttons, shortcuts, modals,
+                    tracker_hooks)
 
 
 def create_app(runtime: Runtime) -> App:
