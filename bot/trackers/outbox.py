@@ -197,16 +197,18 @@ def _record_success(runtime: Runtime, write_id: int, token: str, ticket: Ticket 
         write.status, write.done_at, write.lease_until, write.last_error = DONE, now, None, None
         item = session.get(ActionItem, write.action_item_id)
         assert item is not None
+        follow_up = False
         if ticket is not None and write.op == "create" and item.ticket_key is None:
             _attach(session, item, ticket, tracker.name, tracker.display, by=write.requested_by, now=now)
             if item.status != ActionStatus.OPEN and ticket.state != CLOSED:  # closed in Slack while being made
                 item_changed(session, item, "drop" if item.status == ActionStatus.DROPPED else "done",
                              by=item.closed_by or write.requested_by, now=now, reason=item.drop_reason)
+                follow_up = True
         elif ticket is not None and write.op in ("close", "reopen") and item.ticket_key == ticket.key:
             item.ticket_state, item.ticket_synced_at = ticket.state, now  # ours: not a change to bring back
         outcome = Outcome(write_id, item.id, write.op, "done", ticket=ticket)
-    if outcome.op == "create":
-        kick(runtime)  # a close queued behind the create
+    if follow_up:
+        kick(runtime)  # the close queued behind the create
     return outcome
 
 
