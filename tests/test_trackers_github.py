@@ -314,3 +314,23 @@ def test_tracker_text_is_escaped_in_slack(make_bot, github, db):
     github_hook(bot, github.close_as(1, "<!channel>"))
     said = [t for t in channel_texts(bot.standin, channel) if "closed in GitHub" in t]
     assert said and "<!channel>" not in said[0] and "&lt;!channel&gt;" in said[0]
+
+
+def test_postmortem_final_makes_the_tickets_with_tracker_auto(gbot, github, db):
+    channel, ids = incident_with_items(gbot, "Fix the pool", "Write the runbook")
+    gbot.command(f"drop A{ids[1]} not needed after all", user=ANN, channel=channel)
+    gbot.command("close", user=ANN, channel=channel)
+    reply = gbot.command("postmortem final", user=ANN, channel=channel)
+    reply.wait(count=len(reply.replies) + 1)
+    assert "Tickets in GitHub acme/ops" in reply.text
+    assert [i["title"] for i in github.issues.values()] == ["Fix the pool"]  # dropped items get none
+    assert item(db, ids[0]).ticket_key == "1"
+
+
+def test_without_tracker_auto_final_makes_no_tickets(make_bot, github, db):
+    bot = make_bot(**github_env(github, TRACKER_AUTO="false"))
+    channel, ids = incident_with_items(bot, "Fix the pool")
+    bot.command("close", user=ANN, channel=channel)
+    bot.command("postmortem final", user=ANN, channel=channel)
+    bot.settle()
+    assert github.issues == {}

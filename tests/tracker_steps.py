@@ -82,3 +82,9 @@ def incident_with_items(bot: BotUnderTest, *texts: str) -> tuple[str, list[int]]
 
 def channel_texts(standin, channel: str) -> list[str]:
     return [c.params.get("text", "") for c in standin.calls_to("chat.postMessage") if c.params.get("channel") == channel]
+
+
+def jira_env(jira: Any, **extra: str) -> dict[str, str]:
+    auth = {"JIRA_USER": jira.user, "JIRA_API_TOKEN": jira.token} if jira.cloud else {"JIRA_PAT": jira.pat}
+    return {"TRACKER": "jira", "JIRA_URL": jira.site, "JIRA_PROJECT": jira.project,
+            "JIRA_WEBHOOK_SECRET": JIRA_SECRET, **auth, **extra}
