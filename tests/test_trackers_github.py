@@ -9,6 +9,7 @@ import pytest
 from bot.models import ActionStatus
 from tests.conftest import ANN, BOB
 from tests.github_standin import GitHubStandIn
+from tests.postmortem_steps import wait_until_settled
 from tests.tracker_steps import (channel_texts, github_env, github_hook, incident_with_items, item, revisions,
                                  timeline_texts, writes)
 
@@ -320,9 +321,9 @@ def test_postmortem_final_makes_the_tickets_with_tracker_auto(gbot, github, db):
     channel, ids = incident_with_items(gbot, "Fix the pool", "Write the runbook")
     gbot.command(f"drop A{ids[1]} not needed after all", user=ANN, channel=channel)
     gbot.command("close", user=ANN, channel=channel)
+    wait_until_settled(gbot, channel)
     reply = gbot.command("postmortem final", user=ANN, channel=channel)
-    reply.wait(count=len(reply.replies) + 1)
-    assert "Tickets in GitHub acme/ops" in reply.text
+    github.wait_for(lambda: "Tickets in GitHub acme/ops" in "".join(r.get("text", "") for r in reply.wait(len(reply.replies))))
     assert [i["title"] for i in github.issues.values()] == ["Fix the pool"]  # dropped items get none
     assert item(db, ids[0]).ticket_key == "1"
 
@@ -331,6 +332,7 @@ def test_without_tracker_auto_final_makes_no_tickets(make_bot, github, db):
     bot = make_bot(**github_env(github, TRACKER_AUTO="false"))
     channel, ids = incident_with_items(bot, "Fix the pool")
     bot.command("close", user=ANN, channel=channel)
-    bot.command("postmortem final", user=ANN, channel=channel)
+    wait_until_settled(bot, channel)
+    assert "marked the postmortem *final*" in bot.command("postmortem final", user=ANN, channel=channel).text
     bot.settle()
     assert github.issues == {}
