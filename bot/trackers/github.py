@@ -121,10 +121,14 @@ class GitHubTracker(HttpTracker):
         """Every issue labelled `incident` in pages of 100, then the rest (linked by hand) one by one."""
         wanted = set(keys)
         found: dict[str, Ticket] = {}
-        for issue in self._issues({"state": "all", "labels": "incident"}, limit_pages=max(1, len(wanted) // PAGE + 2)):
+        if not wanted:
+            return found
+        for issue in self._issues({"state": "all", "labels": "incident"}):
             key = str(issue.get("number"))
             if key in wanted:
                 found[key] = self.ticket(issue)
+                if len(found) == len(wanted):
+                    break  # newest first: older pages hold none of ours
         for key in sorted(wanted - set(found)):
             ticket = self.get(key)
             if ticket is not None:

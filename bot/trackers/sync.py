@@ -14,7 +14,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.actions import items as action_items
@@ -51,8 +51,6 @@ def apply_ticket(runtime: Runtime, session: Session, item: ActionItem, ticket: T
     tracker = runtime.tracker
     assert tracker is not None
     display = tracker.display
-    incident = session.get(Incident, item.incident_id)
-    assert incident is not None
     who = cap(actor or ticket.closed_by or "someone", 60)
     by = cap(f"{who} ({display})", 32)  # who, as the history records it
     label = escape(ticket.label)
@@ -60,6 +58,8 @@ def apply_ticket(runtime: Runtime, session: Session, item: ActionItem, ticket: T
     ref = action_ref(item.id)
 
     def tell(text: str) -> None:
+        incident = session.get(Incident, item.incident_id)  # only when there is something to say
+        assert incident is not None
         done.append(text)
         said.messages.append((incident.channel_id, f":ticket: *{ref}* {text}"))
 
@@ -105,7 +105,8 @@ def apply_ticket(runtime: Runtime, session: Session, item: ActionItem, ticket: T
                                               summary=f"now due {due.isoformat()}"
                                                       f"{f' (was {was.isoformat()})' if was else ''}, set in {display} by {escape(who)}")
             tell(f"now due {due.isoformat()}, set in {display} by {escape(who)}")
-    item.ticket_synced_at = now
+    if done:
+        item.ticket_synced_at = now
     return done
 
 
@@ -189,6 +190,9 @@ def sweep(runtime: Runtime) -> SweepReport:
                     report.gone += 1
                 else:
                     report.changes += len(apply_ticket(runtime, session, item, ticket, actor=None, now=now, said=said))
+            # one statement for the whole batch, not an UPDATE per unchanged item
+            session.execute(update(ActionItem).where(ActionItem.id.in_(ids[start:start + BATCH]))
+                            .values(ticket_synced_at=now).execution_options(synchronize_session=False))
     said.post(runtime)
     return report
 
