@@ -19,18 +19,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import migrated_database  # noqa: E402
-from bot.clock import SettableClock  # noqa: E402
-from bot.models import ActionItem, ActionStatus, Incident, IncidentStatus  # noqa: E402
-from bot.runtime import build_runtime  # noqa: E402
-from bot.trackers import sync  # noqa: E402
-from tests.conftest import bot_settings  # noqa: E402
-from tests.github_standin import GitHubStandIn  # noqa: E402
-from tests.jira_standin import JiraStandIn  # noqa: E402
-from tests.slack_standin import SlackStandIn  # noqa: E402
-from tests.tracker_steps import github_env, jira_env  # noqa: E402
+from bench.common import migrated_database
+from bot.clock import SettableClock
+from bot.models import ActionItem, ActionStatus, Incident, IncidentStatus
+from bot.runtime import build_runtime
+from bot.trackers import sync
+from tests.conftest import bot_settings
+from tests.github_standin import GitHubStandIn
+from tests.jira_standin import JiraStandIn
+from tests.slack_standin import SlackStandIn
+from tests.tracker_steps import github_env, jira_env
 
-NOW = dt.datetime(2026, 6, 29, 9, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 29, 9, 0, tzinfo=dt.UTC)
 GITHUB_LIMIT_PER_HOUR = 5000  # a token's primary REST limit
 JIRA_CLOUD_NOTE = "Jira Cloud meters by cost per hour; 1 search page of 100 costs about one call"
 

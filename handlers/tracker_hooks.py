@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from slack_bolt import App
 
@@ -21,7 +22,7 @@ from bot.runtime import Runtime
 from bot.trackers import inbound
 
 PATHS = ("/hooks/github", "/hooks/jira")
-_runtimes: "weakref.WeakKeyDictionary[App, Runtime]" = weakref.WeakKeyDictionary()
+_runtimes: weakref.WeakKeyDictionary[App, Runtime] = weakref.WeakKeyDictionary()
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -99,7 +100,7 @@ async def serve(app: App, executor: Any, scope: dict[str, Any], receive: Callabl
     def work() -> tuple[int, str]:
         try:
             return handle(runtime, scope["path"], headers, body)
-        except Exception:
+        except Exception:  # noqa: BLE001 - the sender gets a 500 with an error id, the log the traceback
             error_id = report_unexpected(runtime.logger, f"handling a webhook on {scope['path']}")
             return 500, f"error {error_id}"
 

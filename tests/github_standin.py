@@ -21,7 +21,7 @@ from tests.http_standin import Answer, HttpStandIn, Route
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class GitHubStandIn(HttpStandIn):
@@ -136,7 +136,7 @@ class GitHubStandIn(HttpStandIn):
         state = query.get("state", "open")
         labels = [n for n in query.get("labels", "").split(",") if n]
         since = query.get("since")
-        since_ts = dt.datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp() if since else None
+        since_ts = dt.datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp() if since else None
         found = [i for i in self.issues.values()
                  if (state == "all" or i["state"] == state) and all(n in i["labels"] for n in labels)
                  and (since_ts is None or i["_updated"] >= since_ts - 1)]

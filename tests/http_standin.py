@@ -12,9 +12,10 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 
@@ -67,7 +68,7 @@ class HttpStandIn:
         self._server: _Server | None = None
 
     # -- life ------------------------------------------------------------------------------------
-    def start(self) -> "HttpStandIn":
+    def start(self) -> HttpStandIn:
         standin = self
 
         class Handler(BaseHTTPRequestHandler):

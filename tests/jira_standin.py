@@ -39,6 +39,7 @@ class JiraStandIn(HttpStandIn):
         self.me = {"accountId": "acc-bot", "displayName": "incident-bot", "emailAddress": user} if cloud else \
             {"name": "incident-bot", "key": "incident-bot", "displayName": "incident-bot"}
         self.screen_fields = set(screen_fields)
+        self.display_names: dict[str, str] = {}  # a person's name as Jira shows it, when not the default
         self.issues: dict[str, dict[str, Any]] = {}
         self.comments: dict[str, list[Any]] = {}
         api = f"/rest/api/{self.v}"
@@ -158,7 +159,7 @@ class JiraStandIn(HttpStandIn):
             if tid == wanted and name != issue["status"]:
                 issue["status"], issue["_updated"] = name, time.time()
                 return Answer(204)
-        return Answer(400, {"errorMessages": ["Transition id '%s' is not valid for this issue." % wanted], "errors": {}})
+        return Answer(400, {"errorMessages": [f"Transition id '{wanted}' is not valid for this issue."], "errors": {}})
 
     def _comment(self, key: str, *, body: Any, **_: Any) -> Answer:
         if key not in self.issues:
@@ -219,8 +220,6 @@ class JiraStandIn(HttpStandIn):
         return {"timestamp": int(time.time() * 1000), "webhookEvent": "jira:issue_updated",
                 "issue_event_type_name": "issue_generic", "user": user, "issue": self._issue_json(issue),
                 "changelog": {"id": str(int(time.time())), "items": items}}
-
-    display_names: dict[str, str] = {}
 
     def transition_as(self, key: str, status: str, who: str) -> dict[str, Any]:
         with self.lock:

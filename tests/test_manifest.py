@@ -19,6 +19,10 @@ SCHEMA = ROOT.parent / "shared" / "reference" / "slack-manifest.schema.json"
 # so a new call cannot slip in without its scope being considered.
 METHOD_SCOPES: dict[str, set[str]] = {
     "auth.test": set(),
+    # trackers: the owner's e-mail (Jira) and the "GitHub" profile field
+    "users.lookupByEmail": {"users:read.email"},
+    "users.profile.get": {"users.profile:read"},
+    "team.profile.get": {"users.profile:read"},
     "chat.postMessage": {"chat:write"},
     "chat.postEphemeral": {"chat:write"},
     "chat.update": {"chat:write"},

@@ -56,7 +56,7 @@ def test_a_spent_rate_limit_waits_until_githubs_reset_time(make_bot, github, db)
     bot = make_bot(**github_env(github))
     channel, [a1] = incident_with_items(bot, "Fix the retries")
     github.remaining = 0
-    github.reset_at = int(dt.datetime.now(dt.timezone.utc).timestamp()) + 600
+    github.reset_at = int(dt.datetime.now(dt.UTC).timestamp()) + 600
     reply = bot.command(f"ticket A{a1}", user=ANN, channel=channel)
     assert "rate limited (403)" in reply.text
     [write] = writes(db)

@@ -10,8 +10,16 @@ from bot.models import ActionStatus
 from tests.conftest import ANN, BOB
 from tests.github_standin import GitHubStandIn
 from tests.postmortem_steps import wait_until_settled
-from tests.tracker_steps import (channel_texts, github_env, github_hook, incident_with_items, item, revisions,
-                                 timeline_texts, writes)
+from tests.tracker_steps import (
+    channel_texts,
+    github_env,
+    github_hook,
+    incident_with_items,
+    item,
+    revisions,
+    timeline_texts,
+    writes,
+)
 
 
 @pytest.fixture
@@ -40,7 +48,7 @@ def test_ticket_one_item_makes_one_issue_and_the_item_shows_it(gbot, github, db)
     assert (stored.ticket_key, stored.ticket_state, stored.link_url) == ("1", "open", issue["html_url"])
     assert any("has its ticket #1 in GitHub" in t for t in timeline_texts(db))
     # and wherever the item appears afterwards
-    assert f"|#1> (open)" in gbot.command("actions", user=BOB, channel=channel).text
+    assert "|#1> (open)" in gbot.command("actions", user=BOB, channel=channel).text
     # asking again makes nothing new
     again = gbot.command(f"ticket A{a1}", user=ANN, channel=channel)
     assert "has its ticket already" in again.text and len(github.issues) == 1
@@ -68,7 +76,7 @@ def test_no_tracker_is_a_plain_message(bot, db):
 
 def test_a_bad_token_is_said_once_in_the_channel_and_nothing_is_retried(make_bot, github, db):
     bot = make_bot(**github_env(github, GITHUB_TOKEN="ghp-wrong"))
-    channel, [a1, a2] = incident_with_items(bot, "Fix the pool", "Write the runbook")
+    channel, [_, _] = incident_with_items(bot, "Fix the pool", "Write the runbook")
     reply = bot.command("ticket all", user=ANN, channel=channel)
     assert "could not make its ticket" in reply.text and "token was rejected (GITHUB_TOKEN)" in reply.text
     assert github.issues == {}
@@ -161,7 +169,7 @@ def test_a_crash_mid_call_is_finished_by_the_next_worker_without_a_second_issue(
     crashing.wait()
     github.wait_for(lambda: github.issues)  # GitHub finished making it; nobody recorded that
     two = make_bot(**github_env(github))
-    real_now = dt.datetime.now(dt.timezone.utc)
+    real_now = dt.datetime.now(dt.UTC)
     two.clock.set(real_now + dt.timedelta(seconds=30))
     assert outbox.run_due(two.runtime) == []  # the dead worker's claim still holds
     two.clock.set(real_now + outbox.LEASE + dt.timedelta(minutes=1))
@@ -242,7 +250,7 @@ def test_done_and_drop_and_reopen_in_slack_go_to_the_issue_with_who_and_why(gbot
 
 
 def test_reassigning_in_github_reassigns_the_item(gbot, github, db):
-    channel, a1 = _with_ticket(gbot, github)
+    _, a1 = _with_ticket(gbot, github)
     github_hook(gbot, github.assign_as(1, "octo-bob", "octo-ann"))
     assert item(db, a1).owner_id == BOB
     assert any(f"A{a1} assigned to <@{BOB}> in GitHub by octo-ann" in t for t in timeline_texts(db))
@@ -311,7 +319,7 @@ def test_webhook_surface_refuses_bad_signatures_big_bodies_and_junk(gbot, github
 
 def test_tracker_text_is_escaped_in_slack(make_bot, github, db):
     bot = make_bot(**github_env(github, TRACKER_USERS=""))
-    channel, a1 = _with_ticket(bot, github)
+    channel, _ = _with_ticket(bot, github)
     github_hook(bot, github.close_as(1, "<!channel>"))
     said = [t for t in channel_texts(bot.standin, channel) if "closed in GitHub" in t]
     assert said and "<!channel>" not in said[0] and "&lt;!channel&gt;" in said[0]
@@ -330,7 +338,7 @@ def test_postmortem_final_makes_the_tickets_with_tracker_auto(gbot, github, db):
 
 def test_without_tracker_auto_final_makes_no_tickets(make_bot, github, db):
     bot = make_bot(**github_env(github, TRACKER_AUTO="false"))
-    channel, ids = incident_with_items(bot, "Fix the pool")
+    channel, _ = incident_with_items(bot, "Fix the pool")
     bot.command("close", user=ANN, channel=channel)
     wait_until_settled(bot, channel)
     assert "marked the postmortem *final*" in bot.command("postmortem final", user=ANN, channel=channel).text

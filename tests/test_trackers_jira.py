@@ -10,8 +10,15 @@ from bot.models import ActionStatus
 from tests.conftest import ANN, BOB, CAROL
 from tests.jira_standin import JiraStandIn
 from tests.postmortem_steps import draft_files
-from tests.tracker_steps import (channel_texts, incident_with_items, item, jira_env, jira_hook, timeline_texts,
-                                 writes)
+from tests.tracker_steps import (
+    channel_texts,
+    incident_with_items,
+    item,
+    jira_env,
+    jira_hook,
+    timeline_texts,
+    writes,
+)
 
 
 @pytest.fixture
@@ -123,7 +130,7 @@ def _with_ticket(bot, jira):
 
 def test_closing_and_reopening_in_jira_by_webhook(make_bot, cloud, db):
     bot = make_bot(**jira_env(cloud))
-    channel, a1 = _with_ticket(bot, cloud)
+    _, a1 = _with_ticket(bot, cloud)
     event = cloud.transition_as("OPS-1", "Done", "acc-bob")
     assert jira_hook(bot, event, delivery="w-1").status_code == 200
     stored = item(db, a1)
@@ -161,8 +168,8 @@ def test_reassigning_and_re_dating_in_jira_flow_back_to_the_item_and_the_nudge(m
     assert any("now due 2026-07-31 (was 2026-07-10), set in Jira by Ann" in t for t in timeline_texts(db))
     listing = bot.command("actions", user=ANN, channel=channel).text
     assert "<@U0BOB>" in listing and "Fri 31 Jul" in listing
-    from bot.nudges import messages
     from bot.actions import items as action_items
+    from bot.nudges import messages
 
     with db.unit_of_work() as session:
         entries = action_items.entries_by_ids(session, [a1])
@@ -188,7 +195,7 @@ def test_the_sweep_reads_in_batches_and_survives_a_deleted_issue(make_bot, cloud
 def test_jira_text_is_escaped_in_slack_and_inert_in_the_postmortem(make_bot, cloud, db):
     cloud.display_names = {"acc-bob": "<!channel> {{ 7*7 }}"}
     bot = make_bot(**jira_env(cloud))
-    channel, a1 = _with_ticket(bot, cloud)
+    channel, _ = _with_ticket(bot, cloud)
     jira_hook(bot, cloud.transition_as("OPS-1", "Done", "acc-bob"))
     said = [t for t in channel_texts(bot.standin, channel) if "closed in Jira" in t]
     assert said and "<!channel>" not in said[0] and "&lt;!channel&gt; {{ 7*7 }}" in said[0]
@@ -208,3 +215,16 @@ def test_a_hand_made_link_to_a_jira_issue_is_recognised(make_bot, cloud, db):
     assert "Recognised Jira OPS-1 (closed)" in reply.text
     assert item(db, a1).status == ActionStatus.DONE
     assert [w.op for w in writes(db)] == []
+
+
+def test_a_retired_search_endpoint_stops_the_sweep_with_a_plain_reason(make_bot, cloud, db):
+    from bot.trackers import sync
+
+    bot = make_bot(**jira_env(cloud))
+    _with_ticket(bot, cloud)
+    cloud.fail("POST", r"/search/jql$", 410, body={"errorMessages": ["The requested API has been removed."]})
+    report = sync.sweep(bot.runtime)
+    assert report.error and "Jira said 410: The requested API has been removed." in report.error
+    assert "Jira retired this endpoint" in report.describe()
+    cloud.transition_as("OPS-1", "Done", "acc-ann")
+    assert sync.sweep(bot.runtime).changes == 1  # the next sweep carries on

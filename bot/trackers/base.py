@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
 import httpx
 

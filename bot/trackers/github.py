@@ -16,7 +16,16 @@ from typing import Any
 import httpx
 
 from bot.settings import TrackerSettings
-from bot.trackers.base import CLOSED, MAX_TITLE, OPEN, HttpTracker, NewTicket, Ticket, TrackerError, cap
+from bot.trackers.base import (
+    CLOSED,
+    MAX_TITLE,
+    OPEN,
+    HttpTracker,
+    NewTicket,
+    Ticket,
+    TrackerError,
+    cap,
+)
 
 API_VERSION = "2022-11-28"
 PAGE = 100
@@ -150,7 +159,7 @@ class GitHubTracker(HttpTracker):
 
     def find_by_marker(self, marker: str, *, since: dt.datetime) -> Ticket | None:
         needle = marker_comment(marker)
-        since_text = since.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        since_text = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for issue in self._issues({"state": "all", "labels": "incident", "since": since_text,
                                    "sort": "created", "direction": "desc"}):
             if needle in (issue.get("body") or ""):

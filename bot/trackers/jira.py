@@ -17,7 +17,15 @@ from typing import Any
 import httpx
 
 from bot.settings import TrackerSettings
-from bot.trackers.base import CLOSED, OPEN, HttpTracker, NewTicket, Ticket, TrackerError, cap
+from bot.trackers.base import (
+    CLOSED,
+    OPEN,
+    HttpTracker,
+    NewTicket,
+    Ticket,
+    TrackerError,
+    cap,
+)
 
 PRIORITIES = {"P0": "Highest", "P1": "High", "P2": "Medium", "P3": "Low"}
 FIELDS = ["summary", "status", "assignee", "duedate"]

@@ -137,7 +137,7 @@ def run_one(runtime: Runtime, write_id: int) -> Outcome:
         ticket = _perform(runtime, job, write_id)
     except TrackerError as err:
         return _record_failure(runtime, write_id, token, err)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any bug in one write: logged with an id, retried like an outage
         error_id = report_unexpected(runtime.logger, f"carrying out tracker write {write_id}")
         return _record_failure(runtime, write_id, token, TrackerError(f"unexpected error {error_id}"))
     return _record_success(runtime, write_id, token, ticket)
@@ -292,7 +292,7 @@ def kick(runtime: Runtime) -> None:
         while True:
             try:
                 run_due(runtime)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a background pass must not die silently; the next kick or tick retries
                 report_unexpected(runtime.logger, "carrying out tracker writes")
             with _kick_lock:
                 if state[1]:

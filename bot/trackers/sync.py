@@ -122,10 +122,10 @@ def mark_gone(runtime: Runtime, session: Session, item: ActionItem, *, now: dt.d
                                       summary=f"ticket {escape(label)} no longer exists in {tracker.display}")
     incident = session.get(Incident, item.incident_id)
     assert incident is not None
-    said.messages.append((incident.channel_id, f":ticket: *{action_ref(item.id)}*: its ticket {escape(label)} no longer "
-                                               f"exists in {tracker.display}; the item stays as it is here. "
-                                               f"`/incident link {action_ref(item.id)} none` then `/incident ticket "
-                                               f"{action_ref(item.id)}` makes a new one."))
+    ref = action_ref(item.id)
+    text = (f":ticket: *{ref}*: its ticket {escape(label)} no longer exists in {tracker.display}; the item stays as it "
+            f"is here. `/incident link {ref} none` then `/incident ticket {ref}` makes a new one.")
+    said.messages.append((incident.channel_id, text))
 
 
 def items_with_ticket(session: Session, tracker_name: str, key: str, *, lock: bool = False) -> list[ActionItem]:
@@ -165,7 +165,7 @@ def sweep(runtime: Runtime) -> SweepReport:
                 or_(ActionItem.status == ActionStatus.OPEN, ActionItem.closed_at >= now - RECENTLY_CLOSED),
             ).order_by(ActionItem.id)
         ).all()
-    keys = sorted({key for _, key in rows})
+    keys = sorted({key for _, key in rows if key is not None})
     started = time.monotonic()
     try:
         found = tracker.get_many(keys)

@@ -43,8 +43,8 @@ def new_ticket(session: Session, item: ActionItem, incident: Incident, *, owner_
         f"Postmortem: {postmortem.file_url}" if postmortem and postmortem.file_url else
         "Postmortem: in the incident's Slack channel",
         f"Owner: {owner}",
-        f"Due: {item.due_date.isoformat() if item.due_date else 'no date'} · Priority: {item.priority}"
-        f" · Type: {item.action_type or 'not set'}",
+        (f"Due: {item.due_date.isoformat() if item.due_date else 'no date'} · Priority: {item.priority}"
+         f" · Type: {item.action_type or 'not set'}"),
         "Closing or reopening this ticket closes or reopens the action item in Slack, and the other way round.",
     ]
     return NewTicket(title=plain_text(item.text), body=body, marker=marker(item, incident), priority=item.priority,
