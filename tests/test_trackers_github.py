@@ -344,3 +344,13 @@ def test_without_tracker_auto_final_makes_no_tickets(make_bot, github, db):
     assert "marked the postmortem *final*" in bot.command("postmortem final", user=ANN, channel=channel).text
     bot.settle()
     assert github.issues == {}
+
+
+def test_a_deleted_issue_is_shown_as_such_and_the_item_stays(gbot, github, db):
+    channel, a1 = _with_ticket(gbot, github)
+    event = github.close_as(1, "octo-ann")
+    github.delete(1)
+    github_hook(gbot, {**event, "action": "deleted"})
+    stored = item(db, a1)
+    assert stored.ticket_state == "gone" and stored.status == ActionStatus.OPEN
+    assert any("no longer exists in GitHub" in t for t in channel_texts(gbot.standin, channel))

@@ -121,7 +121,7 @@ class GitHubTracker(HttpTracker):
         try:
             issue = self.request("GET", f"{self.issues_path}/{key}", what=f"reading issue #{key}").json()
         except TrackerError as err:
-            if err.status in (404, 410):
+            if err.status in (301, 404, 410):  # transferred to another repository, or deleted
                 return None
             raise
         return self.ticket(issue)

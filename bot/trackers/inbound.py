@@ -48,10 +48,13 @@ def _apply(runtime: Runtime, source: str, delivery_id: str | None, key: str, sna
     tracker = runtime.tracker
     assert tracker is not None
     try:
-        ticket = tracker.get(key) or snapshot  # the ticket as it is now, not as this (maybe late) event saw it
+        current = tracker.get(key)  # the ticket as it is now, not as this (maybe late) event saw it
     except TrackerError as err:
         runtime.logger.info("%s webhook: reading %s failed (%s); using the event's own copy", source, key, err)
-        ticket = snapshot
+        current = snapshot
+    if current is None:
+        return _deleted(runtime, source, delivery_id, key)
+    ticket = current
     said = sync.Announcements()
     now = runtime.clock.now()
     with runtime.db.unit_of_work() as session:
@@ -83,6 +86,8 @@ def handle_github_issues_event(runtime: Runtime, payload: dict[str, Any], *, del
     actor = (payload.get("sender") or {}).get("login")
     if actor and actor == tracker.me():
         return "the bot's own change"
+    if payload.get("action") in ("deleted", "transferred"):
+        return _deleted(runtime, "github", delivery_id, str(issue["number"]))
     return _apply(runtime, "github", delivery_id, str(issue["number"]), tracker.ticket(issue), actor)
 
 
@@ -104,17 +109,17 @@ def handle_jira_webhook(runtime: Runtime, payload: dict[str, Any], *, delivery_i
         return "the bot's own change"
     actor = user.get("displayName") or user.get("name") or user.get("accountId")
     if payload.get("webhookEvent") == "jira:issue_deleted":
-        return _deleted(runtime, delivery_id, key)
+        return _deleted(runtime, "jira", delivery_id, key)
     return _apply(runtime, "jira", delivery_id, key, tracker.ticket(issue), actor)
 
 
-def _deleted(runtime: Runtime, delivery_id: str | None, key: str) -> str:
+def _deleted(runtime: Runtime, source: str, delivery_id: str | None, key: str) -> str:
     tracker = runtime.tracker
     assert tracker is not None
     said = sync.Announcements()
     now = runtime.clock.now()
     with runtime.db.unit_of_work() as session:
-        if not record_delivery(session, "jira", delivery_id, now):
+        if not record_delivery(session, source, delivery_id, now):
             return "duplicate delivery: already handled"
         items = sync.items_with_ticket(session, tracker.name, key, lock=True)
         for item in items:
