@@ -44,6 +44,7 @@ class GitHubStandIn(HttpStandIn):
             Route("GET", r + r"/issues/(\d+)", self._get),
             Route("PATCH", r + r"/issues/(\d+)", self._edit),
             Route("POST", r + r"/issues/(\d+)/comments", self._comment),
+            Route("GET", r + r"/issues/(\d+)/comments", self._comments),
         ]
 
     def authorized(self, headers: dict[str, str]) -> bool:
@@ -127,10 +128,20 @@ class GitHubStandIn(HttpStandIn):
         if isinstance(found, Answer):
             return found
         comment = {"id": sum(len(c) for c in self.comments.values()) + 1, "body": (body or {}).get("body", ""),
-                   "user": {"login": self.bot_login}}
+                   "user": {"login": self.bot_login}, "created_at": _now(), "updated_at": _now(), "_updated": time.time()}
         self.comments.setdefault(int(number), []).append(comment)
         found["_updated"] = time.time()
         return Answer(201, comment)
+
+    def _comments(self, number: str, *, query: dict[str, str], **_: Any) -> Answer:
+        found = self._find(number)
+        if isinstance(found, Answer):
+            return found
+        since = query.get("since")
+        since_ts = dt.datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp() if since else None
+        listed = [c for c in self.comments.get(int(number), []) if since_ts is None or c["_updated"] >= since_ts - 1]
+        per_page = min(100, int(query.get("per_page", "30")))
+        return Answer(200, [{k: v for k, v in c.items() if not k.startswith("_")} for c in listed[:per_page]])
 
     def _list(self, *, query: dict[str, str], **_: Any) -> Answer:
         state = query.get("state", "open")

@@ -51,6 +51,7 @@ class JiraStandIn(HttpStandIn):
             Route("GET", api + r"/issue/([A-Z0-9_]+-\d+)/transitions", self._transitions),
             Route("POST", api + r"/issue/([A-Z0-9_]+-\d+)/transitions", self._do_transition),
             Route("POST", api + r"/issue/([A-Z0-9_]+-\d+)/comment", self._comment),
+            Route("GET", api + r"/issue/([A-Z0-9_]+-\d+)/comment", self._comment_list),
             Route("GET", api + "/user/search", self._user_search),
         ]
         if cloud:
@@ -169,6 +170,16 @@ class JiraStandIn(HttpStandIn):
             return self._bad({"comment": "Comment body must be an Atlassian Document"})
         self.comments.setdefault(key, []).append(text)
         return Answer(201, {"id": str(len(self.comments[key])), "body": text})
+
+    def _comment_list(self, key: str, *, query: dict[str, str], **_: Any) -> Answer:
+        if key not in self.issues:
+            return Answer(404, {"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}})
+        comments = [{"id": str(n), "author": self.me, "body": body, "created": "2026-06-22T14:50:00.000+0000"}
+                    for n, body in enumerate(self.comments.get(key, []), start=1)]
+        if query.get("orderBy") == "-created":
+            comments.reverse()
+        size = int(query.get("maxResults", "50"))
+        return Answer(200, {"startAt": 0, "maxResults": size, "total": len(comments), "comments": comments[:size]})
 
     def _user_search(self, *, query: dict[str, str], **_: Any) -> Answer:
         wanted = (query.get("query") if self.cloud else query.get("username")) or ""

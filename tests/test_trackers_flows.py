@@ -38,7 +38,7 @@ def test_the_nudge_shows_the_ticket_and_its_done_button_closes_it(make_bot, gith
     assert f"<{github.issues[1]['html_url']}|#1> (open)" in line
     bot.click(message, "nudge_done", user=BOB, channel=channel, value=str(a1))
     github.wait_for(lambda: github.issues[1]["state"] == "closed" and github.comments.get(1))
-    assert github.comments[1][-1]["body"] == "Marked done in Slack by bob."
+    assert github.comments[1][-1]["body"].startswith("Marked done in Slack by bob.\n\n<!-- incident-bot: change-")
     assert item(db, a1).status == ActionStatus.DONE
 
 

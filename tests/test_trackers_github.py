@@ -235,13 +235,13 @@ def test_done_and_drop_and_reopen_in_slack_go_to_the_issue_with_who_and_why(gbot
     github.wait_for(lambda: github.issues[1]["state"] == "closed")
     github.wait_for(lambda: github.comments.get(1))
     assert github.issues[1]["state_reason"] == "completed"
-    assert github.comments[1][-1]["body"] == "Marked done in Slack by bob."
+    assert github.comments[1][-1]["body"].startswith("Marked done in Slack by bob.\n\n<!-- incident-bot: change-")
     gbot.command(f"reopen A{a1}", user=ANN, channel=channel)
     github.wait_for(lambda: github.issues[1]["state"] == "open")
     gbot.command(f"drop A{a1} replaced by the new pool", user=ANN, channel=channel)
     github.wait_for(lambda: github.issues[1]["state"] == "closed" and len(github.comments[1]) == 3)
     assert github.issues[1]["state_reason"] == "not_planned"
-    assert github.comments[1][-1]["body"] == "Dropped in Slack by ann: replaced by the new pool"
+    assert github.comments[1][-1]["body"].startswith("Dropped in Slack by ann: replaced by the new pool\n")
     # GitHub's webhooks for the bot's own changes do not come back as changes
     gbot.settle()
     for event in (github.reopen_as(1, "incident-bot"),):
@@ -354,3 +354,23 @@ def test_a_deleted_issue_is_shown_as_such_and_the_item_stays(gbot, github, db):
     stored = item(db, a1)
     assert stored.ticket_state == "gone" and stored.status == ActionStatus.OPEN
     assert any("no longer exists in GitHub" in t for t in channel_texts(gbot.standin, channel))
+
+
+@pytest.mark.parametrize("lost", ["PATCH", "comment"])
+def test_a_lost_answer_while_closing_closes_once_with_one_comment(gbot, github, db, lost):
+    from bot.trackers import outbox
+
+    channel, a1 = _with_ticket(gbot, github)
+    if lost == "PATCH":
+        github.lose_answer("PATCH", r"/issues/1$")
+    else:
+        github.lose_answer("POST", r"/issues/1/comments$")
+    gbot.command(f"done A{a1}", user=BOB, channel=channel)
+    gbot.settle()
+    [close] = [w for w in writes(db) if w.op == "close"]
+    assert close.status == "pending" and close.attempts == 1
+    gbot.clock.advance(dt.timedelta(minutes=1))
+    outbox.run_due(gbot.runtime)
+    assert [w.status for w in writes(db) if w.op == "close"] == ["done"]
+    assert github.issues[1]["state"] == "closed" and len(github.comments[1]) == 1
+    assert item(db, a1).ticket_state == "closed"

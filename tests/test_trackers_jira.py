@@ -228,3 +228,17 @@ def test_a_retired_search_endpoint_stops_the_sweep_with_a_plain_reason(make_bot,
     assert "Jira retired this endpoint" in report.describe()
     cloud.transition_as("OPS-1", "Done", "acc-ann")
     assert sync.sweep(bot.runtime).changes == 1  # the next sweep carries on
+
+
+def test_a_lost_comment_answer_in_jira_is_not_posted_twice(make_bot, cloud, db):
+    from bot.trackers import outbox
+
+    bot = make_bot(**jira_env(cloud))
+    channel, a1 = _with_ticket(bot, cloud)
+    cloud.lose_answer("POST", r"/issue/OPS-1/comment$")
+    bot.command(f"done A{a1}", user=BOB, channel=channel)
+    bot.settle()
+    bot.clock.advance(dt.timedelta(minutes=1))
+    outbox.run_due(bot.runtime)
+    assert cloud.issues["OPS-1"]["status"] == "Done" and len(cloud.comments["OPS-1"]) == 1
+    assert item(db, a1).ticket_state == "closed"

@@ -51,6 +51,16 @@ class NewTicket:
 
 
 @dataclass(frozen=True)
+class Comment:
+    """A comment the outbox writes. `token` names the write; `since` is set on a retry, when an
+    earlier try may have posted it already (the answer was lost): the adapter then looks first."""
+
+    text: str
+    token: str
+    since: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
 class Change:
     """A change the tracker reports (webhook): who did it, and the ticket as it is now."""
 
@@ -88,11 +98,13 @@ class Tracker(Protocol):
         """Tickets by key, read in as few calls as the tracker allows; missing keys are left out."""
         ...
 
-    def close(self, key: str, comment: str, *, dropped: bool = False) -> Ticket: ...
+    def close(self, key: str, comment: Comment, *, dropped: bool = False) -> Ticket: ...
 
-    def reopen(self, key: str, comment: str) -> Ticket: ...
+    def reopen(self, key: str, comment: Comment) -> Ticket: ...
 
-    def comment(self, key: str, text: str) -> None: ...
+    def comment(self, key: str, comment: Comment) -> None:
+        """Post the comment, unless a retry finds it posted already."""
+        ...
 
     def find_by_marker(self, marker: str, *, since: dt.datetime) -> Ticket | None: ...
 

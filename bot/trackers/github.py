@@ -20,6 +20,7 @@ from bot.trackers.base import (
     CLOSED,
     MAX_TITLE,
     OPEN,
+    Comment,
     HttpTracker,
     NewTicket,
     Ticket,
@@ -183,9 +184,16 @@ class GitHubTracker(HttpTracker):
         response = self.request("POST", self.issues_path, what="creating the issue", json=payload, ok=(201,))
         return self.ticket(response.json())
 
-    def comment(self, key: str, text: str) -> None:
+    def comment(self, key: str, comment: Comment) -> None:
+        tag = marker_comment(comment.token)
+        if comment.since is not None:
+            since = comment.since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            posted = self.request("GET", f"{self.issues_path}/{key}/comments", what=f"reading #{key}'s comments",
+                                  params={"since": since, "per_page": str(PAGE)}).json()
+            if any(tag in (c.get("body") or "") for c in posted):
+                return
         self.request("POST", f"{self.issues_path}/{key}/comments", what=f"commenting on #{key}",
-                     json={"body": no_pings(text)}, ok=(201,))
+                     json={"body": f"{no_pings(comment.text)}\n\n{tag}"}, ok=(201,))
 
     def _set_state(self, key: str, state: str, reason: str) -> Ticket:
         response = self.request("PATCH", f"{self.issues_path}/{key}", what=f"setting #{key} {state}",
@@ -194,12 +202,12 @@ class GitHubTracker(HttpTracker):
 
     # The state first (setting it twice is harmless), then the comment: a retry after a lost
     # answer repeats at most the comment, never leaves a comment on a ticket left open.
-    def close(self, key: str, comment: str, *, dropped: bool = False) -> Ticket:
+    def close(self, key: str, comment: Comment, *, dropped: bool = False) -> Ticket:
         ticket = self._set_state(key, "closed", "not_planned" if dropped else "completed")
         self.comment(key, comment)
         return ticket
 
-    def reopen(self, key: str, comment: str) -> Ticket:
+    def reopen(self, key: str, comment: Comment) -> Ticket:
         ticket = self._set_state(key, "open", "reopened")
         self.comment(key, comment)
         return ticket

@@ -20,6 +20,7 @@ from bot.settings import TrackerSettings
 from bot.trackers.base import (
     CLOSED,
     OPEN,
+    Comment,
     HttpTracker,
     NewTicket,
     Ticket,
@@ -38,6 +39,15 @@ def adf(paragraphs: list[str]) -> dict[str, Any]:
     """Plain paragraphs as an Atlassian Document (what v3 takes for descriptions and comments)."""
     return {"type": "doc", "version": 1,
             "content": [{"type": "paragraph", "content": [{"type": "text", "text": p}]} for p in paragraphs if p]}
+
+
+def _plain(body: Any) -> str:
+    """A comment's words: v2 gives a string, v3 an Atlassian Document whose text nodes hold them."""
+    if isinstance(body, str):
+        return body
+    if isinstance(body, dict):
+        return str(body.get("text") or "") + "".join(_plain(child) for child in body.get("content") or [])
+    return ""
 
 
 class JiraTracker(HttpTracker):
@@ -223,7 +233,15 @@ class JiraTracker(HttpTracker):
         others = re.findall(r"(\w+): ", str(err).split("said 400", 1)[-1])
         return named if named and all(o in OPTIONAL_FIELDS for o in others) else []
 
-    def comment(self, key: str, text: str) -> None:
+    def comment(self, key: str, comment: Comment) -> None:
+        # Jira has no hidden text: the write's token is a short visible suffix, so a retry can tell
+        # this comment from an earlier one with the same words (done, reopened, done again).
+        text = f"{comment.text} (incident-bot {comment.token})"
+        if comment.since is not None:
+            listing = self.request("GET", f"issue/{key}/comment", what=f"reading {key}'s comments",
+                                   params={"orderBy": "-created", "maxResults": "50"}).json()
+            if any(self.is_me(c.get("author") or {}) and text in _plain(c.get("body")) for c in listing.get("comments") or []):
+                return
         self.request("POST", f"issue/{key}/comment", what=f"commenting on {key}", json={"body": self._text([text])},
                      ok=(201,))
 
@@ -239,7 +257,7 @@ class JiraTracker(HttpTracker):
         raise TrackerError(f"{key}'s workflow offers no transition to a status in category {categories[0]!r} "
                            "from where it is now", needs_person=True)
 
-    def close(self, key: str, comment: str, *, dropped: bool = False) -> Ticket:
+    def close(self, key: str, comment: Comment, *, dropped: bool = False) -> Ticket:
         current = self.get(key)
         if current is None:
             raise TrackerError(f"{key} no longer exists in Jira", needs_person=True)
@@ -249,7 +267,7 @@ class JiraTracker(HttpTracker):
         return Ticket(key=key, url=current.url, state=CLOSED, assignee=current.assignee, due=current.due,
                       title=current.title)
 
-    def reopen(self, key: str, comment: str) -> Ticket:
+    def reopen(self, key: str, comment: Comment) -> Ticket:
         current = self.get(key)
         if current is None:
             raise TrackerError(f"{key} no longer exists in Jira", needs_person=True)

@@ -29,7 +29,7 @@ from bot.runtime import Runtime
 from bot.slack.gateway import SlackFailure
 from bot.slack.text import escape
 from bot.trackers import tickets
-from bot.trackers.base import CLOSED, Ticket, TrackerError
+from bot.trackers.base import CLOSED, Comment, Ticket, TrackerError
 
 LEASE = dt.timedelta(minutes=2)  # far longer than one call's time-out: a live worker never loses its claim
 FIRST_RETRY_SECONDS = 30
@@ -167,11 +167,13 @@ def _perform(runtime: Runtime, job: dict[str, Any], write_id: int) -> Ticket | N
         return None  # the link was removed: nothing to follow
     payload = job["payload"]
     who = runtime.gateway.user_name(payload["by"]) if payload.get("by") else "someone"
+    # tried before: the comment may be there already (its answer lost); the adapter looks first
+    since = job["created_at"] - MARKER_LOOKBACK if job["attempts"] > 1 else None
     if job["op"] == "reopen":
-        return tracker.reopen(job["key"], f"Reopened in Slack by {who}.")
+        return tracker.reopen(job["key"], Comment(f"Reopened in Slack by {who}.", f"change-{write_id}", since))
     what = (f"Dropped in Slack by {who}: {payload.get('reason')}" if payload.get("action") == "drop"
             else f"Marked done in Slack by {who}.")
-    return tracker.close(job["key"], what, dropped=payload.get("action") == "drop")
+    return tracker.close(job["key"], Comment(what, f"change-{write_id}", since), dropped=payload.get("action") == "drop")
 
 
 def _mine(session: Session, write_id: int, token: str) -> TrackerWrite | None:
