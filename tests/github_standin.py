@@ -150,6 +150,7 @@ class GitHubStandIn(HttpStandIn):
         since_ts = dt.datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp() if since else None
         found = [i for i in self.issues.values()
                  if (state == "all" or i["state"] == state) and all(n in i["labels"] for n in labels)
+                 and query.get("creator", i["user"]) == i["user"]
                  and (since_ts is None or i["_updated"] >= since_ts - 1)]
         key = "_updated" if query.get("sort") == "updated" else "number"
         found.sort(key=lambda i: i[key], reverse=query.get("direction", "desc") == "desc")

@@ -161,8 +161,12 @@ class GitHubTracker(HttpTracker):
     def find_by_marker(self, marker: str, *, since: dt.datetime) -> Ticket | None:
         needle = marker_comment(marker)
         since_text = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for issue in self._issues({"state": "all", "labels": "incident", "since": since_text,
-                                   "sort": "created", "direction": "desc"}):
+        # By creator, not by label: a token that may not create labels still makes the issue, without them.
+        params = {"state": "all", "since": since_text, "sort": "created", "direction": "desc"}
+        me = self.me()
+        if me:
+            params["creator"] = me
+        for issue in self._issues(params):
             if needle in (issue.get("body") or ""):
                 return self.ticket(issue)
         return None
