@@ -14,11 +14,11 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.actions import items as action_items
-from bot.models import ActionItem, ActionStatus, Incident
+from bot.models import ActionItem, ActionStatus, Incident, TrackerDelivery
 from bot.refs import action_ref
 from bot.runtime import Runtime
 from bot.slack.gateway import SlackFailure
@@ -27,6 +27,7 @@ from bot.trackers import tickets
 from bot.trackers.base import CLOSED, OPEN, Ticket, TrackerError, cap
 
 RECENTLY_CLOSED = dt.timedelta(days=30)
+DELIVERIES_KEPT = dt.timedelta(days=30)
 BATCH = 200  # items per transaction in a sweep
 GONE = "gone"
 
@@ -194,6 +195,8 @@ def sweep(runtime: Runtime) -> SweepReport:
             session.execute(update(ActionItem).where(ActionItem.id.in_(ids[start:start + BATCH]))
                             .values(ticket_synced_at=now).execution_options(synchronize_session=False))
     said.post(runtime)
+    with runtime.db.unit_of_work() as session:  # redeliveries come within days; older ids only take room
+        session.execute(delete(TrackerDelivery).where(TrackerDelivery.received_at < now - DELIVERIES_KEPT))
     return report
 
 

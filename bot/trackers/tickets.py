@@ -8,6 +8,8 @@ text becomes plain words first (`<@U1|ann>` -> `@ann`), so nothing from Slack is
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -73,12 +75,31 @@ def slack_user_for(settings: TrackerSettings, gateway: SlackGateway, tracker_use
         if login.lower() == tracker_user.lower():
             return slack_id
     if email:
-        try:
-            user = gateway.call("users.lookupByEmail", email=email).get("user") or {}
-            return user.get("id")
-        except SlackFailure:
-            return None
+        return _slack_id_by_email(gateway, email)
     return None
+
+
+_EMAIL_TTL_SECONDS = 3600
+_by_email: dict[str, tuple[float, str | None]] = {}
+_by_email_lock = threading.Lock()
+
+
+def _slack_id_by_email(gateway: SlackGateway, email: str) -> str | None:
+    """users.lookupByEmail, remembered for an hour: a sweep full of reassignments stays within its Tier 3 limit."""
+    key = email.strip().lower()
+    with _by_email_lock:
+        cached = _by_email.get(key)
+        if cached and time.monotonic() - cached[0] < _EMAIL_TTL_SECONDS:
+            return cached[1]
+    try:
+        found = (gateway.call("users.lookupByEmail", email=email).get("user") or {}).get("id")
+    except SlackFailure as failure:
+        if failure.code != "users_not_found":
+            return None  # Slack could not say: ask again next time
+        found = None
+    with _by_email_lock:
+        _by_email[key] = (time.monotonic(), found)
+    return found
 
 
 def _profile(gateway: SlackGateway, user_id: str) -> dict[str, Any]:
