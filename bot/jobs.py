@@ -39,7 +39,7 @@ def _tracker_writes(runtime: Runtime) -> object:
 def _tracker_sync(runtime: Runtime) -> object:
     from bot.trackers import sync
 
-    return sync.sweep(runtime)
+    return sync.scheduled_sweep(runtime)
 
 
 def all_jobs(settings: Settings | None = None) -> list[Job]:
@@ -49,14 +49,17 @@ def all_jobs(settings: Settings | None = None) -> list[Job]:
         Job("postmortem-reminders", REMINDER_TICK_SECONDS, _postmortem_reminders),
     ]
     if settings is not None and settings.trackers.kind:
-        jobs += tracker_jobs(settings.trackers.sync_minutes)
+        jobs += tracker_jobs()
     return jobs
 
 
 # Tracker writes waiting for a retry (each has its own backoff in bot/trackers/outbox.py).
 TRACKER_WRITES_TICK_SECONDS = 10
+# The sweep runs once per TRACKER_SYNC_MINUTES slot (claimed across replicas); ticking every
+# minute only makes a slot missed during a restart start soon after.
+TRACKER_SYNC_TICK_SECONDS = 60
 
 
-def tracker_jobs(sync_minutes: int = 15) -> list[Job]:
+def tracker_jobs() -> list[Job]:
     return [Job("tracker-writes", TRACKER_WRITES_TICK_SECONDS, _tracker_writes),
-            Job("tracker-sync", sync_minutes * 60, _tracker_sync)]
+            Job("tracker-sync", TRACKER_SYNC_TICK_SECONDS, _tracker_sync)]

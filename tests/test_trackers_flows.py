@@ -118,3 +118,21 @@ def test_tracker_sync_and_check_from_the_command_line(make_bot, github, db, stan
     assert item(db, a1).status == ActionStatus.DONE
     assert main(["tracker", "check"], env={**env, "GITHUB_TOKEN": "nope"}, clock=bot.clock) == 1
     assert "token was rejected (GITHUB_TOKEN)" in capsys.readouterr().out
+
+
+def test_the_scheduled_sweep_runs_once_per_slot_across_replicas(make_bot, github, db):
+    from bot.trackers import sync
+
+    one, two = make_bot(**github_env(github)), make_bot(**github_env(github))
+    channel, [a1] = incident_with_items(one, "Fix the retries")
+    one.command(f"ticket A{a1}", user=ANN, channel=channel)
+    github.close_as(1, "octo-bob")
+    first = sync.scheduled_sweep(one.runtime)
+    assert first is not None and first.changes == 1
+    assert sync.scheduled_sweep(two.runtime) is None  # this slot's sweep is done
+    reads = len(github.calls_to("GET", r"/issues$"))
+    one.clock.advance(dt.timedelta(minutes=15))
+    assert sync.scheduled_sweep(two.runtime) is not None  # the next slot: whoever comes first
+    assert sync.scheduled_sweep(one.runtime) is None
+    assert len(github.calls_to("GET", r"/issues$")) == reads + 1
+    assert item(db, a1).status == ActionStatus.DONE

@@ -200,6 +200,40 @@ def sweep(runtime: Runtime) -> SweepReport:
     return report
 
 
+SWEEP_CLAIM = "tracker-sync"
+
+
+def sweep_slot(now: dt.datetime, minutes: int) -> str:
+    """The TRACKER_SYNC_MINUTES slot `now` falls in, named by its start (`2026-06-22T14:45`, UTC)."""
+    epoch_minutes = int(now.timestamp() // 60)
+    start = epoch_minutes - epoch_minutes % minutes
+    return dt.datetime.fromtimestamp(start * 60, dt.UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def scheduled_sweep(runtime: Runtime) -> SweepReport | None:
+    """The background job: one sweep per slot across all replicas (a claim on the slot, as the
+    nudges claim their week); None when another process has this slot's sweep."""
+    from bot.models import NudgeClaim
+    from bot.nudges import claims
+
+    if runtime.tracker is None:
+        return None
+    now = runtime.clock.now()
+    slot = sweep_slot(now, runtime.settings.trackers.sync_minutes)
+    held = claims.claim(runtime.db, SWEEP_CLAIM, runtime.tracker.name, slot, worker=claims.new_worker_id(), now=now,
+                        lease=dt.timedelta(minutes=10))
+    if held is None:
+        return None
+    report = sweep(runtime)
+    claims.settle(runtime.db, held, claims.FAILED if report.error else claims.SENT, now=runtime.clock.now(),
+                  error=report.error)
+    with runtime.db.unit_of_work() as session:  # the slots' claims matter for a day at most
+        session.execute(delete(NudgeClaim).where(NudgeClaim.kind == SWEEP_CLAIM, NudgeClaim.period < sweep_slot(
+            now - dt.timedelta(days=2), runtime.settings.trackers.sync_minutes)))
+    runtime.logger.info("%s", report.describe())
+    return report
+
+
 # -- a link made by hand ----------------------------------------------------------------------------
 def adopt_link(runtime: Runtime, item_id: int, url: str | None) -> str | None:
     """When `link` names an issue of the configured tracker, keep the item in step with it from now on."""
