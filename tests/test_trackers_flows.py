@@ -136,3 +136,20 @@ def test_the_scheduled_sweep_runs_once_per_slot_across_replicas(make_bot, github
     assert sync.scheduled_sweep(one.runtime) is None
     assert len(github.calls_to("GET", r"/issues$")) == reads + 1
     assert item(db, a1).status == ActionStatus.DONE
+
+
+def test_an_owner_github_cannot_assign_gets_an_unassigned_issue_and_other_422s_are_told(make_bot, github, db, standin):
+    bot = make_bot(**github_env(github, TRACKER_USERS="U0ANN=ghost-user"))
+    channel, [a1, a2] = incident_with_items(bot, "Fix the retries <@U0ANN|ann>", "Write the runbook")
+    bot.command(f"ticket A{a1}", user=ANN, channel=channel)
+    assert github.issues[1]["assignees"] == [] and "Owner: ann (Slack)" in github.issues[1]["body"]
+    github.fail("POST", r"/issues$", 422, body={"message": "Validation Failed",
+                                                "errors": [{"resource": "Issue", "code": "custom", "field": "body"}]})
+    reply = bot.command(f"ticket A{a2}", user=ANN, channel=channel)
+    assert "GitHub said 422 Validation Failed (body)" in reply.text
+    told = [c.params.get("text", "") for c in standin.calls_to("chat.postMessage")
+            if "could not create the GitHub ticket" in c.params.get("text", "")]
+    assert len(told) == 1 and f"/incident ticket A{a2}" in told[0]
+    assert len(github.issues) == 1
+    bot.command(f"ticket A{a2}", user=ANN, channel=channel)  # after the fix: asked again, made
+    assert len(github.issues) == 2 and item(db, a2).ticket_key == "2"
