@@ -60,14 +60,6 @@ class Comment:
     since: dt.datetime | None = None
 
 
-@dataclass(frozen=True)
-class Change:
-    """A change the tracker reports (webhook): who did it, and the ticket as it is now."""
-
-    ticket: Ticket
-    actor: str | None = None
-
-
 class TrackerError(Exception):
     """A tracker call failed. `needs_person`: retrying cannot help; the message says what to fix."""
 
