@@ -153,7 +153,8 @@ class HttpTracker:
             # A write that timed out may still have been carried out: the caller looks before redoing it.
             raise TrackerError(f"{what}: no answer within {self.timeout:.0f}s", outcome_unknown=method != "GET") from err
         except httpx.HTTPError as err:
-            raise TrackerError(f"{what}: {err.__class__.__name__}", outcome_unknown=method != "GET") from err
+            raise TrackerError(f"{what}: cannot reach {self.base_url} ({err.__class__.__name__})",
+                               outcome_unknown=method != "GET") from err
         if response.status_code in ok:
             return response
         raise self.failure(response, what)
