@@ -242,3 +242,19 @@ def test_a_lost_comment_answer_in_jira_is_not_posted_twice(make_bot, cloud, db):
     outbox.run_due(bot.runtime)
     assert cloud.issues["OPS-1"]["status"] == "Done" and len(cloud.comments["OPS-1"]) == 1
     assert item(db, a1).ticket_state == "closed"
+
+
+def test_two_replicas_ticket_all_at_once_make_one_jira_issue_per_item(make_bot, dc, db):
+    import threading
+
+    one, two = make_bot(**jira_env(dc)), make_bot(**jira_env(dc))
+    channel, ids = incident_with_items(one, "One", "Two", "Three")
+    dc.slow("POST", r"/issue$", 0.3, times=6)
+    threads = [threading.Thread(target=lambda b=b: b.command("ticket all", user=ANN, channel=channel))
+               for b in (one, two, two)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(i["summary"] for i in dc.issues.values()) == ["One", "Three", "Two"]
+    assert sorted(item(db, i).ticket_key for i in ids) == ["OPS-1", "OPS-2", "OPS-3"]
