@@ -315,6 +315,12 @@ def test_webhook_surface_refuses_bad_signatures_big_bodies_and_junk(gbot, github
     assert github_hook(gbot, {}, raw=b"x" * (1024 * 1024 + 1)).status_code == 413
     assert "pong" in github_hook(gbot, {"zen": "hi"}, event="ping").text
     assert github_hook(gbot, event).status_code == 200 and item(db, 1).status == ActionStatus.DONE
+    other = github._create(body={"title": "Unrelated", "labels": []}).body
+    answer = github_hook(gbot, {"action": "opened", "issue": other, "repository": {"full_name": github.repo},
+                                "sender": {"login": "octo-ann"}})
+    assert "#2 is no item's ticket" in answer.text and not github.calls_to("GET", r"/issues/2$")
+    elsewhere = github_hook(gbot, {**event, "repository": {"full_name": "acme/other"}})
+    assert "not the configured repository" in elsewhere.text
 
 
 def test_tracker_text_is_escaped_in_slack(make_bot, github, db):

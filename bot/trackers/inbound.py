@@ -47,6 +47,9 @@ def record_delivery(session: Session, source: str, delivery_id: str | None, now:
 def _apply(runtime: Runtime, source: str, delivery_id: str | None, key: str, snapshot: Ticket, actor: str | None) -> str:
     tracker = runtime.tracker
     assert tracker is not None
+    with runtime.db.unit_of_work() as session:  # most of a busy repository's events concern no item
+        if not sync.items_with_ticket(session, tracker.name, snapshot.key):
+            return f"{snapshot.label} is no item's ticket"
     try:
         current = tracker.get(key)  # the ticket as it is now, not as this (maybe late) event saw it
     except TrackerError as err:

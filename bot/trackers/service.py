@@ -46,8 +46,6 @@ def create_for_item(runtime: Runtime, item_id: int, *, by: str, channel_id: str)
             raise UserError(f"{action_ref(item.id)} is linked to a ticket made by hand ({escape(item.link_url)}). "
                             f"`/incident link {action_ref(item.id)} none` first if it should get a new one.")
         write_ids = [outbox.request_create(session, item, by=by, now=now).id]
-        session.flush()
-        write_ids = [w for w in write_ids]
     return Result(_answer(runtime, write_ids, [item_id], heading=None), in_channel)
 
 
