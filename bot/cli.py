@@ -1,4 +1,4 @@
-"""The `incident-bot` command: serve, migrate, nudge, review."""
+"""The `incident-bot` command: serve, migrate, nudge, review, tracker."""
 
 from __future__ import annotations
 
@@ -63,6 +63,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _migrate_or_exit(runtime.db.engine)
     app = create_app(runtime)
     background = _start_background(runtime)
+    from bot.trackers.service import check_at_start
+
+    check_at_start(runtime)  # one line saying whether the tracker is usable; never stops the bot
     try:
         if settings.slack_app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -85,7 +88,7 @@ def _start_background(runtime) -> list:  # type: ignore[no-untyped-def]
     from bot.jobs import all_jobs
     from bot.scheduler import start_scheduler
 
-    return [start_scheduler(runtime, all_jobs())]
+    return [start_scheduler(runtime, all_jobs(runtime.settings))]
 
 
 def cmd_nudge(args: argparse.Namespace) -> int:
@@ -146,6 +149,27 @@ def cmd_review(args: argparse.Namespace) -> int:
     from bot.insights import review_describe
 
     return review_describe.run_from_cli(_settings_or_exit(args.env), args)
+def cmd_tracker(args: argparse.Namespace) -> int:
+    """`tracker sync`: the reconcile sweep now; `tracker check`: is the tracker usable, and as whom."""
+    from bot.runtime import build_runtime
+    from bot.trackers import outbox, service, sync
+
+    settings = _settings_or_exit(args.env)
+    _configure_logging(settings.log_level)
+    runtime = build_runtime(settings, clock=args.clock)
+    try:
+        line = service.describe_check(settings.trackers, runtime.tracker)
+        print(line)
+        if runtime.tracker is None or "not usable" in line:
+            return 1
+        if args.action == "sync":
+            outbox.run_due(runtime)  # writes waiting for a retry go first, so the sweep reads their result
+            report = sync.sweep(runtime)
+            print(report.describe())
+            return 1 if report.error else 0
+        return 0
+    finally:
+        runtime.shutdown()
 
 
 def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None, clock: Any = None) -> int:
@@ -166,6 +190,9 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None,
     review.add_argument("--force", action="store_true", help="post again even where this period's review is out")
     review.add_argument("--dry-run", action="store_true", help="print the review; post and record nothing")
     review.set_defaults(func=cmd_review)
+    tracker = sub.add_parser("tracker", help="tickets: `sync` reads every open item's ticket now; `check` tests the settings")
+    tracker.add_argument("action", choices=("sync", "check"))
+    tracker.set_defaults(func=cmd_tracker)
     parser.set_defaults(env=env, clock=clock)
     args = parser.parse_args(argv)
     return args.func(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.runtime import Runtime
 from bot.scheduler import Job
+from bot.settings import Settings
 
 # The reminder sweeps decide from the clock what is due; ticking often only makes them prompt.
 REMINDER_TICK_SECONDS = 180
@@ -35,11 +36,37 @@ def _periodic_review(runtime: Runtime) -> object:
     return review_delivery.run_scheduled(runtime)
 
 
-def all_jobs() -> list[Job]:
+def _tracker_writes(runtime: Runtime) -> object:
+    from bot.trackers import outbox
+
+    return outbox.run_due(runtime)
+
+
+def _tracker_sync(runtime: Runtime) -> object:
+    from bot.trackers import sync
+
+    return sync.scheduled_sweep(runtime)
+
+
+def all_jobs(settings: Settings | None = None) -> list[Job]:
     jobs: list[Job] = [
         Job("publish-postmortems", POSTMORTEM_PUBLISH_TICK_SECONDS, _publish_postmortems),
         Job("weekly-nudges", REMINDER_TICK_SECONDS, _weekly_nudges),
         Job("postmortem-reminders", REMINDER_TICK_SECONDS, _postmortem_reminders),
         Job("periodic-review", REMINDER_TICK_SECONDS, _periodic_review),
     ]
+    if settings is not None and settings.trackers.kind:
+        jobs += tracker_jobs()
     return jobs
+
+
+# Tracker writes waiting for a retry (each has its own backoff in bot/trackers/outbox.py).
+TRACKER_WRITES_TICK_SECONDS = 10
+# The sweep runs once per TRACKER_SYNC_MINUTES slot (claimed across replicas); ticking every
+# minute only makes a slot missed during a restart start soon after.
+TRACKER_SYNC_TICK_SECONDS = 60
+
+
+def tracker_jobs() -> list[Job]:
+    return [Job("tracker-writes", TRACKER_WRITES_TICK_SECONDS, _tracker_writes),
+            Job("tracker-sync", TRACKER_SYNC_TICK_SECONDS, _tracker_sync)]

@@ -206,10 +206,19 @@ class ActionItem(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     closed_by: Mapped[str | None] = mapped_column(String(32))
+    # Its ticket in the tracker (issue 10). The ticket_* values are what the tracker said last: a
+    # difference from them is a change made in the tracker, so the bot's own writes never echo back.
+    ticket_tracker: Mapped[str | None] = mapped_column(String(16))
+    ticket_key: Mapped[str | None] = mapped_column(String(100))
+    ticket_state: Mapped[str | None] = mapped_column(String(16))  # open | closed | gone
+    ticket_assignee: Mapped[str | None] = mapped_column(String(200))
+    ticket_due: Mapped[dt.date | None] = mapped_column(Date)
+    ticket_synced_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (
         CheckConstraint("priority IN ('P0','P1','P2','P3')", name="priority_known"),
         Index("ix_action_items_status_due", "status", "due_date"),
+        Index("ix_action_items_ticket", "ticket_tracker", "ticket_key"),
     )
 
 
@@ -323,3 +332,44 @@ class IncidentSearchDocument(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
     document: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+# --- trackers (issue 10) ---
+class TrackerWrite(Base):
+    """One write to the tracker (create, close, reopen, comment), stored before it is tried.
+
+    The outbox: a worker claims a row (lease), calls the tracker, records the outcome; transient
+    failures wait their backoff, a failure a person must fix is told once in the incident's
+    channel. `dedup_key` (`create:<item id>`) makes one ticket per item across processes.
+    """
+
+    __tablename__ = "tracker_writes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_item_id: Mapped[int] = mapped_column(ForeignKey("action_items.id", ondelete="CASCADE"), index=True)
+    op: Mapped[str] = mapped_column(String(16))  # create | close | reopen | comment
+    dedup_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | done | failed
+    requested_by: Mapped[str] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    told_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # the failure was said in the channel
+
+    __table_args__ = (Index("ix_tracker_writes_status_next", "status", "next_attempt_at"),)
+
+
+class TrackerDelivery(Base):
+    """A webhook delivery already handled (GitHub's X-GitHub-Delivery, Jira's webhook identifier)."""
+
+    __tablename__ = "tracker_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    delivery_id: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("source", "delivery_id", name="uq_tracker_deliveries_source_delivery"),)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.clock import Clock, SystemClock
 from bot.db import Database
 from bot.settings import Settings
 from bot.slack.gateway import SlackGateway, build_web_client
+from bot.trackers.registry import build_tracker
 
 
 @dataclass
@@ -19,6 +21,7 @@ class Runtime:
     gateway: SlackGateway
     clock: Clock
     logger: logging.Logger
+    tracker: Any = None  # the configured ticket tracker (bot.trackers), or None
     # Work that follows an acknowledgement runs here, not on Bolt's listener threads: a listener
     # then holds its thread for microseconds, so a burst of slow requests never delays an ack.
     after_ack: ThreadPoolExecutor = field(
@@ -45,4 +48,5 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, db: Databas
         gateway=SlackGateway(client),
         clock=clock or SystemClock(),
         logger=logging.getLogger("incident_bot"),
+        tracker=build_tracker(settings.trackers),
     )

@@ -18,6 +18,7 @@ from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.db import Database
+from handlers import tracker_hooks
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -50,6 +51,8 @@ def build_asgi_app(app: App, db: Database, *, threads: int = 32) -> Callable[...
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
             })
             await send({"type": "http.response.body", "body": body})
+            return
+        if await tracker_hooks.serve(app, executor, scope, receive, send):  # POST /hooks/github, /hooks/jira
             return
         await slack_handler(scope, receive, send)
 

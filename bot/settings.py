@@ -103,6 +103,92 @@ def _review(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     if schedule and not channel:
         raise SettingsError("REVIEW_CHANNEL must name the channel (#incidents or C0123ABCD) when REVIEW_SCHEDULE is set")
     return schedule, channel
+# --- trackers (issue 10): GitHub Issues or Jira, one at a time -------------------------------
+GITHUB_API_DEFAULT = "https://api.github.com/"
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """Which tracker action items become tickets in, and how to reach it (`kind` None: no tracker)."""
+
+    kind: str | None = None  # github | jira
+    github_token: str | None = None
+    github_repo: str | None = None  # owner/name
+    github_api_url: str = GITHUB_API_DEFAULT
+    jira_url: str | None = None
+    jira_user: str | None = None
+    jira_api_token: str | None = None
+    jira_pat: str | None = None
+    jira_project: str | None = None
+    jira_issue_type: str = "Task"
+    users: dict[str, str] = field(default_factory=dict)  # Slack user id -> tracker login / account id
+    auto: bool = False
+    sync_minutes: int = 15
+    github_webhook_secret: str | None = None
+    jira_webhook_secret: str | None = None
+
+    @property
+    def jira_cloud(self) -> bool:
+        """Cloud speaks REST v3 with basic auth (e-mail + API token); Data Center v2 with a PAT."""
+        return self.jira_pat is None
+
+
+def _tracker_users(env: Mapping[str, str], name: str) -> dict[str, str]:
+    """`U0ANN=octo-ann,U0BOB=bob` -> {"U0ANN": "octo-ann", "U0BOB": "bob"}."""
+    raw = (env.get(name) or "").strip()
+    users: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        slack_id, sep, login = part.partition("=")
+        if not sep or not slack_id.strip()[:1] in ("U", "W") or not login.strip():
+            raise SettingsError(f"{name} must look like U0123ABC=octocat,U0456DEF=hubot (Slack id=tracker user), not {part!r}")
+        users[slack_id.strip()] = login.strip()
+    return users
+
+
+def _tracker_settings(env: Mapping[str, str]) -> TrackerSettings:
+    def opt(name: str) -> str | None:
+        return (env.get(name) or "").strip() or None
+
+    github_ready = bool(opt("GITHUB_TOKEN") and opt("GITHUB_REPO"))
+    jira_ready = bool(opt("JIRA_URL") and opt("JIRA_PROJECT") and (opt("JIRA_PAT") or opt("JIRA_API_TOKEN")))
+    kind = (opt("TRACKER") or "").lower() or None
+    if kind is None:
+        kind = "github" if github_ready and not jira_ready else "jira" if jira_ready and not github_ready else None
+        if github_ready and jira_ready:
+            raise SettingsError("TRACKER must say which tracker to use (github or jira): both are configured")
+    elif kind not in ("github", "jira", "none"):
+        raise SettingsError(f"TRACKER must be github, jira or none, not {kind!r}")
+    if kind == "none":
+        kind = None
+    repo = opt("GITHUB_REPO")
+    if repo and (repo.count("/") != 1 or not all(repo.split("/"))):
+        raise SettingsError(f"GITHUB_REPO must be owner/name, not {repo!r}")
+    if kind == "github" and not github_ready:
+        raise SettingsError("GITHUB_TOKEN is not set" if not opt("GITHUB_TOKEN") else "GITHUB_REPO is not set")
+    if kind == "jira":
+        for name in ("JIRA_URL", "JIRA_PROJECT"):
+            if not opt(name):
+                raise SettingsError(f"{name} is not set")
+        if not opt("JIRA_PAT") and not (opt("JIRA_USER") and opt("JIRA_API_TOKEN")):
+            raise SettingsError("JIRA_API_TOKEN and JIRA_USER (Cloud) or JIRA_PAT (Data Center) is not set")
+    return TrackerSettings(
+        kind=kind,
+        github_token=opt("GITHUB_TOKEN"),
+        github_repo=repo,
+        github_api_url=_url(env, "GITHUB_API_URL", GITHUB_API_DEFAULT),
+        jira_url=_url(env, "JIRA_URL", "https://jira.invalid/") if opt("JIRA_URL") else None,
+        jira_user=opt("JIRA_USER"),
+        jira_api_token=opt("JIRA_API_TOKEN"),
+        jira_pat=opt("JIRA_PAT"),
+        jira_project=opt("JIRA_PROJECT"),
+        jira_issue_type=opt("JIRA_ISSUE_TYPE") or "Task",
+        users=_tracker_users(env, "TRACKER_USERS"),
+        auto=_bool(env, "TRACKER_AUTO", kind is not None) and kind is not None,
+        sync_minutes=_int(env, "TRACKER_SYNC_MINUTES", 15, minimum=1, maximum=1440),
+        github_webhook_secret=opt("GITHUB_WEBHOOK_SECRET"),
+        jira_webhook_secret=opt("JIRA_WEBHOOK_SECRET"),
+    )
+# --- end trackers ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -130,6 +216,7 @@ class Settings:
     # --- insights (issue 11) ---
     review_schedule: str | None = None  # monthly | quarterly | None (off)
     review_channel: str | None = None
+    trackers: TrackerSettings = field(default_factory=TrackerSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -186,4 +273,5 @@ class Settings:
             slack_timeout_seconds=_int(env, "SLACK_TIMEOUT_SECONDS", 15, minimum=1, maximum=120),
             review_schedule=review_schedule,
             review_channel=review_channel,
+            trackers=_tracker_settings(env),
         )

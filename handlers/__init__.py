@@ -13,10 +13,11 @@ from bot.runtime import Runtime
 from handlers.authorization import BotIdentity
 from handlers import (
     events, modals, nudge_buttons, postmortem_buttons, review_buttons, shortcuts, slash_incident, timeline_buttons,
+    tracker_hooks,
 )
 
 LISTENER_MODULES = (slash_incident, timeline_buttons, events, nudge_buttons, postmortem_buttons, shortcuts, modals,
-                    review_buttons)
+                    review_buttons, tracker_hooks)
 
 
 def create_app(runtime: Runtime) -> App:

@@ -19,6 +19,7 @@ from bot.errors import UserError
 from bot.postmortem import late_changes
 from bot.refs import Ref, action_ref, parse_ref
 from bot.slack.text import mention, safe_mrkdwn, user_id_from_mention
+from handlers import ticket_commands
 from handlers.by_ref import REOPENERS
 from handlers.command_table import CommandRequest, SubCommand
 from handlers.replies import Reply
@@ -106,6 +107,7 @@ def _apply(request: CommandRequest, item_id: int, change) -> Reply:  # type: ign
         line = action_items.item_line(done.item, today)
         in_its_channel = done.incident.channel_id == request.channel_id
         where = "" if in_its_channel else f" (in <#{done.incident.channel_id}>)"
+    ticket_commands.after_item_change(runtime)  # a done, drop or reopen goes on to the item's ticket
     return Reply(text=f":pencil2: {done.summary}{where}\n{line}", in_channel=in_its_channel)
 
 
@@ -158,7 +160,9 @@ def drop(request: CommandRequest) -> Reply:
 def link(request: CommandRequest) -> Reply:
     item_id, rest = _split_id(request, "link <id> <url>, e.g. `/incident link A7 https://tracker.example.com/OPS-123`")
     url = action_items.parse_link(rest)
-    return _apply(request, item_id, lambda s, item, now: action_items.set_link(s, item, url, by=request.user_id, now=now))
+    reply = _apply(request, item_id, lambda s, item, now: action_items.set_link(s, item, url, by=request.user_id, now=now))
+    note = ticket_commands.link_note(request.runtime, item_id, url)  # an issue of our tracker: kept in step
+    return Reply(text=f"{reply.text}\n{note}", in_channel=reply.in_channel) if note else reply
 
 
 REOPENERS["A"] = _reopen

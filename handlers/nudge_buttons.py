@@ -19,6 +19,7 @@ from bot.errors import UserError
 from bot.models import ActionItem
 from bot.runtime import Runtime
 from bot.schedule_spec import parse_weekly_schedule
+from handlers import ticket_commands
 from handlers.replies import answering_failures, best_effort, body_value
 
 
@@ -69,6 +70,7 @@ def _click(runtime: Runtime, body: dict[str, Any], action: dict[str, Any], what:
                 change(session, item, user, now)  # refusals come before any change
             except UserError as err:
                 refusal = str(err)
+        ticket_commands.after_item_change(runtime)  # Done closes the item's ticket too
         _refresh_message(runtime, channel, message)
         if refusal:
             raise UserError(refusal)

@@ -15,6 +15,7 @@ from bot.postmortem.render import known_variants
 from bot.refs import Ref, fact_ref, parse_ref
 from bot.runtime import Runtime
 from bot.slack.text import mention, safe_mrkdwn, slack_date
+from handlers import ticket_commands
 from handlers.by_ref import EDITORS, REMOVERS, REOPENERS
 from handlers.command_table import CommandRequest, SubCommand
 from handlers.replies import Reply, best_effort, send_reply
@@ -185,6 +186,7 @@ def mark_final(runtime: Runtime, incident_id: int, user_id: str) -> Reply:
     published = rerender(runtime, incident_id)
     message = f":white_check_mark: {mention(user_id)} marked the postmortem *final*."
     extra = [] if published.text.startswith(":memo:") else [Reply(text=published.text)]
+    extra += ticket_commands.tickets_at_final(runtime, incident_id, user_id)  # TRACKER_AUTO
     return Reply(text=message, in_channel=True, extra=extra)
 
 

@@ -10,7 +10,9 @@ from bot import incidents
 from bot.slack.blocks import sections_for_lines
 from bot.runtime import Runtime
 from bot.slack.text import unescape_incoming
-from handlers import action_commands, incident_commands, insights_commands, postmortem_commands, timeline_commands
+from handlers import (
+    action_commands, incident_commands, insights_commands, postmortem_commands, ticket_commands, timeline_commands,
+)
 from handlers.command_table import CommandRequest, SubCommand, build_table, help_text, split_command
 from handlers.replies import Reply, after_ack, answering_failures, send_reply
 
@@ -30,6 +32,7 @@ TABLE: dict[str, SubCommand] = build_table(
     postmortem_commands.COMMANDS,
     action_commands.COMMANDS,
     insights_commands.COMMANDS,
+    ticket_commands.COMMANDS,
     [HELP],
 )
 

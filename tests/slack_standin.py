@@ -589,7 +589,9 @@ class SlackStandIn:
         self.stop()
 
     # ------------------------------------------------------------ seeding
-    def add_user(self, user_id: str, *, name: str | None = None, tz: str = "UTC", is_bot: bool = False) -> None:
+    def add_user(self, user_id: str, *, name: str | None = None, tz: str = "UTC", is_bot: bool = False,
+                 email: str | None = None, fields: dict[str, str] | None = None) -> None:
+        """`email` needs the users:read.email scope in Slack; `fields` are custom profile fields by label."""
         ZoneInfo(tz)  # fail early on a bad zone name
         with self._lock:
             self.users[user_id] = {
@@ -598,6 +600,8 @@ class SlackStandIn:
                 "real_name": name or user_id.lower(),
                 "tz": tz,
                 "is_bot": is_bot,
+                "email": email,
+                "fields": dict(fields or {}),
             }
 
     def add_channel(
@@ -1232,7 +1236,8 @@ class SlackStandIn:
                 "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
                 "is_bot": user["is_bot"],
                 "is_admin": False,
-                "profile": {"display_name": user["name"], "real_name": user["real_name"]},
+                "profile": {"display_name": user["name"], "real_name": user["real_name"],
+                            **({"email": user["email"]} if user.get("email") else {})},
             }
         }
 
@@ -1682,8 +1687,36 @@ class SlackStandIn:
             canvas["changes"].append(change)
         return {}
 
+    # -- people by e-mail and custom profile fields (users:read.email, users.profile:read) -------------
+    def _users_lookup_by_email(self, params: dict) -> dict:
+        email = (_text_param(params, "email") or "").lower()
+        for user in self.users.values():
+            if (user.get("email") or "").lower() == email and email:
+                return self._users_info({"user": user["id"]})
+        raise SlackError("users_not_found")
+
+    def _profile_field_ids(self) -> dict[str, str]:
+        labels = sorted({label for user in self.users.values() for label in user.get("fields", {})})
+        return {label: f"Xf{index:08d}" for index, label in enumerate(labels, start=1)}
+
+    def _team_profile_get(self, params: dict) -> dict:
+        return {"profile": {"fields": [{"id": fid, "label": label, "type": "text"}
+                                       for label, fid in self._profile_field_ids().items()]}}
+
+    def _users_profile_get(self, params: dict) -> dict:
+        user = self.users.get(_text_param(params, "user") or "")
+        if user is None:
+            raise SlackError("user_not_found")
+        ids = self._profile_field_ids()
+        fields = {ids[label]: {"value": value, "alt": ""} for label, value in user.get("fields", {}).items()}
+        return {"profile": {"display_name": user["name"], "real_name": user["real_name"], "fields": fields,
+                            **({"email": user["email"]} if user.get("email") else {})}}
+
     HANDLERS: dict[str, Callable[["SlackStandIn", dict], dict]] = {
         "auth.test": _auth_test,
+        "users.lookupByEmail": _users_lookup_by_email,
+        "users.profile.get": _users_profile_get,
+        "team.profile.get": _team_profile_get,
         "apps.connections.open": _apps_connections_open,
         "users.info": _users_info,
         "conversations.create": _conversations_create,

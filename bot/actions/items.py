@@ -22,7 +22,7 @@ from bot.models import ActionItem, ActionStatus, EntrySource, Incident, Revision
 from bot.permissions import may_change
 from bot.postmortem import late_changes
 from bot.refs import action_ref
-from bot.slack.text import mention, safe_mrkdwn
+from bot.slack.text import escape, mention, safe_mrkdwn
 
 MAX_LINK = 1000
 
@@ -165,7 +165,9 @@ def mark_done(session: Session, item: ActionItem, *, by: str, now: dt.datetime) 
     def apply() -> None:
         item.status, item.closed_at, item.closed_by = ActionStatus.DONE, now, by
 
-    return _change(session, item, "done", apply, by=by, now=now, summary=f"marked done by {mention(by)}")
+    change = _change(session, item, "done", apply, by=by, now=now, summary=f"marked done by {mention(by)}")
+    _tell_tracker(session, item, "done", by=by, now=now)
+    return change
 
 
 def reopen(session: Session, item: ActionItem, *, by: str, now: dt.datetime) -> Change:
@@ -175,7 +177,9 @@ def reopen(session: Session, item: ActionItem, *, by: str, now: dt.datetime) -> 
     def apply() -> None:
         item.status, item.closed_at, item.closed_by, item.drop_reason = ActionStatus.OPEN, None, None, None
 
-    return _change(session, item, "reopen", apply, by=by, now=now, summary=f"reopened by {mention(by)}")
+    change = _change(session, item, "reopen", apply, by=by, now=now, summary=f"reopened by {mention(by)}")
+    _tell_tracker(session, item, "reopen", by=by, now=now)
+    return change
 
 
 def assign(session: Session, item: ActionItem, owner_id: str | None, *, by: str, now: dt.datetime) -> Change:
@@ -219,11 +223,16 @@ def drop(session: Session, item: ActionItem, reason: str, *, by: str, now: dt.da
     def apply() -> None:
         item.status, item.closed_at, item.closed_by, item.drop_reason = ActionStatus.DROPPED, now, by, reason
 
-    return _change(session, item, "drop", apply, by=by, now=now, summary=f"dropped by {mention(by)}: {reason}")
+    change = _change(session, item, "drop", apply, by=by, now=now, summary=f"dropped by {mention(by)}: {reason}")
+    _tell_tracker(session, item, "drop", by=by, now=now, reason=reason)
+    return change
 
 
 def set_link(session: Session, item: ActionItem, url: str | None, *, by: str, now: dt.datetime) -> Change:
     def apply() -> None:
+        if url != item.link_url:  # another ticket (or none): what the old one said no longer applies
+            item.ticket_tracker = item.ticket_key = item.ticket_state = item.ticket_assignee = None
+            item.ticket_due = item.ticket_synced_at = None
         item.link_url = url
 
     summary = f"linked to {url} by {mention(by)}" if url else f"link removed by {mention(by)}"
@@ -238,6 +247,22 @@ def snooze(session: Session, item: ActionItem, until: dt.date, *, by: str, now: 
 
     return _change(session, item, "snooze", apply, by=by, now=now,
                    summary=f"snoozed by {mention(by)}: back in the nudges from {until.isoformat()}")
+
+
+def _tell_tracker(session: Session, item: ActionItem, action: str, *, by: str, now: dt.datetime,
+                  reason: str | None = None) -> None:
+    """A change made in Slack: the item's ticket follows (through the tracker outbox, same transaction)."""
+    if item.ticket_key is not None:
+        from bot.trackers import outbox
+
+        outbox.item_changed(session, item, action, by=by, now=now, reason=reason)
+
+
+def apply_tracker_change(session: Session, item: ActionItem, action: str, apply: Any, *, by: str, now: dt.datetime,
+                         summary: str) -> Change:
+    """A change that came from the tracker (or records its ticket): kept like any other change,
+    and never sent back to the tracker — that would echo."""
+    return _change(session, item, action, apply, by=by, now=now, summary=summary)
 
 
 def history(session: Session, item_id: int) -> list[Revision]:
@@ -272,6 +297,20 @@ def due_phrase(due: dt.date | None, today: dt.date) -> str:
     return f"due {shown} (in {days} days)"
 
 
+TICKET_STATES = {"open": "open", "closed": "closed", "gone": "deleted in the tracker"}
+
+
+def ticket_phrase(item: ActionItem) -> str:
+    """The item's ticket, linked: `#12 (open)` or `OPS-7 (closed)` once synced, else `ticket`."""
+    if not item.link_url:
+        return ""
+    if not item.ticket_key:
+        return f"<{item.link_url}|ticket>"
+    label = f"#{item.ticket_key}" if item.ticket_key.isdigit() else item.ticket_key
+    state = TICKET_STATES.get(item.ticket_state or "", "")
+    return f":ticket: <{item.link_url}|{escape(label)}>" + (f" ({state})" if state else "")
+
+
 def item_line(item: ActionItem, today: dt.date, *, incident: Incident | None = None) -> str:
     """One line of mrkdwn: id, priority, text, owner, due date, type, ticket, and the incident when given."""
     parts = [f"`{action_ref(item.id)}` *{item.priority}*", safe_mrkdwn(item.text, live_mentions=False)]
@@ -290,7 +329,7 @@ def item_line(item: ActionItem, today: dt.date, *, incident: Incident | None = N
     if item.action_type:
         parts.append(item.action_type)
     if item.link_url:
-        parts.append(f"<{item.link_url}|ticket>")
+        parts.append(ticket_phrase(item))
     if incident is not None:
         parts.append(f"<#{incident.channel_id}> {safe_mrkdwn(incident.title, live_mentions=False)}")
     return " · ".join(parts)

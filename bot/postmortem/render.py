@@ -350,6 +350,9 @@ def build_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
                 "done": a.status == "done",
                 "dropped": a.status == "dropped",
                 "link": a.link_url,
+                # tracker text: passed as a value, so the sandbox shows it and never runs it
+                "ticket": (f"#{a.ticket_key}" if a.ticket_key.isdigit() else a.ticket_key) if a.ticket_key else None,
+                "ticket_state": a.ticket_state,
             }
             for a in source.action_items
         ],

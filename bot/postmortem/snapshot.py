@@ -46,6 +46,8 @@ class ActionValue:
     action_type: str | None
     status: str
     link_url: str | None
+    ticket_key: str | None = None  # the tracker's key (`12` on GitHub, `OPS-7` on Jira) and its state
+    ticket_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ def load(session: Session, incident_id: int) -> DraftSource:
             ActionValue(
                 a.id, a.text, a.owner_id, a.due_date, a.priority, a.action_type,
                 a.status.value if hasattr(a.status, "value") else str(a.status), a.link_url,
+                a.ticket_key, a.ticket_state,
             )
             for a in action_items.for_incident(session, incident_id)
         ],

@@ -530,34 +530,55 @@ class SlackGateway:
 
     # -- files and canvases ------------------------------------------------------------------
     def upload_document(self, channel: str, filename: str, content: str, *, title: str) -> "UploadedFile":
-        """Upload text as a file into a channel (the steps of files_upload_v2); returns its id and permalink.
+        """Upload text as a file into a channel; returns its id and permalink."""
+        return self.upload_files(channel, [FileToUpload(filename, content.encode("utf-8"), title)])[0]
 
-        Reserving the upload and sending the bytes only touch a file nobody sees yet, so they are
-        repeated freely; sharing it into the channel is looked up (files.info) before it is repeated."""
+    def upload_files(self, channel: str, files: list["FileToUpload"], *, thread_ts: str | None = None,
+                     initial_comment: str | None = None) -> list["UploadedFile"]:
+        """Upload files, text or binary (PNG charts, CSV), into a channel or a thread in one share (the
+        steps of files_upload_v2); returns their ids and permalinks in the order given.
+
+        Reserving the uploads and sending the bytes only touch files nobody sees yet, so they are
+        repeated freely; sharing them into the channel is looked up (files.info) before it is repeated."""
         try:
-            return self._upload(channel, filename, content, title)
+            return self._upload(channel, files, thread_ts, initial_comment)
         except SlackFailure as failure:  # one name for the whole upload, as callers record it
             raise SlackFailure("files_upload_v2", failure.code, str(failure)) from failure
 
-    def _upload(self, channel: str, filename: str, content: str, title: str) -> "UploadedFile":
-        body = content.encode("utf-8")
-        # Repeating a reservation leaves at most an unused, invisible upload slot behind.
-        slot = self._repeating("files.getUploadURLExternal", {"filename": filename, "length": len(body)})
-        file_id, upload_url = slot.get("file_id"), slot.get("upload_url")
-        if not file_id or not upload_url:
-            raise SlackFailure("files.getUploadURLExternal", INVALID_RESPONSE, "no file_id or upload_url")
-        self._send_file_bytes(upload_url, body)
+    def _upload(self, channel: str, files: list["FileToUpload"], thread_ts: str | None,
+                initial_comment: str | None) -> list["UploadedFile"]:
+        reserved: list[dict[str, str]] = []
+        for item in files:
+            # Repeating a reservation leaves at most an unused, invisible upload slot behind.
+            slot = self._repeating("files.getUploadURLExternal", {"filename": item.filename, "length": len(item.content)})
+            file_id, upload_url = slot.get("file_id"), slot.get("upload_url")
+            if not file_id or not upload_url:
+                raise SlackFailure("files.getUploadURLExternal", INVALID_RESPONSE, "no file_id or upload_url")
+            self._send_file_bytes(upload_url, item.content)
+            reserved.append({"id": file_id, "title": item.title})
 
         def find() -> dict[str, Any] | None:
-            file = self.call("files.info", file=file_id).get("file") or {}
-            shared = [*file.get("channels", []), *file.get("groups", []), *file.get("ims", []),
-                      *((file.get("shares") or {}).get("public") or {}), *((file.get("shares") or {}).get("private") or {})]
-            return {"files": [file]} if channel in shared else None
+            found = []
+            for entry in reserved:
+                file = self.call("files.info", file=entry["id"]).get("file") or {}
+                shares = file.get("shares") or {}
+                shared = [*file.get("channels", []), *file.get("groups", []), *file.get("ims", []),
+                          *(shares.get("public") or {}), *(shares.get("private") or {})]
+                if channel not in shared:
+                    return None
+                found.append(file)
+            return {"files": found}
 
-        done = self._create("files.completeUploadExternal",
-                            {"files": json.dumps([{"id": file_id, "title": title}]), "channel_id": channel}, find)
-        first = (done.get("files") or [{}])[0]
-        return UploadedFile(id=first.get("id", file_id), permalink=first.get("permalink"))
+        params: dict[str, Any] = {"files": json.dumps(reserved), "channel_id": channel}
+        if thread_ts:
+            params["thread_ts"] = thread_ts
+        if initial_comment:
+            params["initial_comment"] = initial_comment
+        done = self._create("files.completeUploadExternal", params, find)
+        shared_files = done.get("files") or []
+        return [UploadedFile(id=(shared_files[i] if i < len(shared_files) else {}).get("id", entry["id"]),
+                             permalink=(shared_files[i] if i < len(shared_files) else {}).get("permalink"))
+                for i, entry in enumerate(reserved)]
 
     def _send_file_bytes(self, upload_url: str, body: bytes) -> None:
         for attempt in range(self.max_retries + 1):
@@ -574,24 +595,6 @@ class SlackGateway:
             if not failure.outcome_unknown or attempt == self.max_retries:
                 raise failure
             self._pause(attempt)
-
-    def upload_files(self, channel: str, files: list["FileToUpload"], *, thread_ts: str | None = None,
-                     initial_comment: str | None = None) -> list["UploadedFile"]:
-        """Upload several files, text or binary (PNG charts, CSV), into a channel or a thread in one
-        share (files_upload_v2); returns their ids and permalinks in the order given."""
-        uploads = [{"file": f.content, "filename": f.filename, "title": f.title} for f in files]
-        params: dict[str, Any] = {"channel": channel, "file_uploads": uploads}
-        if thread_ts:
-            params["thread_ts"] = thread_ts
-        if initial_comment:
-            params["initial_comment"] = initial_comment
-        try:
-            response = self.client.files_upload_v2(**params)
-        except SlackApiError as err:
-            raise SlackFailure("files_upload_v2", failure_code(err)) from err
-        except (SlackClientError, OSError) as err:
-            raise SlackFailure("files_upload_v2", "connection_error", str(err)) from err
-        return [UploadedFile(id=f.get("id", ""), permalink=f.get("permalink")) for f in response.get("files") or []]
 
     def create_channel_canvas(self, channel: str, title: str, markdown: str) -> str:
         """The channel's canvas, made from Markdown; returns the canvas id. After a lost answer the
