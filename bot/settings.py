@@ -114,6 +114,10 @@ class Settings:
     postmortem_reminder_days: int = 3
     listener_threads: int = 32
     log_level: str = "INFO"
+    # --- intake (issue 8) ---
+    # How long a stored request stays with the process that stored it without a renewal (renewed
+    # every quarter of it); after that another process takes it over and carries it out.
+    intake_lease_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -165,4 +169,5 @@ class Settings:
             postmortem_reminder_days=_int(env, "POSTMORTEM_REMINDER_DAYS", 3, minimum=1, maximum=60),
             listener_threads=_int(env, "LISTENER_THREADS", 32, minimum=4, maximum=512),
             log_level=log_level,
+            intake_lease_seconds=_int(env, "INTAKE_LEASE_SECONDS", 60, minimum=4, maximum=3600),
         )

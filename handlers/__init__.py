@@ -11,6 +11,7 @@ from slack_bolt import App
 
 from bot.runtime import Runtime
 from handlers.authorization import BotIdentity
+from handlers.intake import IncidentApp, install as install_intake
 from handlers import events, modals, nudge_buttons, postmortem_buttons, shortcuts, slash_incident, timeline_buttons
 
 LISTENER_MODULES = (slash_incident, timeline_buttons, events, nudge_buttons, postmortem_buttons, shortcuts, modals)
@@ -20,7 +21,9 @@ def create_app(runtime: Runtime) -> App:
     """Build the Bolt app from a runtime; tests build their own the same way."""
     settings = runtime.settings
     identity = BotIdentity(runtime).start()
-    app = App(
+    app = IncidentApp(  # stores each request that leads to work before it is acknowledged
+        runtime,
+        identity,
         signing_secret=settings.slack_signing_secret,
         client=runtime.gateway.client,
         # No auth.test at start-up nor before any ack: the bot's ids are learnt in the background.
@@ -32,4 +35,5 @@ def create_app(runtime: Runtime) -> App:
     )
     for module in LISTENER_MODULES:
         module.register(app, runtime)
+    install_intake(app, runtime)
     return app

@@ -164,7 +164,8 @@ COMMANDS = [
     SubCommand("action", add, "action <text> [@owner] [by <date>] [P0-P3] [type:<type>]",
                "add an action item (dates: `2026-06-25`, `Jun 25`, `tomorrow`, `friday`, `in 2 weeks`; "
                "types: prevent, detect, mitigate, process)", GROUP,
-               example="action Add an alert on queue depth @ann by friday P1 type:detect"),
+               example="action Add an alert on queue depth @ann by friday P1 type:detect",
+               ack=lambda request: "Adding the action item…" if request.args.strip() else None),
     SubCommand("actions", list_items, "actions [mine]",
                "this incident's items, open and overdue first; `mine`: your open items everywhere", GROUP,
                example="actions mine", needs_incident=False),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.slack import blocks as bk
-from bot import incidents, timeline
+from bot import incidents, intake, timeline
 from bot.errors import UserError
 from bot.models import EntryKind, EntrySource, TimelineEntry
 from bot.refs import Ref, entry_ref, parse_ref
@@ -47,6 +47,7 @@ def add(request: CommandRequest) -> Reply:
             recorded_at=now, milestone=draft.milestone, source=EntrySource.COMMAND,
         )
         entry_id = entry.id
+        intake.complete_in(session, now=now)  # in the entry's own commit: a replay never adds it twice
     milestone = f" as the *{draft.milestone.value}* milestone" if draft.milestone else ""
     lines = [
         f":white_check_mark: Added *{entry_ref(entry_id)}*{milestone} at "
@@ -104,6 +105,7 @@ def _edit_timeline_entry(request: CommandRequest, ref: Ref, rest: str) -> Reply:
             milestone=draft.milestone,
         )
         occurred_at, text = entry.occurred_at, entry.text
+        intake.complete_in(session, now=now)
     lines = [f":pencil2: {ref} is now at {slack_date(occurred_at, '{date_short_pretty} {time_secs}', fallback_zone=zone)}: {safe_mrkdwn(text)}"]
     lines += [note for note in (draft.note, zone_note if draft.time_given else None) if note]
     return Reply(text="\n".join(lines))
@@ -115,6 +117,7 @@ def _remove_timeline_entry(request: CommandRequest, ref: Ref) -> Reply:
         incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
         entry = timeline.remove_entry(session, incident, ref.number, by=request.user_id, now=runtime.clock.now())
         text = entry.text
+        intake.complete_in(session, now=runtime.clock.now())
     return Reply(text=f":wastebasket: Removed {ref} (kept in its history): {safe_mrkdwn(text)}")
 
 
@@ -145,9 +148,10 @@ def remove(request: CommandRequest) -> Reply:
 COMMANDS = [
     SubCommand("timeline", timeline_command, "timeline [<when>] [<milestone>:] <text>",
                "add an entry (at a time you give, or now); with no text, show the timeline", GROUP,
-               example="timeline 14:05 detected: 503 errors rise"),
+               example="timeline 14:05 detected: 503 errors rise",
+               ack=lambda request: "Adding to the timeline…" if request.args.strip() else None),
     SubCommand("edit", edit, "edit <id> [<when>] [<text>]", "change an entry's time or text", GROUP,
-               example="edit T12 14:07"),
+               example="edit T12 14:07", ack=lambda request: "Changing the entry…"),
     SubCommand("remove", remove, "remove <id>", "take an entry out (its history is kept)", GROUP,
-               example="remove T12"),
+               example="remove T12", ack=lambda request: "Removing the entry…"),
 ]

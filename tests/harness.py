@@ -52,7 +52,8 @@ class BotUnderTest:
     def start(self, db: Database) -> "BotUnderTest":
         self.runtime = build_runtime(self.settings, clock=self.clock, db=db)
         app = self.app = create_app(self.runtime)
-        asgi = build_asgi_app(app, db, threads=self.settings.listener_threads)
+        asgi = build_asgi_app(app, db, signing_secret=self.settings.slack_signing_secret,
+                              threads=self.settings.listener_threads)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
@@ -80,6 +81,8 @@ class BotUnderTest:
         _drain(self.runtime.after_ack_events, timeout)
 
     def stop(self) -> None:
+        if self.runtime.stop_intake is not None:
+            self.runtime.stop_intake()
         self._http.close()
         self._server.should_exit = True
         self._thread.join(timeout=10)
