@@ -65,13 +65,13 @@ class IncidentApp(App):
     def __init__(self, runtime: Runtime, identity: BotIdentity, **kwargs: Any):
         super().__init__(process_before_response=True, request_verification_enabled=False, **kwargs)
         self._runtime = runtime
-        self._identity = identity
+        self.identity = identity
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
         runtime = self._runtime
         held: intake.Held | None = req.context.get(REPLAY)
         if held is None:
-            refusal = refuse_foreign(req, self._identity)
+            refusal = refuse_foreign(req, self.identity)
             if refusal is not None:
                 return refusal
             surface = surface_of(runtime, req.body)

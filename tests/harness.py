@@ -93,6 +93,10 @@ class BotUnderTest:
         all_headers = {"Content-Type": content_type, **(sign(body) if signed else {}), **(headers or {})}
         return self._http.post(f"{self.url}/slack/events", content=body.encode(), headers=all_headers)
 
+    def post_bytes(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """Exactly these bytes and headers, nothing added (for junk and hand-made signatures)."""
+        return self._http.post(f"{self.url}/slack/events", content=body, headers=headers)
+
     def get(self, path: str) -> httpx.Response:
         return self._http.get(f"{self.url}{path}")
 

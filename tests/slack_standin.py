@@ -508,6 +508,7 @@ class SlackStandIn:
     def __init__(self, bot_user_id: str = "UBOT", team_id: str = "T0001"):
         self.bot_user_id = bot_user_id
         self.team_id = team_id
+        self.enterprise_id: str | None = None  # set before the bot starts: a Grid workspace
         self.bot_id = BOT_ID
         self.url = ""
         self.base_url = ""
@@ -1150,7 +1151,7 @@ class SlackStandIn:
 
     # ------------------------------------------------------------ auth & users
     def _auth_test(self, params: dict) -> dict:
-        return {
+        answer = {
             "url": WORKSPACE_URL,
             "team": "Example",
             "team_id": self.team_id,
@@ -1159,6 +1160,9 @@ class SlackStandIn:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+        if self.enterprise_id:  # a workspace of an Enterprise Grid org says which org
+            answer["enterprise_id"] = self.enterprise_id
+        return answer
 
     def _apps_connections_open(self, params: dict) -> dict:
         if not self.socket_mode_url:
