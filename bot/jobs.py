@@ -31,7 +31,7 @@ def _postmortem_reminders(runtime: Runtime) -> object:
     return postmortem_reminders.run_daily(runtime)
 
 
-def _take_over_intake(runtime: Runtime) -> object:
+def take_over_intake(runtime: Runtime) -> list:
     from bot import intake
 
     now = runtime.clock.now()
@@ -51,7 +51,7 @@ def _take_over_intake(runtime: Runtime) -> object:
 
 def all_jobs() -> list[Job]:
     jobs: list[Job] = [
-        Job("intake-takeover", INTAKE_TICK_SECONDS, _take_over_intake),
+        Job("intake-takeover", INTAKE_TICK_SECONDS, take_over_intake),
         Job("publish-postmortems", POSTMORTEM_PUBLISH_TICK_SECONDS, _publish_postmortems),
         Job("weekly-nudges", REMINDER_TICK_SECONDS, _weekly_nudges),
         Job("postmortem-reminders", REMINDER_TICK_SECONDS, _postmortem_reminders),
