@@ -103,15 +103,8 @@ class BotUnderTest:
     # -- what Slack sends --------------------------------------------------------------------
     def command_body(self, text: str, *, user: str, channel: str, channel_name: str = "general",
                      command: str = "/incident") -> tuple[str, str]:
-        response_url = self.standin.response_url()
-        form = {
-            "token": "legacy", "team_id": "T0001", "team_domain": "example", "channel_id": channel,
-            "channel_name": channel_name, "user_id": user, "user_name": user.lower(), "command": command,
-            # Slack HTML-escapes & < > in command text; mentions arrive as <@U…|name> (should_escape)
-            "text": _slack_escape(text), "api_app_id": "A0001", "is_enterprise_install": "false",
-            "response_url": response_url, "trigger_id": f"trigger-{time.monotonic_ns()}",
-        }
-        return urllib.parse.urlencode(form), response_url
+        return command_body(self.standin, text, user=user, channel=channel, channel_name=channel_name,
+                            command=command)
 
     def command(self, text: str, *, user: str, channel: str, channel_name: str = "general",
                 wait: bool = True, timeout: float = 10.0) -> "CommandResult":
@@ -179,6 +172,20 @@ class CommandResult:
     @property
     def first(self) -> dict[str, Any]:
         return self.replies[0]
+
+
+def command_body(standin: SlackStandIn, text: str, *, user: str, channel: str, channel_name: str = "general",
+                 command: str = "/incident") -> tuple[str, str]:
+    """The form Slack posts for a slash command, and its fresh response_url."""
+    response_url = standin.response_url()
+    form = {
+        "token": "legacy", "team_id": "T0001", "team_domain": "example", "channel_id": channel,
+        "channel_name": channel_name, "user_id": user, "user_name": user.lower(), "command": command,
+        # Slack HTML-escapes & < > in command text; mentions arrive as <@U…|name> (should_escape)
+        "text": _slack_escape(text), "api_app_id": "A0001", "is_enterprise_install": "false",
+        "response_url": response_url, "trigger_id": f"trigger-{time.monotonic_ns()}",
+    }
+    return urllib.parse.urlencode(form), response_url
 
 
 def reply_text(payload: dict[str, Any]) -> str:

@@ -843,6 +843,8 @@ class SlackStandIn:
 
     def _serve_response_url(self, token: str, body: bytes) -> Reply:
         at = time.monotonic()
+        if self.delays.get("response_url"):  # `delays["response_url"]`: slow answers to response_url posts
+            time.sleep(self.delays["response_url"])
         try:
             payload = json.loads(body or b"{}")
         except ValueError:
