@@ -153,7 +153,7 @@ def _mine(held: Held):  # type: ignore[no-untyped-def]
             InboxRequest.attempts == held.attempts)
 
 
-def complete_in(session: Session, *, now: dt.datetime) -> None:
+def complete_in(session: Session) -> None:
     """Mark the current request's effect as done, in the session that commits the effect.
 
     Raises `LeaseLost` (rolling the effect back) when another process took the request over."""
@@ -162,7 +162,7 @@ def complete_in(session: Session, *, now: dt.datetime) -> None:
         return
     changed = session.execute(
         update(InboxRequest).where(*_mine(held), InboxRequest.state == InboxState.PENDING)
-        .values(state=InboxState.ANSWERING, lease_until=now + DEFAULT_LEASE)
+        .values(state=InboxState.ANSWERING)
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed != 1:

@@ -47,7 +47,7 @@ def add(request: CommandRequest) -> Reply:
             recorded_at=now, milestone=draft.milestone, source=EntrySource.COMMAND,
         )
         entry_id = entry.id
-        intake.complete_in(session, now=now)  # in the entry's own commit: a replay never adds it twice
+        intake.complete_in(session)  # in the entry's own commit: a replay never adds it twice
     milestone = f" as the *{draft.milestone.value}* milestone" if draft.milestone else ""
     lines = [
         f":white_check_mark: Added *{entry_ref(entry_id)}*{milestone} at "
@@ -105,7 +105,7 @@ def _edit_timeline_entry(request: CommandRequest, ref: Ref, rest: str) -> Reply:
             milestone=draft.milestone,
         )
         occurred_at, text = entry.occurred_at, entry.text
-        intake.complete_in(session, now=now)
+        intake.complete_in(session)
     lines = [f":pencil2: {ref} is now at {slack_date(occurred_at, '{date_short_pretty} {time_secs}', fallback_zone=zone)}: {safe_mrkdwn(text)}"]
     lines += [note for note in (draft.note, zone_note if draft.time_given else None) if note]
     return Reply(text="\n".join(lines))
@@ -117,7 +117,7 @@ def _remove_timeline_entry(request: CommandRequest, ref: Ref) -> Reply:
         incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
         entry = timeline.remove_entry(session, incident, ref.number, by=request.user_id, now=runtime.clock.now())
         text = entry.text
-        intake.complete_in(session, now=runtime.clock.now())
+        intake.complete_in(session)
     return Reply(text=f":wastebasket: Removed {ref} (kept in its history): {safe_mrkdwn(text)}")
 
 
