@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot import incidents
+from bot import incidents, intake
 from bot.actions import items as action_items
 from bot.slack import blocks as bk
 from bot.actions.grammar import USAGE, parse_action, parse_priority
@@ -45,6 +45,7 @@ def add(request: CommandRequest) -> Reply:
         severity = incident.severity
         ref, owner, due, priority, kind, text = (action_ref(item.id), item.owner_id, item.due_date, item.priority,
                                                  item.action_type, item.text)
+        intake.complete_in(session)  # in the item's own commit: a replay never adds it twice
     owner_part = f"owner {mention(owner)}" if owner else f":warning: no owner yet (`/incident assign {ref} @name`)"
     due_part = f"due {due:%a %d %b %Y}" + ("" if draft.due_date else f" (the {severity} default)")
     type_part = f" · type {kind}" if kind else ""
