@@ -150,6 +150,20 @@ def test_a_replay_after_the_response_url_expired_answers_by_direct_message(bot, 
     assert entries_with(db, "cache flushed") == 1
 
 
+def test_a_request_that_took_its_process_down_five_times_is_given_up_and_its_author_told(bot, db, clock, standin):
+    channel = declare(bot)
+    body, response_url = bot.command_body("timeline 14:05 UTC poison", user=ANN, channel=channel)
+    left = left_by_a_dead_process(db, "command", body, user=ANN, received_at=clock.now() - dt.timedelta(minutes=2))
+    with db.unit_of_work() as session:
+        session.execute(update(InboxRequest).where(InboxRequest.id == left.id).values(attempts=intake.MAX_ATTEMPTS))
+    take_over_intake(bot.runtime)
+    token = response_url.rsplit("/", 1)[-1]
+    [reply] = standin.wait_for_responses(1, where=lambda r: r.token == token)
+    assert "could not carry out `/incident timeline 14:05 UTC poison`" in reply_text(reply.payload)
+    bot.settle()
+    assert entries_with(db, "poison") == 0 and state_of(db, left.id) is InboxState.DONE
+
+
 def test_a_re_delivered_event_is_stored_and_carried_out_once(bot, db, standin):
     channel = declare(bot)
     ts = standin.add_message(channel, user=BOB, text="pool exhausted")
