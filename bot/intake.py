@@ -29,11 +29,14 @@ import contextvars
 import datetime as dt
 import hashlib
 import logging
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -197,22 +200,70 @@ def renew(db: Database, worker: str, *, now: dt.datetime, lease: dt.timedelta = 
         ).rowcount
 
 
+def _pid_namespace() -> str:
+    """Which process-id space this process lives in (Linux), so that a pid seen in a claim is
+    only ever looked up in the space it came from; "0" where that cannot be told."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "0"
+
+
+def new_worker_id() -> str:
+    """host:pid-namespace:pid:tag — who holds a lease, and enough to tell, on this host, if it died."""
+    return f"{socket.gethostname()[:30]}:{_pid_namespace()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _place_of(worker: str) -> str:
+    return ":".join(worker.split(":")[:2])  # host and pid namespace
+
+
+def died_on_this_host(worker: str, *, me: str) -> bool:
+    """Whether `worker` was a process of this host (and pid namespace) that is gone.
+
+    Such a claim need not wait for its lease: a bot restarted on the same machine (or in the same
+    container, where the new process often gets the old one's pid) picks up at once. Anything
+    unsure (another host or namespace, a pid now used by some other process) is left to the lease."""
+    parts = worker.split(":")
+    if (worker == me or len(parts) != 4 or _place_of(worker) != _place_of(me) or parts[1] == "0"
+            or not parts[2].isdigit()):
+        return False
+    pid = int(parts[2])
+    if pid == os.getpid():
+        return worker not in _LIVE_WORKERS  # an earlier life of this pid, or a runtime of ours
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, run by another user
+    return False
+
+
 def take_over_stale(db: Database, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE,
                     limit: int = 200) -> list[Taken]:
-    """Take every open request whose lease ran out; each is won by exactly one caller."""
+    """Take every open request whose lease ran out, or whose process died on this host; each is
+    won by exactly one caller."""
     with db.unit_of_work() as session:
-        stale = session.execute(
-            select(InboxRequest.id, InboxRequest.attempts, InboxRequest.state)
-            .where(InboxRequest.state.in_(_OPEN), InboxRequest.lease_until <= now)
+        candidates = session.execute(
+            select(InboxRequest.id, InboxRequest.attempts, InboxRequest.state, InboxRequest.claimed_by,
+                   InboxRequest.lease_until)
+            .where(InboxRequest.state.in_(_OPEN),
+                   or_(InboxRequest.lease_until <= now, InboxRequest.claimed_by.startswith(_place_of(worker) + ":", autoescape=True)))
             .order_by(InboxRequest.id).limit(limit)
         ).all()
     taken: list[Taken] = []
-    for row_id, attempts, state in stale:
+    for row_id, attempts, state, holder, lease_until in candidates:
+        expired = lease_until <= now
+        if not expired and not died_on_this_host(holder, me=worker):
+            continue
+        # Compare-and-set: nobody took it meanwhile (attempts), and an expired lease was not renewed.
+        still = (InboxRequest.lease_until <= now,) if expired else (InboxRequest.claimed_by == holder,)
         with db.unit_of_work() as session:
             won = session.execute(
                 update(InboxRequest)
                 .where(InboxRequest.id == row_id, InboxRequest.attempts == attempts, InboxRequest.state == state,
-                       InboxRequest.lease_until <= now)
+                       *still)
                 .values(claimed_by=worker, attempts=attempts + 1, lease_until=now + lease)
                 .execution_options(synchronize_session=False)
             ).rowcount
@@ -269,6 +320,10 @@ def purge_done(db: Database, *, now: dt.datetime) -> int:
         ).rowcount
 
 
+# Workers alive in this process (a process may hold several runtimes: tests, benchmarks).
+_LIVE_WORKERS: set[str] = set()
+
+
 class LeaseKeeper:
     """Renews this process's leases a few times per lease: while it runs, nothing of ours is taken."""
 
@@ -277,11 +332,13 @@ class LeaseKeeper:
         self._stop = threading.Event()
 
     def start(self) -> LeaseKeeper:
+        _LIVE_WORKERS.add(self._worker)
         threading.Thread(target=self._run, name="intake-lease", daemon=True).start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
+        _LIVE_WORKERS.discard(self._worker)
 
     def _run(self) -> None:
         while not self._stop.wait(self.lease.total_seconds() / 4):

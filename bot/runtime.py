@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.clock import Clock, SystemClock
 from bot.db import Database
-from bot.nudges.claims import new_worker_id
+from bot.intake import new_worker_id
 from bot.settings import Settings
 from bot.slack.gateway import SlackGateway, build_web_client
 

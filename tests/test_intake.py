@@ -4,6 +4,9 @@ answered), visible acknowledgements, and one declare per person and title a minu
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -80,6 +83,28 @@ def test_two_replicas_racing_to_take_over_win_each_request_exactly_once(db):
         with db.unit_of_work() as session:  # settle this round's rows before the next
             session.execute(update(InboxRequest).values(state=InboxState.DONE))
         start += dt.timedelta(hours=1)
+
+
+def test_a_request_of_a_process_that_died_on_this_host_is_taken_over_before_its_lease_runs_out(db):
+    t0 = dt.datetime(2026, 6, 22, 14, 0, tzinfo=dt.timezone.utc)
+    me = intake.new_worker_id()
+    host, namespace = me.split(":")[:2]
+    here = f"{host}:{namespace}"
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # a process of this host that is gone
+    holders = {"dead": f"{here}:{finished.pid}:0001", "alive": f"{here}:{os.getppid()}:0002",
+               "this process, another runtime": f"{here}:{os.getpid()}:0003",
+               "this process, an earlier life": f"{here}:{os.getpid()}:0004",
+               "another host": f"elsewhere:{namespace}:{finished.pid}:0005",
+               "another pid namespace": f"{host}:1{namespace}:{finished.pid}:0006"}
+    stored = {name: intake.store(db, surface="command", key=name, raw_body="text=x", content_type=FORM, user_id=ANN,
+                                 worker=worker, now=t0, lease=LEASE) for name, worker in holders.items()}
+    keeper = intake.LeaseKeeper(db, holders["this process, another runtime"], lambda: t0, LEASE).start()
+    try:
+        taken = intake.take_over_stale(db, me, now=t0 + dt.timedelta(seconds=1), lease=LEASE)  # no lease ran out
+    finally:
+        keeper.stop()
+    assert sorted(t.held.id for t in taken) == sorted([stored["dead"].id, stored["this process, an earlier life"].id])
 
 
 def test_a_slow_process_whose_request_was_taken_over_cannot_commit_its_effect(db):

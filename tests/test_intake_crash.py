@@ -1,5 +1,6 @@
 """Killed with -9 in the middle of a burst, started again: every acknowledged command is carried out
-exactly once and its author is answered. The bot runs as a real process (`incident-bot serve`)."""
+exactly once and its author is answered. The bot runs as a real process (`incident-bot serve`); started
+again on the same host, it sees the dead process is gone and takes its requests over at once."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def test_acknowledged_commands_survive_a_kill_9_mid_burst_exactly_once_and_are_a
     users = [f"U0K{n:03d}" for n in range(BURST)]
     for user in users:
         standin.add_user(user, tz="Europe/Berlin")
-    first = BotProcess(standin, db.url, tmp_path / "first.log", INTAKE_LEASE_SECONDS="4").start()
+    first = BotProcess(standin, db.url, tmp_path / "first.log").start()  # the default 60 s lease
     second: BotProcess | None = None
     try:
         body, response_url = command_body(standin, "declare Crash drill sev2", user=ANN, channel="C0GENERAL")
@@ -79,7 +80,7 @@ def test_acknowledged_commands_survive_a_kill_9_mid_burst_exactly_once_and_are_a
         assert len(done_before_restart) < len(acknowledged), (len(done_before_restart), len(acknowledged))
 
         standin.delays.clear()
-        second = BotProcess(standin, db.url, tmp_path / "second.log", INTAKE_LEASE_SECONDS="4").start()
+        second = BotProcess(standin, db.url, tmp_path / "second.log").start()
         wanted = {f"crash drill entry {n:03d}" for n in acknowledged}
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
