@@ -56,7 +56,7 @@ def ack_latencies(db: Database, requests: int, concurrency: int) -> list[float]:
 
 
 def store_cost(db: Database, count: int = 300) -> list[float]:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     took = []
     for n in range(count):
         started = time.monotonic()

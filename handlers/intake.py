@@ -79,7 +79,7 @@ class IncidentApp(App):
                 return super().dispatch(req)
             try:
                 held = _store(runtime, req, surface)
-            except Exception:
+            except Exception:  # noqa: BLE001 — whatever it is, nothing was stored: say so, never a 500
                 report_unexpected(runtime.logger, "storing a request before acknowledging it")
                 if surface == "command":
                     return BoltResponse(status=200, body={"response_type": "ephemeral", "text": CANNOT_STORE})
@@ -134,10 +134,7 @@ def replay(app: App, runtime: Runtime, taken: intake.Taken) -> None:
     runtime.logger.info("carrying out %s (intake %s) again: the process that took it stopped", what, held.id)
     request = BoltRequest(body=taken.raw_body, headers={"content-type": taken.content_type or ""},
                           context={REPLAY: held})
-    with intake.receiving(held):
-        app.dispatch(request)
-    if not held.handed_off:
-        intake.mark_done(runtime.db, held, now=runtime.clock.now())
+    app.dispatch(request)  # IncidentApp.dispatch: not stored again; settled if no work starts
 
 
 def _body(taken: intake.Taken) -> dict[str, Any]:

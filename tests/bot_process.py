@@ -46,10 +46,10 @@ class BotProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=100, max_keepalive_connections=0))
 
-    def start(self, timeout: float = 30.0) -> "BotProcess":
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([*_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                                        env=self.env, stdout=log, stderr=subprocess.STDOUT)
+    def start(self, timeout: float = 30.0) -> BotProcess:
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen([*_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from bot import intake
 from bot.jobs import take_over_intake
-from bot.models import Incident, InboxRequest, InboxState, NudgeClaim, TimelineEntry
+from bot.models import InboxRequest, InboxState, Incident, NudgeClaim, TimelineEntry
 from tests.conftest import ANN, BOB, CAROL
 from tests.flows import declare
 from tests.harness import reply_text
@@ -54,7 +54,7 @@ def state_of(db, row_id: int) -> InboxState:
 
 # -- take-over, unit level -----------------------------------------------------------------------
 def test_two_replicas_racing_to_take_over_win_each_request_exactly_once(db):
-    start = dt.datetime(2026, 6, 22, 14, 0, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2026, 6, 22, 14, 0, tzinfo=dt.UTC)
     for round_ in range(3):
         dead = [intake.store(db, surface="command", key=f"k{round_}-{n}", raw_body="text=x", content_type=FORM,
                              user_id=ANN, worker="dead", now=start, lease=LEASE) for n in range(40)]
@@ -64,7 +64,7 @@ def test_two_replicas_racing_to_take_over_win_each_request_exactly_once(db):
         barrier = threading.Barrier(2)
         won: dict[str, list[int]] = {}
 
-        def replica(name: str) -> None:
+        def replica(name: str, barrier: threading.Barrier = barrier, won: dict = won, now: dt.datetime = now) -> None:
             barrier.wait()
             won[name] = [t.held.id for t in intake.take_over_stale(db, name, now=now, lease=LEASE)]
 
@@ -86,7 +86,7 @@ def test_two_replicas_racing_to_take_over_win_each_request_exactly_once(db):
 
 
 def test_a_request_of_a_process_that_died_on_this_host_is_taken_over_before_its_lease_runs_out(db):
-    t0 = dt.datetime(2026, 6, 22, 14, 0, tzinfo=dt.timezone.utc)
+    t0 = dt.datetime(2026, 6, 22, 14, 0, tzinfo=dt.UTC)
     me = intake.new_worker_id()
     host, namespace = me.split(":")[:2]
     here = f"{host}:{namespace}"
@@ -108,7 +108,7 @@ def test_a_request_of_a_process_that_died_on_this_host_is_taken_over_before_its_
 
 
 def test_a_slow_process_whose_request_was_taken_over_cannot_commit_its_effect(db):
-    t0 = dt.datetime(2026, 6, 22, 14, 0, tzinfo=dt.timezone.utc)
+    t0 = dt.datetime(2026, 6, 22, 14, 0, tzinfo=dt.UTC)
     slow = intake.store(db, surface="command", key="slow", raw_body="text=x", content_type=FORM, user_id=ANN,
                         worker="slow", now=t0, lease=LEASE)
     [taken] = intake.take_over_stale(db, "fast", now=t0 + LEASE, lease=LEASE)

@@ -13,7 +13,7 @@ import urllib.parse
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import Incident, InboxRequest, TimelineEntry
+from bot.models import InboxRequest, Incident, TimelineEntry
 from tests.conftest import ANN, BOB
 from tests.flows import declare
 from tests.harness import SIGNING_SECRET, BotUnderTest
@@ -75,7 +75,7 @@ def _wait_until_identity_known(bot: BotUnderTest) -> None:
 
 def test_a_command_from_another_workspace_is_refused_and_changes_nothing(bot, db, standin):
     _wait_until_identity_known(bot)
-    body, response_url = bot.command_body("declare Intruder incident sev1", user=ANN, channel="C0GENERAL")
+    body, _ = bot.command_body("declare Intruder incident sev1", user=ANN, channel="C0GENERAL")
     foreign = body.replace("team_id=T0001", "team_id=T0OTHER")
     response = bot.post(foreign, FORM)
     bot.settle()
