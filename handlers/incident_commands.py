@@ -82,6 +82,8 @@ def _declare(request: CommandRequest) -> Reply:
             now=now,
         )
         incident_topic = incidents.topic(incident)
+        # With the incident's own commit: carried out again after a crash, it is not declared twice.
+        intake.complete_in(session)
     announcement = _announcement(wanted.title, wanted.severity, wanted.incident_type, request.user_id)
     if settings.create_channel:
         best_effort(runtime, "setting the topic", gateway.set_topic, channel_id, incident_topic)
