@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select, update
 
-from bot import intake
+from bot import intake, timeline
 from bot.jobs import take_over_intake
 from bot.models import InboxRequest, InboxState, Incident, NudgeClaim, TimelineEntry
 from tests.conftest import ANN, BOB, CAROL
@@ -270,3 +270,44 @@ def test_a_declare_that_failed_does_not_block_trying_again(bot, db, standin):
     assert incidents_titled(db, "Payments down") == []
     again = bot.command("declare Payments down sev1", user=ANN, channel="C0GENERAL")
     assert again.http.text == "Declaring *Payments down*…" and "declared *Payments down*" in again.text
+
+
+def test_every_stored_request_is_settled_so_nothing_is_carried_out_twice(bot, db, clock, standin):
+    from tests.test_message_capture import shortcut_payload, submission_payload
+
+    channel = declare(bot)
+    bot.command("timeline 14:03 UTC step 3", user=ANN, channel=channel)
+    with db.unit_of_work() as session:  # enough entries for a second page of the timeline
+        incident = session.scalar(select(Incident))
+        for i in range(400):
+            timeline.add_entry(session, incident, text=f"filler {i:03d} " + "x" * 60, author=ANN,
+                               occurred_at=clock.now() - dt.timedelta(hours=2, seconds=i), recorded_at=clock.now())
+    listing = bot.command("timeline", user=ANN, channel=channel)
+    _, click_url = bot.click(listing.first, "timeline_page_next", user=ANN, channel=channel)
+    standin.wait_for_responses(1, where=lambda r: click_url.endswith(r.token))
+    ts = standin.add_message("C0GENERAL", user=BOB, text="disk full on db-3")
+    shortcut = shortcut_payload(bot, "C0GENERAL", ts, user=ANN)
+    bot.interaction(shortcut)
+    standin.wait_for("views.open", timeout=10)
+    view = next(iter(standin.views.values()))
+    incident_id = incidents_titled(db, "Checkout returns 503")[0].id
+    refused = bot.interaction(submission_payload(view, user=ANN, incident_id=incident_id, when="25:99"))
+    assert '"errors"' in refused.text  # shown in the modal: no work started for this one
+    bot.interaction(submission_payload(view, user=ANN, incident_id=incident_id))
+    standin.wait_for_responses(1, where=lambda r: shortcut["response_url"].endswith(r.token))
+    bot.command("nonsense", user=ANN, channel=channel)
+    bot.settle()
+
+    def rows():
+        with db.unit_of_work() as session:
+            return session.execute(select(InboxRequest.surface, InboxRequest.state)).all()
+
+    deadline = time.monotonic() + 10  # the shortcut's own thread settles its row just after answering
+    while any(state is not InboxState.DONE for _, state in rows()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert {surface for surface, _ in rows()} == {"command", "action", "shortcut", "view"}
+    assert [row for row in rows() if row.state is not InboxState.DONE] == []
+    entries_before = entries_with(db, "step 3")
+    clock.advance(dt.timedelta(hours=1))
+    assert take_over_intake(bot.runtime) == []
+    assert entries_with(db, "step 3") == entries_before == 1
