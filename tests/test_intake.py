@@ -311,3 +311,24 @@ def test_every_stored_request_is_settled_so_nothing_is_carried_out_twice(bot, db
     clock.advance(dt.timedelta(hours=1))
     assert take_over_intake(bot.runtime) == []
     assert entries_with(db, "step 3") == entries_before == 1
+
+
+def test_without_a_database_a_command_is_told_nothing_was_done_and_an_event_is_left_for_slack_to_resend(
+        standin, clock, tmp_path):
+    from bot.db import Database
+    from tests.conftest import bot_settings
+    from tests.harness import BotUnderTest
+
+    url = f"sqlite:///{tmp_path}/missing-dir/bot.db"  # cannot be opened: every write fails
+    down = BotUnderTest(standin=standin, clock=clock, settings=bot_settings(standin, url)).start(Database(url))
+    try:
+        result = down.command("declare Checkout 503s", user=ANN, channel="C0GENERAL", wait=False)
+        assert result.http.status_code == 200
+        assert "nothing was done" in result.http.json()["text"]
+        event = {"type": "reaction_added", "user": BOB, "reaction": "pushpin", "item_user": BOB,
+                 "item": {"type": "message", "channel": "C0GENERAL", "ts": "1.2"}}
+        assert down.event(event).status_code == 503  # Slack re-sends it later
+        down.settle()
+        assert standin.calls_to("conversations.create") == [] and standin.responses == []
+    finally:
+        down.stop()
