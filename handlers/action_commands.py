@@ -19,7 +19,7 @@ from bot.errors import UserError
 from bot.refs import Ref, action_ref, parse_ref
 from bot.slack.text import mention, safe_mrkdwn, user_id_from_mention
 from handlers.by_ref import REOPENERS
-from handlers.command_table import CommandRequest, SubCommand
+from handlers.command_table import CommandRequest, SubCommand, acknowledging
 from handlers.replies import Reply
 from handlers.timeline_commands import author_zone
 
@@ -166,7 +166,7 @@ COMMANDS = [
                "add an action item (dates: `2026-06-25`, `Jun 25`, `tomorrow`, `friday`, `in 2 weeks`; "
                "types: prevent, detect, mitigate, process)", GROUP,
                example="action Add an alert on queue depth @ann by friday P1 type:detect",
-               ack=lambda request: "Adding the action item…" if request.args.strip() else None),
+               ack=acknowledging("Adding the action item…")),
     SubCommand("actions", list_items, "actions [mine]",
                "this incident's items, open and overdue first; `mine`: your open items everywhere", GROUP,
                example="actions mine", needs_incident=False),

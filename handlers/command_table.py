@@ -50,6 +50,12 @@ class SubCommand:
         object.__setattr__(self, "names", (self.name, *self.aliases))
 
 
+def acknowledging(line: str) -> Callable[[CommandRequest], str | None]:
+    """The acknowledgement of a sub-command that changes something, once it was told what (with
+    nothing after the name, it lists or explains at once, and needs no line)."""
+    return lambda request: line if request.args.strip() else None
+
+
 def build_table(*groups: list[SubCommand]) -> dict[str, SubCommand]:
     table: dict[str, SubCommand] = {}
     for group in groups:

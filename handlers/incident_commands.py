@@ -9,7 +9,7 @@ from bot import incidents, intake
 from bot.errors import UserError
 from bot.slack.gateway import SlackFailure
 from bot.slack.text import mention, plain_text, safe_mrkdwn, slack_date, user_id_from_mention
-from handlers.command_table import AlreadyUnderway, CommandRequest, SubCommand
+from handlers.command_table import AlreadyUnderway, CommandRequest, SubCommand, acknowledging
 from handlers.replies import Reply, best_effort
 
 GROUP = "Incident"
@@ -216,11 +216,11 @@ COMMANDS = [
                GROUP, example="declare Checkout returns 503 sev2", aliases=("start", "new"), needs_incident=False,
                ack=declare_ack),
     SubCommand("severity", severity, "severity <sev1-4>", "change the severity", GROUP, example="severity sev1",
-               ack=lambda request: "Changing the severity…"),
+               ack=acknowledging("Changing the severity…")),
     SubCommand("update", update, "update <text>", "post a status update to the channel and the timeline", GROUP,
-               example="update Rolled back; errors falling", ack=lambda request: "Posting your update…"),
+               example="update Rolled back; errors falling", ack=acknowledging("Posting your update…")),
     SubCommand("role", role, "role commander|comms|scribe <@person>", "give someone a role", GROUP,
-               example="role commander @ann", ack=lambda request: "Giving the role…"),
+               example="role commander @ann", ack=acknowledging("Giving the role…")),
     SubCommand("roles", roles, "roles", "who holds which role", GROUP),
     SubCommand("list", list_open, "list", "open incidents, newest first", GROUP, needs_incident=False),
 ]

@@ -12,7 +12,7 @@ from bot.refs import Ref, entry_ref, parse_ref
 from bot.slack.text import mention, safe_mrkdwn, slack_date
 from bot.timegrammar import ACCEPTED_FORMS
 from handlers.by_ref import EDITORS, REMOVERS
-from handlers.command_table import CommandRequest, SubCommand
+from handlers.command_table import CommandRequest, SubCommand, acknowledging
 from handlers.replies import Reply
 
 GROUP = "Timeline"
@@ -149,9 +149,9 @@ COMMANDS = [
     SubCommand("timeline", timeline_command, "timeline [<when>] [<milestone>:] <text>",
                "add an entry (at a time you give, or now); with no text, show the timeline", GROUP,
                example="timeline 14:05 detected: 503 errors rise",
-               ack=lambda request: "Adding to the timeline…" if request.args.strip() else None),
+               ack=acknowledging("Adding to the timeline…")),
     SubCommand("edit", edit, "edit <id> [<when>] [<text>]", "change an entry's time or text", GROUP,
-               example="edit T12 14:07", ack=lambda request: "Changing the entry…"),
+               example="edit T12 14:07", ack=acknowledging("Changing the entry…")),
     SubCommand("remove", remove, "remove <id>", "take an entry out (its history is kept)", GROUP,
-               example="remove T12", ack=lambda request: "Removing the entry…"),
+               example="remove T12", ack=acknowledging("Removing the entry…")),
 ]
