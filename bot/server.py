@@ -38,7 +38,8 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         checked = verify.check(await _raw_body(request), headers, secret=self._signing_secret,  # type: ignore[arg-type]
                                now=time.time())
         if isinstance(checked, verify.Refusal):
-            verify.log_refusal(_logger, checked, headers.get("x-forwarded-for") or "a client")  # type: ignore[arg-type]
+            client = str(headers.get("x-forwarded-for") or "a client")[:100]  # said by the client: capped
+            verify.log_refusal(_logger, checked, client)
             return BoltResponse(status=checked.status, body=checked.reason)
         bolt_request = BoltRequest(body=checked.body, query=request.query_string, headers=headers)
         loop = asyncio.get_running_loop()
