@@ -69,6 +69,7 @@ class Held:
     user_id: str | None
     received_at: dt.datetime
     replay: bool = False  # carried out again after the process that stored it stopped
+    summary: str | None = None  # what was asked, in words, for answers that reach the author late
     handed_off: bool = False  # work was started for it (else it is settled as having none)
 
 

@@ -132,6 +132,7 @@ def replay(app: App, runtime: Runtime, taken: intake.Taken) -> None:
         intake.mark_done(runtime.db, held, now=runtime.clock.now())
         return
     runtime.logger.info("carrying out %s (intake %s) again: the process that took it stopped", what, held.id)
+    held.summary = what
     request = BoltRequest(body=taken.raw_body, headers={"content-type": taken.content_type or ""},
                           context={REPLAY: held})
     app.dispatch(request)  # IncidentApp.dispatch: not stored again; settled if no work starts

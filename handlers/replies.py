@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from bot import intake
-from bot.slack.blocks import Block
+from bot.slack.blocks import Block, section
 from bot.errors import UserError, report_unexpected, unexpected_error_text
 from bot.runtime import Runtime
 from bot.slack.gateway import SlackFailure
@@ -48,7 +48,9 @@ def respond(runtime: Runtime, response_url: str, text: str, blocks: list[Block] 
     held = intake.current()
     if held is not None and held.replay and held.user_id and \
             runtime.clock.now() - held.received_at >= RESPONSE_URL_LIFETIME:
-        runtime.gateway.post_message(runtime.gateway.open_dm(held.user_id), text, blocks)
+        about = f"About {held.summary or 'what you asked'}, carried out late (I had restarted):"
+        runtime.gateway.post_message(runtime.gateway.open_dm(held.user_id), f"{about}\n{text}",
+                                     [section(about), *blocks] if blocks else None)
         return
     runtime.gateway.respond(response_url, text, blocks, in_channel=in_channel, replace_original=replace_original)
 

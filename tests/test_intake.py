@@ -169,6 +169,7 @@ def test_a_replay_after_the_response_url_expired_answers_by_direct_message(bot, 
     posted = standin.wait_for("chat.postMessage", where=lambda c: "cache flushed" in str(c.params.get("text")))
     assert posted[0].params["channel"] == standin.dm_channel(BOB)
     assert "Added" in posted[0].params["text"]
+    assert "About `/incident timeline 14:05 UTC cache flushed`, carried out late" in posted[0].params["text"]
     bot.settle()
     token = response_url.rsplit("/", 1)[-1]
     assert [r for r in standin.responses if r.token == token] == []  # the dead response_url was not used
