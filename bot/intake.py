@@ -35,8 +35,9 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Result, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -137,6 +138,11 @@ def current() -> Held | None:
 
 
 # -- the table ---------------------------------------------------------------------------------
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed (SQLAlchemy types execute() as returning a plain Result)."""
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def store(db: Database, *, surface: str, key: str, raw_body: str, content_type: str | None, user_id: str | None,
           worker: str, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE) -> Held | None:
     """Commit the request; None when it is stored already (a re-delivered event)."""
@@ -164,11 +170,11 @@ def complete_in(session: Session) -> None:
     held = current()
     if held is None:
         return
-    changed = session.execute(
+    changed = _rowcount(session.execute(
         update(InboxRequest).where(*_mine(held), InboxRequest.state == InboxState.PENDING)
         .values(state=InboxState.ANSWERING)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if changed != 1:
         raise LeaseLost(f"intake {held.id} was taken over by another process")
 
@@ -176,11 +182,11 @@ def complete_in(session: Session) -> None:
 def mark_done(db: Database, held: Held, *, now: dt.datetime) -> bool:
     """Settle the request; False when another process holds it now (it settles it instead)."""
     with db.unit_of_work() as session:
-        changed = session.execute(
+        changed = _rowcount(session.execute(
             update(InboxRequest).where(*_mine(held), InboxRequest.state.in_(_OPEN))
             .values(state=InboxState.DONE, done_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
     return changed == 1
 
 
@@ -194,11 +200,11 @@ def release(db: Database, held: Held, *, now: dt.datetime) -> None:
 def renew(db: Database, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE) -> int:
     """Push out the lease of every open request this process holds; returns how many."""
     with db.unit_of_work() as session:
-        return session.execute(
+        return _rowcount(session.execute(
             update(InboxRequest).where(InboxRequest.claimed_by == worker, InboxRequest.state.in_(_OPEN))
             .values(lease_until=now + lease)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
 
 
 def _pid_namespace() -> str:
@@ -261,13 +267,13 @@ def take_over_stale(db: Database, worker: str, *, now: dt.datetime, lease: dt.ti
         # Compare-and-set: nobody took it meanwhile (attempts), and an expired lease was not renewed.
         still = (InboxRequest.lease_until <= now,) if expired else (InboxRequest.claimed_by == holder,)
         with db.unit_of_work() as session:
-            won = session.execute(
+            won = _rowcount(session.execute(
                 update(InboxRequest)
                 .where(InboxRequest.id == row_id, InboxRequest.attempts == attempts, InboxRequest.state == state,
                        *still)
                 .values(claimed_by=worker, attempts=attempts + 1, lease_until=now + lease)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ))
             if won != 1:
                 continue  # another process got there first
             row = session.get(InboxRequest, row_id)
@@ -315,10 +321,10 @@ def release_name(db: Database, held: Held) -> None:
 
 def purge_done(db: Database, *, now: dt.datetime) -> int:
     with db.unit_of_work() as session:
-        return session.execute(
+        return _rowcount(session.execute(
             delete(InboxRequest).where(InboxRequest.state == InboxState.DONE, InboxRequest.done_at < now - KEEP_DONE)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
 
 
 # Workers alive in this process (a process may hold several runtimes: tests, benchmarks).
