@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Iterator
 
 from sqlalchemy import create_engine, event, text
@@ -40,9 +41,28 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # Within one process, writers also queue on a lock of our own: SQLite's busy handler polls
+    # with growing sleeps, so under a burst one waiter can lose to newcomers for seconds — and an
+    # acknowledgement waits on its request being stored (bot/intake.py). Re-entrant: a nested
+    # transaction on one thread meets SQLite's own lock, as before.
+    writers = threading.RLock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writers.acquire()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writers.release()
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection):  # type: ignore[no-untyped-def]
+        try:
+            writers.release()
+        except RuntimeError:
+            pass  # a rollback of a transaction that never began (nothing to release)
 
 
 class Database:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -140,6 +141,20 @@ def declare(
     )
     search_index.refresh(session, incident.id, now=now)
     return incident
+
+
+def declaring_key(user_id: str, title: str) -> str:
+    """Names one person declaring one title (case and spacing aside): a twin declare shares it."""
+    folded = " ".join(title.casefold().split())
+    return f"declare:{user_id}:{hashlib.sha256(folded.encode()).hexdigest()[:40]}"
+
+
+def recently_declared(session: Session, user_id: str, title: str, since: dt.datetime) -> Incident | None:
+    """The newest incident this person declared with this title since `since`."""
+    folded = " ".join(title.casefold().split())
+    candidates = session.scalars(select(Incident).where(Incident.declared_by == user_id, Incident.created_at >= since)
+                                 .order_by(Incident.id.desc()))
+    return next((i for i in candidates if " ".join(i.title.casefold().split()) == folded), None)
 
 
 def find_by_channel(session: Session, channel_id: str) -> Incident | None:

@@ -10,6 +10,8 @@ from bot.settings import Settings
 REMINDER_TICK_SECONDS = 180
 # Drafts Slack did not take yet; each waits its own backoff (bot/postmortem/drafts.py).
 POSTMORTEM_PUBLISH_TICK_SECONDS = 15
+# Requests a stopped process left (bot/intake.py): looked for at start and then this often.
+INTAKE_TICK_SECONDS = 10
 
 
 def _publish_postmortems(runtime: Runtime) -> object:
@@ -48,8 +50,27 @@ def _tracker_sync(runtime: Runtime) -> object:
     return sync.scheduled_sweep(runtime)
 
 
+def take_over_intake(runtime: Runtime) -> list:
+    from bot import intake
+
+    now = runtime.clock.now()
+    taken = intake.take_over_stale(runtime.db, runtime.worker_id, now=now, lease=runtime.intake_lease)
+    for request in taken:
+        try:
+            if runtime.replay is None:
+                raise RuntimeError("no Slack app in this process to carry requests out")
+            runtime.replay(request)
+        except Exception:
+            runtime.logger.exception("carrying out intake %s again failed; the next sweep tries again",
+                                     request.held.id)
+            intake.release(runtime.db, request.held, now=now)
+    intake.purge_done(runtime.db, now=now)
+    return taken
+
+
 def all_jobs(settings: Settings | None = None) -> list[Job]:
     jobs: list[Job] = [
+        Job("intake-takeover", INTAKE_TICK_SECONDS, take_over_intake),
         Job("publish-postmortems", POSTMORTEM_PUBLISH_TICK_SECONDS, _publish_postmortems),
         Job("weekly-nudges", REMINDER_TICK_SECONDS, _weekly_nudges),
         Job("postmortem-reminders", REMINDER_TICK_SECONDS, _postmortem_reminders),

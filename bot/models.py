@@ -373,3 +373,37 @@ class TrackerDelivery(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (UniqueConstraint("source", "delivery_id", name="uq_tracker_deliveries_source_delivery"),)
+# --- intake (issue 8) ---
+class InboxState(str, enum.Enum):
+    PENDING = "pending"  # stored and acknowledged; its work has not finished
+    ANSWERING = "answering"  # the work's effect is committed; its author may not have been told yet
+    DONE = "done"
+
+
+class InboxRequest(Base):
+    """A Slack request that leads to work, stored (committed) before it is acknowledged.
+
+    The process that stored it holds a lease it keeps renewing; a row whose lease ran out belongs
+    to a process that died, and is taken over by exactly one other (a conditional UPDATE on
+    `attempts`) and carried out from the stored body. `dedup_key` is the event id for events (Slack
+    re-delivers them) and a hash of the body otherwise; `guard_key` lets one request hold a name for
+    a while (a declare by one person of one title) so that a twin is recognised in the database.
+    """
+
+    __tablename__ = "inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    surface: Mapped[str] = mapped_column(String(16))  # command | event | action | view | shortcut
+    dedup_key: Mapped[str] = mapped_column(String(128), unique=True)
+    guard_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    raw_body: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    state: Mapped[InboxState] = mapped_column(_enum(InboxState, "inbox_state"), default=InboxState.PENDING)
+    claimed_by: Mapped[str] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_inbox_state_lease", "state", "lease_until"),)

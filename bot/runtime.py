@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clock import Clock, SystemClock
 from bot.db import Database
+from bot.intake import new_worker_id
 from bot.settings import Settings
 from bot.slack.gateway import SlackGateway, build_web_client
 from bot.trackers.registry import build_tracker
@@ -33,10 +36,22 @@ class Runtime:
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="after-ack-events")
     )
 
+    # Who holds this process's intake leases (bot/intake.py), and how the Slack shell carries out
+    # a request taken over from a process that stopped (set by handlers/intake.py).
+    worker_id: str = field(default_factory=new_worker_id)
+    replay: Callable[[Any], None] | None = None
+    stop_intake: Callable[[], None] | None = None
+
+    @property
+    def intake_lease(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.settings.intake_lease_seconds)
+
     def shutdown(self) -> None:
         """Finish the work already acknowledged, then close the database pool."""
         self.after_ack.shutdown(wait=True)
         self.after_ack_events.shutdown(wait=True)
+        if self.stop_intake is not None:  # only now: the leases cover the work finished above
+            self.stop_intake()
         self.db.dispose()
 
 

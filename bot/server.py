@@ -2,12 +2,15 @@
 
 Bolt's ASGI adapter calls the synchronous app on the event loop; we hand each dispatch to a
 thread pool instead, so one slow request never holds up the acknowledgement of another.
+Every request is verified on its raw bytes (bot/slack/verify.py) before Bolt parses it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -19,27 +22,50 @@ from slack_bolt.response import BoltResponse
 
 from bot.db import Database
 from handlers import tracker_hooks
+from bot.slack import verify
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
 
 class ThreadedSlackRequestHandler(SlackRequestHandler):
-    def __init__(self, app: App, executor: ThreadPoolExecutor, path: str = EVENTS_PATH):
+    def __init__(self, app: App, executor: ThreadPoolExecutor, *, signing_secret: str, path: str = EVENTS_PATH):
         super().__init__(app, path)
         self._executor = executor
+        self._signing_secret = signing_secret
 
     async def dispatch(self, request: AsgiHttpRequest) -> BoltResponse:
-        bolt_request = BoltRequest(
-            body=await request.get_raw_body(), query=request.query_string, headers=request.get_headers()
-        )
+        headers = request.get_headers()
+        checked = verify.check(await _raw_body(request), headers, secret=self._signing_secret,  # type: ignore[arg-type]
+                               now=time.time())
+        if isinstance(checked, verify.Refusal):
+            client = str(headers.get("x-forwarded-for") or "a client")[:100]  # said by the client: capped
+            verify.log_refusal(_logger, checked, client)
+            return BoltResponse(status=checked.status, body=checked.reason)
+        bolt_request = BoltRequest(body=checked.body, query=request.query_string, headers=headers)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.app.dispatch, bolt_request)
 
 
-def build_asgi_app(app: App, db: Database, *, threads: int = 32) -> Callable[..., Any]:
+_logger = logging.getLogger("incident_bot.http")
+
+
+async def _raw_body(request: AsgiHttpRequest) -> bytes:
+    """The body as bytes (Bolt's adapter decodes it as UTF-8 first, which raises on junk)."""
+    chunks = bytearray()
+    while True:
+        chunk = await request.receive()
+        if chunk["type"] != "http.request":
+            break
+        chunks.extend(chunk.get("body", b""))
+        if len(chunks) > verify.MAX_BODY_BYTES or not chunk.get("more_body", False):
+            break
+    return bytes(chunks)
+
+
+def build_asgi_app(app: App, db: Database, *, signing_secret: str, threads: int = 32) -> Callable[..., Any]:
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dispatch")
-    slack_handler = ThreadedSlackRequestHandler(app, executor)
+    slack_handler = ThreadedSlackRequestHandler(app, executor, signing_secret=signing_secret)
 
     async def asgi(scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] == "http" and scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):

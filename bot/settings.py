@@ -217,6 +217,10 @@ class Settings:
     review_schedule: str | None = None  # monthly | quarterly | None (off)
     review_channel: str | None = None
     trackers: TrackerSettings = field(default_factory=TrackerSettings)
+    # --- intake (issue 8) ---
+    # How long a stored request stays with the process that stored it without a renewal (renewed
+    # every quarter of it); after that another process takes it over and carries it out.
+    intake_lease_seconds: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -274,4 +278,5 @@ class Settings:
             review_schedule=review_schedule,
             review_channel=review_channel,
             trackers=_tracker_settings(env),
+            intake_lease_seconds=_int(env, "INTAKE_LEASE_SECONDS", 60, minimum=4, maximum=3600),
         )

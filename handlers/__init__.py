@@ -15,6 +15,7 @@ from handlers import (
     events, modals, nudge_buttons, postmortem_buttons, review_buttons, shortcuts, slash_incident, timeline_buttons,
     tracker_hooks,
 )
+from handlers.intake import IncidentApp, install as install_intake
 
 LISTENER_MODULES = (slash_incident, timeline_buttons, events, nudge_buttons, postmortem_buttons, shortcuts, modals,
                     review_buttons, tracker_hooks)
@@ -24,7 +25,9 @@ def create_app(runtime: Runtime) -> App:
     """Build the Bolt app from a runtime; tests build their own the same way."""
     settings = runtime.settings
     identity = BotIdentity(runtime).start()
-    app = App(
+    app = IncidentApp(  # stores each request that leads to work before it is acknowledged
+        runtime,
+        identity,
         signing_secret=settings.slack_signing_secret,
         client=runtime.gateway.client,
         # No auth.test at start-up nor before any ack: the bot's ids are learnt in the background.
@@ -36,4 +39,5 @@ def create_app(runtime: Runtime) -> App:
     )
     for module in LISTENER_MODULES:
         module.register(app, runtime)
+    install_intake(app, runtime)
     return app

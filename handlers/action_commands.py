@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot import incidents
+from bot import incidents, intake
 from bot.actions import items as action_items
 from bot.slack import blocks as bk
 from bot.actions.grammar import USAGE, parse_action, parse_priority
@@ -21,7 +21,7 @@ from bot.refs import Ref, action_ref, parse_ref
 from bot.slack.text import mention, safe_mrkdwn, user_id_from_mention
 from handlers import ticket_commands
 from handlers.by_ref import REOPENERS
-from handlers.command_table import CommandRequest, SubCommand
+from handlers.command_table import CommandRequest, SubCommand, acknowledging
 from handlers.replies import Reply
 from handlers.timeline_commands import author_zone
 
@@ -48,6 +48,7 @@ def add(request: CommandRequest) -> Reply:
         ref, owner, due, priority, kind, text = (action_ref(item.id), item.owner_id, item.due_date, item.priority,
                                                  item.action_type, item.text)
         draft_note = late_changes.author_note(session, incident)
+        intake.complete_in(session)  # in the item's own commit: a replay never adds it twice
     owner_part = f"owner {mention(owner)}" if owner else f":warning: no owner yet (`/incident assign {ref} @name`)"
     due_part = f"due {due:%a %d %b %Y}" + ("" if draft.due_date else f" (the {severity} default)")
     type_part = f" · type {kind}" if kind else ""
@@ -171,7 +172,8 @@ COMMANDS = [
     SubCommand("action", add, "action <text> [@owner] [by <date>] [P0-P3] [type:<type>]",
                "add an action item (dates: `2026-06-25`, `Jun 25`, `tomorrow`, `friday`, `in 2 weeks`; "
                "types: prevent, detect, mitigate, process)", GROUP,
-               example="action Add an alert on queue depth @ann by friday P1 type:detect"),
+               example="action Add an alert on queue depth @ann by friday P1 type:detect",
+               ack=acknowledging("Adding the action item…")),
     SubCommand("actions", list_items, "actions [mine]",
                "this incident's items, open and overdue first; `mine`: your open items everywhere", GROUP,
                example="actions mine", needs_incident=False),

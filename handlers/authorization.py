@@ -24,6 +24,10 @@ class BotIdentity:
         self._retry_seconds = retry_seconds
         self.bot_user_id: str | None = None
         self.bot_id: str | None = None
+        # The workspace (or, for an org-wide install, the Enterprise Grid org) the bot serves.
+        self.team_id: str | None = None
+        self.enterprise_id: str | None = None
+        self.is_enterprise_install = False
         self.known = threading.Event()
 
     def start(self) -> "BotIdentity":
@@ -40,6 +44,8 @@ class BotIdentity:
                 time.sleep(self._retry_seconds)
                 continue
             self.bot_user_id, self.bot_id = data.get("user_id"), data.get("bot_id")
+            self.team_id, self.enterprise_id = data.get("team_id"), data.get("enterprise_id")
+            self.is_enterprise_install = bool(data.get("is_enterprise_install"))
             self.known.set()
 
     def authorizer(self) -> Callable[..., AuthorizeResult]:

@@ -26,6 +26,10 @@ class CommandRequest:
     incident_id: int | None = None  # set by the router for commands that need an incident
 
 
+class AlreadyUnderway(Exception):
+    """The same request is being carried out already: str() is the answer, and nothing is done."""
+
+
 @dataclass(frozen=True)
 class SubCommand:
     name: str
@@ -37,10 +41,19 @@ class SubCommand:
     aliases: tuple[str, ...] = ()
     needs_incident: bool = True
     hidden_in_help: bool = False
+    # The short line Slack shows the author at once (the acknowledgement) while the work runs;
+    # None: an empty acknowledgement. It may raise AlreadyUnderway to answer instead of working.
+    ack: Callable[[CommandRequest], str | None] | None = None
     names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", (self.name, *self.aliases))
+
+
+def acknowledging(line: str) -> Callable[[CommandRequest], str | None]:
+    """The acknowledgement of a sub-command that changes something, once it was told what (with
+    nothing after the name, it lists or explains at once, and needs no line)."""
+    return lambda request: line if request.args.strip() else None
 
 
 def build_table(*groups: list[SubCommand]) -> dict[str, SubCommand]:

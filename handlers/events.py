@@ -36,6 +36,14 @@ IGNORED_EVENTS: tuple[str, ...] = ("member_joined_channel",)
 FOLLOWED_SUBTYPES = frozenset({"message_changed", "message_deleted"})
 
 
+def leads_to_work(event: dict[str, Any], runtime: Runtime) -> bool:
+    """Whether the listeners below have work for this event (the intake stores only those)."""
+    kind = event.get("type")
+    if kind in ("reaction_added", "reaction_removed"):
+        return _pinned_item(runtime, event) is not None
+    return kind == "message" and event.get("subtype") in FOLLOWED_SUBTYPES
+
+
 def register(app: App, runtime: Runtime) -> None:
     for event_type in IGNORED_EVENTS:
         app.event(event_type)(_acknowledge_only)

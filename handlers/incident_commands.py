@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from bot.slack import blocks as bk
-from bot import incidents
+from bot import incidents, intake
 from bot.errors import UserError
 from bot.runtime import Runtime
 from bot.incident_labels import split_service_tokens
@@ -11,13 +13,53 @@ from bot.insights import labels, related
 from bot.insights.related_text import context_line
 from bot.slack.gateway import SlackFailure
 from bot.slack.text import mention, plain_text, safe_mrkdwn, slack_date, user_id_from_mention
-from handlers.command_table import CommandRequest, SubCommand
+from handlers.command_table import AlreadyUnderway, CommandRequest, SubCommand, acknowledging
 from handlers.replies import Reply, best_effort
 
 GROUP = "Incident"
+# A second identical declare by the same person within this long is a twin, answered, not opened.
+TWIN_WINDOW = dt.timedelta(minutes=1)
+
+
+def declare_ack(request: CommandRequest) -> str:
+    """"Declaring *title*…", or, when this person is declaring this title already, where it is.
+
+    Decided in the database (bot/intake.py `hold_name`): of two at once, one declares."""
+    runtime = request.runtime
+    title = incidents.parse_declare(request.args).title
+    held = intake.being_received()
+    if held is not None:
+        now = runtime.clock.now()
+        holder = intake.hold_name(runtime.db, held, incidents.declaring_key(request.user_id, title), now=now,
+                                  window=TWIN_WINDOW)
+        if holder is not None:
+            with runtime.db.unit_of_work() as session:
+                twin = incidents.recently_declared(session, request.user_id, title, now - 2 * TWIN_WINDOW)
+                where = f"see <#{twin.channel_id}>" if twin else "its channel is being opened; I'll answer there"
+            raise AlreadyUnderway(f"You are already declaring *{safe_mrkdwn(title)}* — {where}. "
+                                  "I did not open a second one.")
+    return f"Declaring *{safe_mrkdwn(title)}*…"
 
 
 def declare(request: CommandRequest) -> Reply:
+    try:
+        return _declare(request)
+    except Exception:
+        # Failed: a retry within the minute is a new attempt, not a twin.
+        held = intake.current()
+        if held is not None:
+            best_effort_release(request, held)
+        raise
+
+
+def best_effort_release(request: CommandRequest, held: intake.Held) -> None:
+    try:
+        intake.release_name(request.runtime.db, held)
+    except Exception:
+        request.runtime.logger.exception("could not free the declare name of intake %s", held.id)
+
+
+def _declare(request: CommandRequest) -> Reply:
     runtime = request.runtime
     settings, gateway = runtime.settings, runtime.gateway
     title_text, services = split_service_tokens(request.args)
@@ -50,6 +92,8 @@ def declare(request: CommandRequest) -> Reply:
             labels.set_services(session, incident, services, by=request.user_id, now=now, record=False)
         incident_topic = incidents.topic(incident)
         incident_id = incident.id
+        # With the incident's own commit: carried out again after a crash, it is not declared twice.
+        intake.complete_in(session)
     seen_before = related.find_or_nothing(runtime.db, incident_id, runtime.logger)
     announcement = _announcement(wanted.title, wanted.severity, wanted.incident_type, request.user_id)
     if seen_before:
@@ -195,12 +239,14 @@ def _services(incident: incidents.Incident) -> str:
 
 COMMANDS = [
     SubCommand("declare", declare, "declare <title> [sev1-4] [type:<type>] [service:<name>]", "open an incident and its channel",
-               GROUP, example="declare Checkout returns 503 sev2", aliases=("start", "new"), needs_incident=False),
-    SubCommand("severity", severity, "severity <sev1-4>", "change the severity", GROUP, example="severity sev1"),
+               GROUP, example="declare Checkout returns 503 sev2", aliases=("start", "new"), needs_incident=False,
+               ack=declare_ack),
+    SubCommand("severity", severity, "severity <sev1-4>", "change the severity", GROUP, example="severity sev1",
+               ack=acknowledging("Changing the severity…")),
     SubCommand("update", update, "update <text>", "post a status update to the channel and the timeline", GROUP,
-               example="update Rolled back; errors falling"),
+               example="update Rolled back; errors falling", ack=acknowledging("Posting your update…")),
     SubCommand("role", role, "role commander|comms|scribe <@person>", "give someone a role", GROUP,
-               example="role commander @ann"),
+               example="role commander @ann", ack=acknowledging("Giving the role…")),
     SubCommand("roles", roles, "roles", "who holds which role", GROUP),
     SubCommand("list", list_open, "list", "open incidents, newest first", GROUP, needs_incident=False),
 ]

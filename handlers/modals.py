@@ -26,7 +26,7 @@ from bot.slack.gateway import SlackFailure
 from bot.slack.text import incoming, safe_mrkdwn, slack_date, unescape_incoming
 from bot.timegrammar import TimeGrammarError, parse_leading_when
 from handlers.capture import confirm_shortcut, confirmation, import_into, invite_hint
-from handlers.replies import after_ack, answering_failures, body_value
+from handlers.replies import after_ack, answering_failures, body_value, respond
 
 CALLBACK_ID = "add_to_timeline_modal"
 INCIDENT_BLOCK, INCIDENT_ACTION = "incident", "incident_choice"
@@ -196,4 +196,4 @@ def add_submitted(runtime: Runtime, sub: Submission) -> None:
 
 def _tell(runtime: Runtime, sub: Submission, text: str) -> None:
     if sub.response_url:
-        runtime.gateway.respond(sub.response_url, text)
+        respond(runtime, sub.response_url, text)

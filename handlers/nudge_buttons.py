@@ -20,7 +20,7 @@ from bot.models import ActionItem
 from bot.runtime import Runtime
 from bot.schedule_spec import parse_weekly_schedule
 from handlers import ticket_commands
-from handlers.replies import answering_failures, best_effort, body_value
+from handlers.replies import after_ack, answering_failures, best_effort, body_value
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -57,6 +57,11 @@ def _item_id(action: dict[str, Any]) -> int:
 
 def _click(runtime: Runtime, body: dict[str, Any], action: dict[str, Any], what: str,
            change: Callable[[Any, ActionItem, str, Any], object]) -> None:
+    after_ack(runtime, what, _change_and_refresh, runtime, body, action, what, change)
+
+
+def _change_and_refresh(runtime: Runtime, body: dict[str, Any], action: dict[str, Any], what: str,
+                        change: Callable[[Any, ActionItem, str, Any], object]) -> None:
     user = body_value(body, "user", "id") or ""
     channel = body_value(body, "container", "channel_id") or body_value(body, "channel", "id") or ""
     message = body.get("message") or {}

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 from bot.postmortem.publish import FINAL_ACTION, RERENDER_ACTION
 from bot.runtime import Runtime
 from handlers.postmortem_commands import mark_final, rerender
-from handlers.replies import answering_failures, send_reply
+from handlers.replies import after_ack, answering_failures, send_reply
 
 
 def _incident_id(action: dict[str, Any]) -> int:
@@ -20,14 +20,20 @@ def register(app: App, runtime: Runtime) -> None:
     @app.action(RERENDER_ACTION)
     def rerender_clicked(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        response_url = body.get("response_url", "")
-        with answering_failures(runtime, response_url, "re-rendering a postmortem"):
-            send_reply(runtime, response_url, rerender(runtime, _incident_id(action)))
+        after_ack(runtime, "re-rendering a postmortem", _rerender, runtime, body.get("response_url", ""), action)
 
     @app.action(FINAL_ACTION)
     def final_clicked(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        response_url = body.get("response_url", "")
-        user_id = (body.get("user") or {}).get("id", "")
-        with answering_failures(runtime, response_url, "marking a postmortem final"):
-            send_reply(runtime, response_url, mark_final(runtime, _incident_id(action), user_id))
+        after_ack(runtime, "marking a postmortem final", _mark_final, runtime, body.get("response_url", ""), action,
+                  (body.get("user") or {}).get("id", ""))
+
+
+def _rerender(runtime: Runtime, response_url: str, action: dict[str, Any]) -> None:
+    with answering_failures(runtime, response_url, "re-rendering a postmortem"):
+        send_reply(runtime, response_url, rerender(runtime, _incident_id(action)))
+
+
+def _mark_final(runtime: Runtime, response_url: str, action: dict[str, Any], user_id: str) -> None:
+    with answering_failures(runtime, response_url, "marking a postmortem final"):
+        send_reply(runtime, response_url, mark_final(runtime, _incident_id(action), user_id))

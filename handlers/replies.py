@@ -2,15 +2,21 @@
 
 A `UserError` becomes its own text (nothing was changed); anything else is logged with a
 traceback and an error id, and the user is shown the id.
+
+`after_ack` is the one place work starts: it takes the stored request being dispatched
+(bot/intake.py) along, and settles it once the work is over.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from bot.slack.blocks import Block
+from bot import intake
+from bot.slack.blocks import Block, section
 from bot.errors import UserError, report_unexpected, unexpected_error_text
 from bot.runtime import Runtime
 from bot.slack.gateway import SlackFailure
@@ -25,15 +31,28 @@ class Reply:
     extra: list["Reply"] = field(default_factory=list)  # further messages, in order
 
 
+# A response_url takes answers for 30 minutes after the request.
+RESPONSE_URL_LIFETIME = dt.timedelta(minutes=29)
+
+
 def send_reply(runtime: Runtime, response_url: str, reply: Reply) -> None:
     for message in [reply, *reply.extra]:
-        runtime.gateway.respond(
-            response_url,
-            message.text,
-            message.blocks,
-            in_channel=message.in_channel,
-            replace_original=message.replace_original,
-        )
+        respond(runtime, response_url, message.text, message.blocks, in_channel=message.in_channel,
+                replace_original=message.replace_original)
+
+
+def respond(runtime: Runtime, response_url: str, text: str, blocks: list[Block] | None = None, *,
+            in_channel: bool = False, replace_original: bool = False) -> None:
+    """Answer through the response_url; a request carried out again after a restart, once its
+    response_url has expired, answers its author by direct message instead."""
+    held = intake.current()
+    if held is not None and held.replay and held.user_id and \
+            runtime.clock.now() - held.received_at >= RESPONSE_URL_LIFETIME:
+        about = f"About {held.summary or 'what you asked'}, carried out late (I had restarted):"
+        runtime.gateway.post_message(runtime.gateway.open_dm(held.user_id), f"{about}\n{text}",
+                                     [section(about), *blocks] if blocks else None)
+        return
+    runtime.gateway.respond(response_url, text, blocks, in_channel=in_channel, replace_original=replace_original)
 
 
 @contextlib.contextmanager
@@ -52,7 +71,7 @@ def answering_failures(runtime: Runtime, response_url: str | None, what: str, *,
 def _tell(runtime: Runtime, response_url: str | None, text: str, *, user: str | None, channel: str | None) -> None:
     try:
         if response_url:
-            runtime.gateway.respond(response_url, text)
+            respond(runtime, response_url, text)
         elif user and channel:
             runtime.gateway.post_ephemeral(channel, user, text)
     except SlackFailure:
@@ -68,17 +87,34 @@ def body_value(body: dict[str, Any], *path: str) -> Any:
     return node
 
 
-def after_ack(runtime: Runtime, what: str, work: Any, *args: Any, for_event: bool = False) -> None:
+def after_ack(runtime: Runtime, what: str, work: Any, *args: Any, for_event: bool = False,
+              urgent: bool = False) -> None:
     """Run `work(*args)` once the request is acknowledged, off Bolt's listener threads (on the
-    events' own pool for events). Failures `work` does not answer are logged with an error id."""
+    events' own pool for events; on a thread of its own when `urgent`, e.g. a trigger id that
+    expires in 3 s must not wait behind queued work). Failures `work` does not answer are logged
+    with an error id. The stored request being dispatched goes along: it is settled when the work
+    is over, whatever its outcome (an error is answered, not retried)."""
+    held = intake.hand_off()
 
     def run() -> None:
         try:
-            work(*args)
+            with intake.working_on(held):
+                work(*args)
+        except intake.LeaseLost as lost:
+            runtime.logger.warning("%s: %s; its work is left to that process", what, lost)
+            return
         except Exception:
             report_unexpected(runtime.logger, what)
+        if held is not None:
+            try:
+                intake.mark_done(runtime.db, held, now=runtime.clock.now())
+            except Exception:  # left open: taken over later, and only answered if its effect is in
+                report_unexpected(runtime.logger, f"settling the stored request of {what}")
 
-    (runtime.after_ack_events if for_event else runtime.after_ack).submit(run)
+    if urgent:
+        threading.Thread(target=run, name="after-ack-urgent", daemon=True).start()
+    else:
+        (runtime.after_ack_events if for_event else runtime.after_ack).submit(run)
 
 
 def best_effort(runtime: Runtime, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:

@@ -19,7 +19,7 @@ from bot.runtime import Runtime
 from bot.slack.gateway import SlackFailure
 from handlers import modals
 from handlers.capture import OwnIds, confirm_shortcut, confirmation, import_into, own_ids
-from handlers.replies import answering_failures, best_effort
+from handlers.replies import after_ack, answering_failures, best_effort, respond
 
 CALLBACK_ID = "add_to_incident_timeline"
 
@@ -28,9 +28,9 @@ def register(app: App, runtime: Runtime) -> None:
     @app.shortcut(CALLBACK_ID)
     def on_shortcut(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         ack()
-        # Run here, on Bolt's listener pool, not behind queued background work: the trigger id
-        # for the modal expires three seconds after the click.
-        add_or_ask(runtime, body, own_ids(context))
+        # On a thread of its own, not behind queued background work: the trigger id for the
+        # modal expires three seconds after the click.
+        after_ack(runtime, "adding a message to a timeline", add_or_ask, runtime, body, own_ids(context), urgent=True)
 
 
 def add_or_ask(runtime: Runtime, body: dict[str, Any], own: OwnIds) -> None:
@@ -70,4 +70,4 @@ def add_or_ask(runtime: Runtime, body: dict[str, Any], own: OwnIds) -> None:
             runtime, incident_id, message_capture.captured(channel_id, message), source=EntrySource.SHORTCUT,
             by=user, permalink=runtime.gateway.permalink(channel_id, ts),
         )
-        runtime.gateway.respond(response_url, confirm_shortcut(runtime, channel_id, ts, confirmation(result)))
+        respond(runtime, response_url, confirm_shortcut(runtime, channel_id, ts, confirmation(result)))

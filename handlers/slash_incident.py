@@ -7,13 +7,21 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import incidents
+from bot.errors import UserError
 from bot.slack.blocks import sections_for_lines
 from bot.runtime import Runtime
 from bot.slack.text import unescape_incoming
 from handlers import (
     action_commands, incident_commands, insights_commands, postmortem_commands, ticket_commands, timeline_commands,
 )
-from handlers.command_table import CommandRequest, SubCommand, build_table, help_text, split_command
+from handlers.command_table import (
+    AlreadyUnderway,
+    CommandRequest,
+    SubCommand,
+    build_table,
+    help_text,
+    split_command,
+)
 from handlers.replies import Reply, after_ack, answering_failures, send_reply
 
 
@@ -37,10 +45,9 @@ TABLE: dict[str, SubCommand] = build_table(
 )
 
 
-def handle(runtime: Runtime, body: dict[str, Any]) -> None:
-    """Run one `/incident …` request after it was acknowledged; every outcome is answered."""
+def command_request(runtime: Runtime, body: dict[str, Any]) -> CommandRequest:
     name, args = split_command(unescape_incoming(body.get("text") or ""))
-    request = CommandRequest(
+    return CommandRequest(
         runtime=runtime,
         name=name,
         args=args,
@@ -50,6 +57,25 @@ def handle(runtime: Runtime, body: dict[str, Any]) -> None:
         response_url=body.get("response_url", ""),
         trigger_id=body.get("trigger_id", ""),
     )
+
+
+def acknowledgement(request: CommandRequest) -> tuple[str | None, bool]:
+    """The line shown to the author at once, and whether to go on with the work."""
+    command = TABLE.get(request.name)
+    if command is None or command.ack is None:
+        return None, True
+    try:
+        return command.ack(request), True
+    except AlreadyUnderway as underway:
+        return str(underway), False
+    except UserError:
+        return None, True  # the work says what is wrong, with the usual wording
+
+
+def handle(runtime: Runtime, body: dict[str, Any]) -> None:
+    """Run one `/incident …` request after it was acknowledged; every outcome is answered."""
+    request = command_request(runtime, body)
+    name = request.name
     command = TABLE.get(name)
     if command is None:
         prefix = f"I don't know `{name}`. " if name else ""
@@ -72,5 +98,9 @@ def handle(runtime: Runtime, body: dict[str, Any]) -> None:
 def register(app: App, runtime: Runtime) -> None:
     @app.command("/incident")
     def incident_command(ack: Ack, body: dict[str, Any]) -> None:
-        ack()  # an empty ack: the answer follows through response_url, so Slack never times out
-        after_ack(runtime, "running /incident", handle, runtime, body)
+        # A short visible line at most (e.g. "Declaring *Checkout 503s*…"), so Slack never times
+        # out; the answer follows through response_url.
+        text, go_on = acknowledgement(command_request(runtime, body))
+        ack(text or "")
+        if go_on:
+            after_ack(runtime, "running /incident", handle, runtime, body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.slack import blocks as bk
-from bot import incidents, timeline
+from bot import incidents, intake, timeline
 from bot.errors import UserError
 from bot.models import EntryKind, EntrySource, TimelineEntry
 from bot.postmortem import late_changes
@@ -13,7 +13,7 @@ from bot.refs import Ref, entry_ref, parse_ref
 from bot.slack.text import mention, safe_mrkdwn, slack_date
 from bot.timegrammar import ACCEPTED_FORMS
 from handlers.by_ref import EDITORS, REMOVERS
-from handlers.command_table import CommandRequest, SubCommand
+from handlers.command_table import CommandRequest, SubCommand, acknowledging
 from handlers.replies import Reply
 
 GROUP = "Timeline"
@@ -49,6 +49,7 @@ def add(request: CommandRequest) -> Reply:
         )
         entry_id = entry.id
         draft_note = late_changes.author_note(session, incident)
+        intake.complete_in(session)  # in the entry's own commit: a replay never adds it twice
     milestone = f" as the *{draft.milestone.value}* milestone" if draft.milestone else ""
     lines = [
         f":white_check_mark: Added *{entry_ref(entry_id)}*{milestone} at "
@@ -106,6 +107,7 @@ def _edit_timeline_entry(request: CommandRequest, ref: Ref, rest: str) -> Reply:
             milestone=draft.milestone,
         )
         occurred_at, text = entry.occurred_at, entry.text
+        intake.complete_in(session)
     lines = [f":pencil2: {ref} is now at {slack_date(occurred_at, '{date_short_pretty} {time_secs}', fallback_zone=zone)}: {safe_mrkdwn(text)}"]
     lines += [note for note in (draft.note, zone_note if draft.time_given else None) if note]
     return Reply(text="\n".join(lines))
@@ -117,6 +119,7 @@ def _remove_timeline_entry(request: CommandRequest, ref: Ref) -> Reply:
         incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
         entry = timeline.remove_entry(session, incident, ref.number, by=request.user_id, now=runtime.clock.now())
         text = entry.text
+        intake.complete_in(session)
     return Reply(text=f":wastebasket: Removed {ref} (kept in its history): {safe_mrkdwn(text)}")
 
 
@@ -147,9 +150,10 @@ def remove(request: CommandRequest) -> Reply:
 COMMANDS = [
     SubCommand("timeline", timeline_command, "timeline [<when>] [<milestone>:] <text>",
                "add an entry (at a time you give, or now); with no text, show the timeline", GROUP,
-               example="timeline 14:05 detected: 503 errors rise"),
+               example="timeline 14:05 detected: 503 errors rise",
+               ack=acknowledging("Adding to the timeline…")),
     SubCommand("edit", edit, "edit <id> [<when>] [<text>]", "change an entry's time or text", GROUP,
-               example="edit T12 14:07"),
+               example="edit T12 14:07", ack=acknowledging("Changing the entry…")),
     SubCommand("remove", remove, "remove <id>", "take an entry out (its history is kept)", GROUP,
-               example="remove T12"),
+               example="remove T12", ack=acknowledging("Removing the entry…")),
 ]

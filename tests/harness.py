@@ -52,7 +52,8 @@ class BotUnderTest:
     def start(self, db: Database) -> "BotUnderTest":
         self.runtime = build_runtime(self.settings, clock=self.clock, db=db)
         app = self.app = create_app(self.runtime)
-        asgi = build_asgi_app(app, db, threads=self.settings.listener_threads)
+        asgi = build_asgi_app(app, db, signing_secret=self.settings.slack_signing_secret,
+                              threads=self.settings.listener_threads)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
@@ -80,6 +81,8 @@ class BotUnderTest:
         _drain(self.runtime.after_ack_events, timeout)
 
     def stop(self) -> None:
+        if self.runtime.stop_intake is not None:
+            self.runtime.stop_intake()
         self._http.close()
         self._server.should_exit = True
         self._thread.join(timeout=10)
@@ -90,21 +93,18 @@ class BotUnderTest:
         all_headers = {"Content-Type": content_type, **(sign(body) if signed else {}), **(headers or {})}
         return self._http.post(f"{self.url}/slack/events", content=body.encode(), headers=all_headers)
 
+    def post_bytes(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """Exactly these bytes and headers, nothing added (for junk and hand-made signatures)."""
+        return self._http.post(f"{self.url}/slack/events", content=body, headers=headers)
+
     def get(self, path: str) -> httpx.Response:
         return self._http.get(f"{self.url}{path}")
 
     # -- what Slack sends --------------------------------------------------------------------
     def command_body(self, text: str, *, user: str, channel: str, channel_name: str = "general",
                      command: str = "/incident") -> tuple[str, str]:
-        response_url = self.standin.response_url()
-        form = {
-            "token": "legacy", "team_id": "T0001", "team_domain": "example", "channel_id": channel,
-            "channel_name": channel_name, "user_id": user, "user_name": user.lower(), "command": command,
-            # Slack HTML-escapes & < > in command text; mentions arrive as <@U…|name> (should_escape)
-            "text": _slack_escape(text), "api_app_id": "A0001", "is_enterprise_install": "false",
-            "response_url": response_url, "trigger_id": f"trigger-{time.monotonic_ns()}",
-        }
-        return urllib.parse.urlencode(form), response_url
+        return command_body(self.standin, text, user=user, channel=channel, channel_name=channel_name,
+                            command=command)
 
     def command(self, text: str, *, user: str, channel: str, channel_name: str = "general",
                 wait: bool = True, timeout: float = 10.0) -> "CommandResult":
@@ -172,6 +172,20 @@ class CommandResult:
     @property
     def first(self) -> dict[str, Any]:
         return self.replies[0]
+
+
+def command_body(standin: SlackStandIn, text: str, *, user: str, channel: str, channel_name: str = "general",
+                 command: str = "/incident") -> tuple[str, str]:
+    """The form Slack posts for a slash command, and its fresh response_url."""
+    response_url = standin.response_url()
+    form = {
+        "token": "legacy", "team_id": "T0001", "team_domain": "example", "channel_id": channel,
+        "channel_name": channel_name, "user_id": user, "user_name": user.lower(), "command": command,
+        # Slack HTML-escapes & < > in command text; mentions arrive as <@U…|name> (should_escape)
+        "text": _slack_escape(text), "api_app_id": "A0001", "is_enterprise_install": "false",
+        "response_url": response_url, "trigger_id": f"trigger-{time.monotonic_ns()}",
+    }
+    return urllib.parse.urlencode(form), response_url
 
 
 def reply_text(payload: dict[str, Any]) -> str:

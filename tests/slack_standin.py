@@ -527,6 +527,7 @@ class SlackStandIn:
     def __init__(self, bot_user_id: str = "UBOT", team_id: str = "T0001"):
         self.bot_user_id = bot_user_id
         self.team_id = team_id
+        self.enterprise_id: str | None = None  # set before the bot starts: a Grid workspace
         self.bot_id = BOT_ID
         self.url = ""
         self.base_url = ""
@@ -889,6 +890,8 @@ class SlackStandIn:
 
     def _serve_response_url(self, token: str, body: bytes) -> Reply:
         at = time.monotonic()
+        if self.delays.get("response_url"):  # `delays["response_url"]`: slow answers to response_url posts
+            time.sleep(self.delays["response_url"])
         try:
             payload = json.loads(body or b"{}")
         except ValueError:
@@ -1205,7 +1208,7 @@ class SlackStandIn:
 
     # ------------------------------------------------------------ auth & users
     def _auth_test(self, params: dict) -> dict:
-        return {
+        answer = {
             "url": WORKSPACE_URL,
             "team": "Example",
             "team_id": self.team_id,
@@ -1214,6 +1217,9 @@ class SlackStandIn:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+        if self.enterprise_id:  # a workspace of an Enterprise Grid org says which org
+            answer["enterprise_id"] = self.enterprise_id
+        return answer
 
     def _apps_connections_open(self, params: dict) -> dict:
         if not self.socket_mode_url:

@@ -98,7 +98,7 @@ def test_a_failing_auth_test_never_holds_up_an_acknowledgement(standin, clock, d
     bot = BotUnderTest(standin=standin, clock=clock, settings=settings_for(standin, db.url)).start(db)
     try:
         result = bot.command("declare Slack is flaky sev2", user=ANN, channel="C0GENERAL")
-        assert result.http.status_code == 200 and result.http.text == ""
+        assert result.http.status_code == 200 and result.http.text == "Declaring *Slack is flaky*…"
         assert "Slack is flaky" in result.text  # answered, not "reinstall the app"
     finally:
         bot.stop()

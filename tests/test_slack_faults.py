@@ -8,6 +8,8 @@ headline, one channel, and a declare that succeeds.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from bot.models import Incident
@@ -148,11 +150,13 @@ def test_a_channel_left_by_a_declare_that_stopped_before_recording_is_used_by_th
     assert incident_channels(standin) == ["inc-2026-06-22-checkout-returns-503"]
 
 
-def test_a_bot_channel_that_belongs_to_an_incident_or_was_just_made_is_not_taken(bot, db, standin):
+def test_a_bot_channel_that_belongs_to_an_incident_or_was_just_made_is_not_taken(bot, db, standin, clock):
     first = declare(bot)  # the same title twice in a day: the second gets its own channel
     standin.channels[first]["created"] -= 600
+    clock.advance(dt.timedelta(minutes=2))  # past the one-minute guard against a retyped declare
     bot.command(f"declare {TITLE}", user=ANN, channel="C0GENERAL")
     standin.add_channel("C0FRESH", "inc-2026-06-22-checkout-returns-503-3")  # a simultaneous declare's, just made
+    clock.advance(dt.timedelta(minutes=2))
     bot.command(f"declare {TITLE}", user=ANN, channel="C0GENERAL")
     channels = [channel for _, channel in stored_incidents(db)]
     assert len(set(channels)) == 3 and "C0FRESH" not in channels

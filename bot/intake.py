@@ -1,0 +1,355 @@
+"""The intake: every Slack request that leads to work is stored before it is acknowledged.
+
+Slack never re-sends a command or a click, and re-sends an event only when it got no answer, so
+"acknowledged" has to mean "stored". The `inbox` table holds each such request (`store`, inside
+the acknowledgement's time); the work then runs from it, and the row is settled:
+
+- `pending` → the work has not finished. The process that stored the row holds a lease on it
+  and keeps renewing it (`LeaseKeeper`, one UPDATE for all its rows); when the process dies, the
+  lease runs out and `take_over_stale` hands the row to exactly one other process (a conditional
+  UPDATE on `attempts`, on SQLite and PostgreSQL alike), which carries it out again from the
+  stored body.
+- `answering` → the work's effect is committed (`complete_in` marks it in the *same* transaction
+  as the effect, so a replay never does it twice); only the answer to its author may be missing,
+  so a take-over tells the author instead of doing the work again.
+- `done` → answered (`mark_done`), or nothing to do.
+
+A slow process whose lease ran out and was taken over finds out at `complete_in`, which raises
+`LeaseLost`: its transaction rolls back, so the effect still happens once.
+
+The request being carried out on this thread is in a context variable (`current()`), set while
+the work runs (`working_on`), so the services deep inside need no extra argument to find it.
+This module knows nothing of Bolt; `handlers/intake.py` stores and replays Slack's requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import hashlib
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Result, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.db import Database
+from bot.models import InboxRequest, InboxState
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LEASE = dt.timedelta(seconds=60)
+# A request that took its process down this many times is given up (logged), not replayed forever.
+MAX_ATTEMPTS = 5
+# Done rows are kept this long: long enough to absorb any re-delivery of an event by Slack.
+KEEP_DONE = dt.timedelta(days=3)
+_OPEN = (InboxState.PENDING, InboxState.ANSWERING)
+
+
+class LeaseLost(BaseException):
+    """Another process took this request over (our lease ran out): drop our work, theirs counts.
+
+    A BaseException so that handlers' "tell the user something went wrong" does not catch it."""
+
+
+@dataclass
+class Held:
+    """A stored request this process is carrying out."""
+
+    id: int
+    worker: str
+    attempts: int
+    user_id: str | None
+    received_at: dt.datetime
+    replay: bool = False  # carried out again after the process that stored it stopped
+    summary: str | None = None  # what was asked, in words, for answers that reach the author late
+    handed_off: bool = False  # work was started for it (else it is settled as having none)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A request taken over from a process that stopped: what to do with it."""
+
+    held: Held
+    state: InboxState  # pending: carry it out; answering: only tell its author
+    surface: str
+    raw_body: str
+    content_type: str | None
+    gave_up: bool  # it failed MAX_ATTEMPTS times: tell the author, don't try again
+
+
+def dedup_key(surface: str, raw_body: str, event_id: str | None = None) -> str:
+    """Events: Slack's event id (its re-deliveries carry the same one). Others: the body's hash
+    (each carries a fresh trigger id or action timestamp, so two presses never share it)."""
+    if event_id:
+        return f"event:{event_id}"[:128]
+    return f"{surface}:{hashlib.sha256(raw_body.encode()).hexdigest()}"
+
+
+# -- the request on this thread ----------------------------------------------------------------
+_receiving: contextvars.ContextVar[Held | None] = contextvars.ContextVar("intake_receiving", default=None)
+_working: contextvars.ContextVar[Held | None] = contextvars.ContextVar("intake_working", default=None)
+
+
+@contextlib.contextmanager
+def receiving(held: Held | None) -> Iterator[None]:
+    """While a stored request is being dispatched (before its ack): work started now is for it."""
+    token = _receiving.set(held)
+    try:
+        yield
+    finally:
+        _receiving.reset(token)
+
+
+def being_received() -> Held | None:
+    """The stored request being dispatched on this thread (before its ack), if any."""
+    return _receiving.get()
+
+
+def hand_off() -> Held | None:
+    """The stored request being dispatched on this thread, claimed for one piece of work."""
+    held = _receiving.get()
+    if held is None or held.handed_off:
+        return None
+    held.handed_off = True
+    return held
+
+
+@contextlib.contextmanager
+def working_on(held: Held | None) -> Iterator[None]:
+    token = _working.set(held)
+    try:
+        yield
+    finally:
+        _working.reset(token)
+
+
+def current() -> Held | None:
+    """The stored request whose work runs on this thread, if any."""
+    return _working.get()
+
+
+# -- the table ---------------------------------------------------------------------------------
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed (SQLAlchemy types execute() as returning a plain Result)."""
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def store(db: Database, *, surface: str, key: str, raw_body: str, content_type: str | None, user_id: str | None,
+          worker: str, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE) -> Held | None:
+    """Commit the request; None when it is stored already (a re-delivered event)."""
+    try:
+        with db.unit_of_work() as session:
+            row = InboxRequest(surface=surface, dedup_key=key, raw_body=raw_body, content_type=content_type,
+                               user_id=user_id, received_at=now, state=InboxState.PENDING, claimed_by=worker,
+                               lease_until=now + lease, attempts=1)
+            session.add(row)
+            session.flush()
+            return Held(row.id, worker, 1, user_id, now)
+    except IntegrityError:
+        return None
+
+
+def _mine(held: Held):  # type: ignore[no-untyped-def]
+    return (InboxRequest.id == held.id, InboxRequest.claimed_by == held.worker,
+            InboxRequest.attempts == held.attempts)
+
+
+def complete_in(session: Session) -> None:
+    """Mark the current request's effect as done, in the session that commits the effect.
+
+    Raises `LeaseLost` (rolling the effect back) when another process took the request over."""
+    held = current()
+    if held is None:
+        return
+    changed = _rowcount(session.execute(
+        update(InboxRequest).where(*_mine(held), InboxRequest.state == InboxState.PENDING)
+        .values(state=InboxState.ANSWERING)
+        .execution_options(synchronize_session=False)
+    ))
+    if changed != 1:
+        raise LeaseLost(f"intake {held.id} was taken over by another process")
+
+
+def mark_done(db: Database, held: Held, *, now: dt.datetime) -> bool:
+    """Settle the request; False when another process holds it now (it settles it instead)."""
+    with db.unit_of_work() as session:
+        changed = _rowcount(session.execute(
+            update(InboxRequest).where(*_mine(held), InboxRequest.state.in_(_OPEN))
+            .values(state=InboxState.DONE, done_at=now)
+            .execution_options(synchronize_session=False)
+        ))
+    return changed == 1
+
+
+def release(db: Database, held: Held, *, now: dt.datetime) -> None:
+    """Give the request back (its lease ends now): the next take-over sweep tries it again."""
+    with db.unit_of_work() as session:
+        session.execute(update(InboxRequest).where(*_mine(held), InboxRequest.state.in_(_OPEN))
+                        .values(claimed_by="", lease_until=now).execution_options(synchronize_session=False))
+
+
+def renew(db: Database, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE) -> int:
+    """Push out the lease of every open request this process holds; returns how many."""
+    with db.unit_of_work() as session:
+        return _rowcount(session.execute(
+            update(InboxRequest).where(InboxRequest.claimed_by == worker, InboxRequest.state.in_(_OPEN))
+            .values(lease_until=now + lease)
+            .execution_options(synchronize_session=False)
+        ))
+
+
+def _pid_namespace() -> str:
+    """Which process-id space this process lives in (Linux), so that a pid seen in a claim is
+    only ever looked up in the space it came from; "0" where that cannot be told."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "0"
+
+
+def new_worker_id() -> str:
+    """host:pid-namespace:pid:tag — who holds a lease, and enough to tell, on this host, if it died."""
+    return f"{socket.gethostname()[:30]}:{_pid_namespace()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _place_of(worker: str) -> str:
+    return ":".join(worker.split(":")[:2])  # host and pid namespace
+
+
+def died_on_this_host(worker: str, *, me: str) -> bool:
+    """Whether `worker` was a process of this host (and pid namespace) that is gone.
+
+    Such a claim need not wait for its lease: a bot restarted on the same machine (or in the same
+    container, where the new process often gets the old one's pid) picks up at once. Anything
+    unsure (another host or namespace, a pid now used by some other process) is left to the lease."""
+    parts = worker.split(":")
+    if (worker == me or len(parts) != 4 or _place_of(worker) != _place_of(me) or parts[1] == "0"
+            or not parts[2].isdigit()):
+        return False
+    pid = int(parts[2])
+    if pid == os.getpid():
+        return worker not in _LIVE_WORKERS  # an earlier life of this pid, or a runtime of ours
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, run by another user
+    return False
+
+
+def take_over_stale(db: Database, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE,
+                    limit: int = 200) -> list[Taken]:
+    """Take every open request whose lease ran out, or whose process died on this host; each is
+    won by exactly one caller."""
+    with db.unit_of_work() as session:
+        candidates = session.execute(
+            select(InboxRequest.id, InboxRequest.attempts, InboxRequest.state, InboxRequest.claimed_by,
+                   InboxRequest.lease_until)
+            .where(InboxRequest.state.in_(_OPEN),
+                   or_(InboxRequest.lease_until <= now, InboxRequest.claimed_by.startswith(_place_of(worker) + ":", autoescape=True)))
+            .order_by(InboxRequest.id).limit(limit)
+        ).all()
+    taken: list[Taken] = []
+    for row_id, attempts, state, holder, lease_until in candidates:
+        expired = lease_until <= now
+        if not expired and not died_on_this_host(holder, me=worker):
+            continue
+        # Compare-and-set: nobody took it meanwhile (attempts), and an expired lease was not renewed.
+        still = (InboxRequest.lease_until <= now,) if expired else (InboxRequest.claimed_by == holder,)
+        with db.unit_of_work() as session:
+            won = _rowcount(session.execute(
+                update(InboxRequest)
+                .where(InboxRequest.id == row_id, InboxRequest.attempts == attempts, InboxRequest.state == state,
+                       *still)
+                .values(claimed_by=worker, attempts=attempts + 1, lease_until=now + lease)
+                .execution_options(synchronize_session=False)
+            ))
+            if won != 1:
+                continue  # another process got there first
+            row = session.get(InboxRequest, row_id)
+            assert row is not None
+            held = Held(row.id, worker, attempts + 1, row.user_id, row.received_at, replay=True)
+            gave_up = state is InboxState.PENDING and attempts >= MAX_ATTEMPTS
+            taken.append(Taken(held, state, row.surface, row.raw_body, row.content_type, gave_up))
+    return taken
+
+
+def hold_name(db: Database, held: Held, key: str, *, now: dt.datetime, window: dt.timedelta) -> int | None:
+    """Let this request hold `key` (e.g. one person declaring one title) for `window`.
+
+    Returns None when it holds it, or the id of the request that has held it for less than
+    `window`. Decided by the unique index on `guard_key`, so two at once cannot both win."""
+    for _ in range(3):
+        try:
+            with db.unit_of_work() as session:
+                session.execute(update(InboxRequest).where(InboxRequest.id == held.id).values(guard_key=key)
+                                .execution_options(synchronize_session=False))
+            return None
+        except IntegrityError:
+            pass
+        with db.unit_of_work() as session:
+            holder = session.execute(select(InboxRequest.id, InboxRequest.received_at)
+                                     .where(InboxRequest.guard_key == key)).first()
+            if holder is None:
+                continue  # released meanwhile: try again
+            if holder.id == held.id:
+                return None
+            if holder.received_at > now - window:
+                return int(holder.id)
+            # An old holder: free the name (only if nobody else freed and took it meanwhile).
+            session.execute(update(InboxRequest)
+                            .where(InboxRequest.id == holder.id, InboxRequest.guard_key == key)
+                            .values(guard_key=None).execution_options(synchronize_session=False))
+    return None
+
+
+def release_name(db: Database, held: Held) -> None:
+    with db.unit_of_work() as session:
+        session.execute(update(InboxRequest).where(InboxRequest.id == held.id).values(guard_key=None)
+                        .execution_options(synchronize_session=False))
+
+
+def purge_done(db: Database, *, now: dt.datetime) -> int:
+    with db.unit_of_work() as session:
+        return _rowcount(session.execute(
+            delete(InboxRequest).where(InboxRequest.state == InboxState.DONE, InboxRequest.done_at < now - KEEP_DONE)
+            .execution_options(synchronize_session=False)
+        ))
+
+
+# Workers alive in this process (a process may hold several runtimes: tests, benchmarks).
+_LIVE_WORKERS: set[str] = set()
+
+
+class LeaseKeeper:
+    """Renews this process's leases a few times per lease: while it runs, nothing of ours is taken."""
+
+    def __init__(self, db: Database, worker: str, now: Callable[[], dt.datetime], lease: dt.timedelta):
+        self._db, self._worker, self._now, self.lease = db, worker, now, lease
+        self._stop = threading.Event()
+
+    def start(self) -> LeaseKeeper:
+        _LIVE_WORKERS.add(self._worker)
+        threading.Thread(target=self._run, name="intake-lease", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        _LIVE_WORKERS.discard(self._worker)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease.total_seconds() / 4):
+            try:
+                renew(self._db, self._worker, now=self._now(), lease=self.lease)
+            except Exception:
+                logger.exception("renewing intake leases failed; trying again shortly")
