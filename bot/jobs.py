@@ -29,10 +29,21 @@ def _postmortem_reminders(runtime: Runtime) -> object:
     return postmortem_reminders.run_daily(runtime)
 
 
+def _postmortem_followups(runtime: Runtime) -> object:
+    from bot.postmortem import meeting, sharing
+
+    return meeting.sweep(runtime), sharing.sweep(runtime)
+
+
+# Meeting reminders are due an hour before: a minute's tick keeps them on time.
+FOLLOWUP_TICK_SECONDS = 60
+
+
 def all_jobs() -> list[Job]:
     jobs: list[Job] = [
         Job("publish-postmortems", POSTMORTEM_PUBLISH_TICK_SECONDS, _publish_postmortems),
         Job("weekly-nudges", REMINDER_TICK_SECONDS, _weekly_nudges),
         Job("postmortem-reminders", REMINDER_TICK_SECONDS, _postmortem_reminders),
+        Job("postmortem-followups", FOLLOWUP_TICK_SECONDS, _postmortem_followups),
     ]
     return jobs

@@ -12,8 +12,11 @@ from slack_bolt import App
 from bot.runtime import Runtime
 from handlers.authorization import BotIdentity
 from handlers import events, modals, nudge_buttons, postmortem_buttons, shortcuts, slash_incident, timeline_buttons
+from handlers import checklist_buttons, home
 
-LISTENER_MODULES = (slash_incident, timeline_buttons, events, nudge_buttons, postmortem_buttons, shortcuts, modals)
+# `home` before `events`: the events module ends with a catch-all that would take app_home_opened.
+LISTENER_MODULES = (slash_incident, timeline_buttons, home, events, nudge_buttons, postmortem_buttons, checklist_buttons,
+                    shortcuts, modals)
 
 
 def create_app(runtime: Runtime) -> App:

@@ -121,7 +121,8 @@ def role(request: CommandRequest) -> Reply:
     runtime = request.runtime
     parts = request.args.split()
     if len(parts) != 2:
-        raise UserError("Give a role and a person: `/incident role commander @ann` (roles: commander, comms, scribe).")
+        raise UserError("Give a role and a person: `/incident role commander @ann` (roles: commander, comms, scribe, "
+                        "postmortem — who owns the write-up).")
     role_name, who = parts[0].lower(), parts[1]
     user_id = user_id_from_mention(who)
     if user_id is None:
@@ -142,7 +143,10 @@ def roles(request: CommandRequest) -> Reply:
         held = incidents.roles_of(incident)
         title = incident.title
     lines = [f"*Roles for {safe_mrkdwn(title)}*"]
-    lines += [f"• {name}: {mention(user) if user else '_nobody yet_'}" for name, user in held.items()]
+    lines += [f"• {name}: {mention(user) if user else '_nobody yet_'}" for name, user in held.items()
+              if name != "postmortem"]
+    owner = held.get("postmortem")
+    lines.append(f"• postmortem: {mention(owner) if owner else '_the commander_'} (owns the write-up)")
     return Reply(text="\n".join(lines))
 
 
@@ -173,7 +177,7 @@ COMMANDS = [
     SubCommand("severity", severity, "severity <sev1-4>", "change the severity", GROUP, example="severity sev1"),
     SubCommand("update", update, "update <text>", "post a status update to the channel and the timeline", GROUP,
                example="update Rolled back; errors falling"),
-    SubCommand("role", role, "role commander|comms|scribe <@person>", "give someone a role", GROUP,
+    SubCommand("role", role, "role commander|comms|scribe|postmortem <@person>", "give someone a role", GROUP,
                example="role commander @ann"),
     SubCommand("roles", roles, "roles", "who holds which role", GROUP),
     SubCommand("list", list_open, "list", "open incidents, newest first", GROUP, needs_incident=False),

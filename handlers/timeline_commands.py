@@ -8,6 +8,7 @@ from bot.slack import blocks as bk
 from bot import incidents, timeline
 from bot.errors import UserError
 from bot.models import EntryKind, EntrySource, TimelineEntry
+from bot.postmortem import status as pm_status
 from bot.refs import Ref, entry_ref, parse_ref
 from bot.slack.text import mention, safe_mrkdwn, slack_date
 from bot.timegrammar import ACCEPTED_FORMS
@@ -47,12 +48,13 @@ def add(request: CommandRequest) -> Reply:
             recorded_at=now, milestone=draft.milestone, source=EntrySource.COMMAND,
         )
         entry_id = entry.id
+        back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=now, what=entry_ref(entry_id))
     milestone = f" as the *{draft.milestone.value}* milestone" if draft.milestone else ""
     lines = [
         f":white_check_mark: Added *{entry_ref(entry_id)}*{milestone} at "
         f"{slack_date(draft.occurred_at, '{date_short_pretty} {time_secs}', fallback_zone=zone)}: {safe_mrkdwn(draft.text)}"
     ]
-    lines += [note for note in (draft.note, zone_note) if note]
+    lines += [note for note in (draft.note, zone_note, back_in_review) if note]
     return Reply(text="\n".join(lines))
 
 
@@ -104,8 +106,9 @@ def _edit_timeline_entry(request: CommandRequest, ref: Ref, rest: str) -> Reply:
             milestone=draft.milestone,
         )
         occurred_at, text = entry.occurred_at, entry.text
+        back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=now, what=str(ref))
     lines = [f":pencil2: {ref} is now at {slack_date(occurred_at, '{date_short_pretty} {time_secs}', fallback_zone=zone)}: {safe_mrkdwn(text)}"]
-    lines += [note for note in (draft.note, zone_note if draft.time_given else None) if note]
+    lines += [note for note in (draft.note, zone_note if draft.time_given else None, back_in_review) if note]
     return Reply(text="\n".join(lines))
 
 
@@ -115,7 +118,10 @@ def _remove_timeline_entry(request: CommandRequest, ref: Ref) -> Reply:
         incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
         entry = timeline.remove_entry(session, incident, ref.number, by=request.user_id, now=runtime.clock.now())
         text = entry.text
-    return Reply(text=f":wastebasket: Removed {ref} (kept in its history): {safe_mrkdwn(text)}")
+        back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=runtime.clock.now(),
+                                              what=str(ref))
+    lines = [f":wastebasket: Removed {ref} (kept in its history): {safe_mrkdwn(text)}", back_in_review]
+    return Reply(text="\n".join(line for line in lines if line))
 
 
 EDITORS["T"] = _edit_timeline_entry

@@ -41,6 +41,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "views.open": set(),
     "views.update": set(),
     "views.push": set(),
+    "views.publish": set(),
     "files_upload_v2": {"files:write"},
     "canvases.create": {"canvases:write"},
     "conversations.canvases.create": {"canvases:write"},
@@ -55,6 +56,7 @@ EVENT_SCOPES: dict[str, set[str]] = {
     "member_joined_channel": {"channels:read", "groups:read"},
     "channel_archive": {"channels:read"},
     "group_archive": {"groups:read"},
+    "app_home_opened": set(),
 }
 
 
