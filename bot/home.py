@@ -6,9 +6,9 @@ and deadlines), and the review meetings they are invited to. A view holds at mos
 each list is cut with a count and a pointer to the command that lists everything. An incident
 appears only to people who took part in it, so a private incident never shows to anyone outside.
 
-`publish` builds and sends one person's view; `refresh_later` asks for it after a short pause,
-so a burst of changes (a review request naming five people, a click after a click) publishes
-each person's view once.
+`publish` builds and sends one person's view; `refresh_later` asks for it once the work that
+changed something is done, and a burst of changes (a review request naming five people, a click
+after a click) that arrives while a person's publication waits its turn joins it (debounced).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ LIST_LINES = 10  # incidents, postmortems, meetings: one line each
 DONE_ACTION = "home_done"
 SNOOZE_ACTION = "home_snooze"
 ITEM_BLOCK = "home_item"  # block_id of an item's buttons: home_item:<item id>
-DEBOUNCE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -156,45 +155,46 @@ def publish(runtime: Runtime, user_id: str, *, notice: str | None = None) -> Hom
 
 
 # -- refreshing after a change ---------------------------------------------------------------
-class _Debouncer:
-    """Collects the people whose view should change and publishes each once after a pause."""
+class _Refresher:
+    """Coalesces refreshes: while one person's publication waits its turn, more requests join it.
 
-    def __init__(self, runtime: Runtime, delay: float):
+    The publication reads the database when it runs, so it shows every change made before then;
+    a change made while it runs asks for one more.
+    """
+
+    def __init__(self, runtime: Runtime):
         self._runtime = runtime
-        self._delay = delay
-        self._pending: set[str] = set()
-        self._timer: threading.Timer | None = None
+        self._waiting: set[str] = set()
         self._lock = threading.Lock()
 
     def add(self, user_ids: list[str]) -> None:
+        for user in dict.fromkeys(u for u in user_ids if u and u[0] in "UW"):
+            with self._lock:
+                if user in self._waiting:
+                    continue
+                self._waiting.add(user)
+            self._runtime.after_ack.submit(self._publish, user)
+
+    def _publish(self, user: str) -> None:
         with self._lock:
-            self._pending.update(u for u in user_ids if u and u[0] in "UW")
-            if self._timer is None and self._pending:
-                self._timer = threading.Timer(self._delay, self._flush)
-                self._timer.daemon = True
-                self._timer.start()
-
-    def _flush(self) -> None:
-        with self._lock:
-            users, self._pending, self._timer = sorted(self._pending), set(), None
-        for user in users:
-            try:
-                publish(self._runtime, user)
-            except SlackFailure as failure:
-                self._runtime.logger.warning("refreshing the App Home of %s failed: %s", user, failure)
-            except Exception:
-                report_unexpected(self._runtime.logger, f"refreshing the App Home of {user}")
+            self._waiting.discard(user)
+        try:
+            publish(self._runtime, user)
+        except SlackFailure as failure:
+            self._runtime.logger.warning("refreshing the App Home of %s failed: %s", user, failure)
+        except Exception:
+            report_unexpected(self._runtime.logger, f"refreshing the App Home of {user}")
 
 
-_DEBOUNCERS_LOCK = threading.Lock()
+_REFRESHERS_LOCK = threading.Lock()
 
 
-def refresh_later(runtime: Runtime, user_ids: list[str], *, delay: float = DEBOUNCE_SECONDS) -> None:
-    """Publish these people's views again after a short pause (once each, however often asked)."""
-    with _DEBOUNCERS_LOCK:
+def refresh_later(runtime: Runtime, user_ids: list[str]) -> None:
+    """Publish these people's views again soon, after the work that asked (once each while waiting)."""
+    with _REFRESHERS_LOCK:
         # One per runtime, kept on it: it lives and goes with the runtime it publishes through.
-        debouncer = getattr(runtime, "_home_debouncer", None)
-        if debouncer is None:
-            debouncer = _Debouncer(runtime, delay)
-            setattr(runtime, "_home_debouncer", debouncer)
-    debouncer.add(user_ids)
+        refresher = getattr(runtime, "_home_refresher", None)
+        if refresher is None:
+            refresher = _Refresher(runtime)
+            setattr(runtime, "_home_refresher", refresher)
+    refresher.add(user_ids)
