@@ -337,12 +337,26 @@ def _followup_context(source: DraftSource, name: Callable[[str | None], str | No
         "meeting": meeting,
         "shares": [
             {"audience": s.audience, "deadline": at(s.deadline), "shared_at": at(s.shared_at), "by": name(s.shared_by),
-             "late": s.late}
+             "late": s.late, "state": _share_state(s, name, at, zone)}
             for s in follow.shares
         ],
-        "checklist": [{"label": t.label, "checked": t.checked, "by": name(t.by), "at": at(t.at)}
-                      for t in follow.checklist],
+        "checklist": [
+            {"label": t.label, "checked": t.checked, "by": name(t.by), "at": at(t.at),
+             "line": t.label + (f" — {'ticked' if t.checked else 'unticked'} by {name(t.by)}, {at(t.at)} {zone.key}"
+                                if t.by else "")}
+            for t in follow.checklist
+        ],
     }
+
+
+def _share_state(share: Any, name: Callable[[str | None], str | None],
+                 at: Callable[[dt.datetime | None], str | None], zone: ZoneInfo) -> str:
+    if share.shared_at:
+        late = f" (after the deadline, {at(share.deadline)})" if share.late else ""
+        return f"{at(share.shared_at)} {zone.key} by {name(share.shared_by)}{late}"
+    if share.deadline:
+        return f"not yet — due by {at(share.deadline)} {zone.key} (`/incident postmortem share {share.audience}`)"
+    return "not yet"
 
 
 _KEY_ROWS = (
