@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.slack import blocks as bk
-from bot import incidents
+from bot import home, incidents
 from bot.errors import UserError
 from bot.slack.gateway import SlackFailure
 from bot.slack.text import mention, plain_text, safe_mrkdwn, slack_date, user_id_from_mention
@@ -134,6 +134,7 @@ def role(request: CommandRequest) -> Reply:
     best_effort(runtime, "inviting the role holder", runtime.gateway.invite, request.channel_id, [user_id])
     if role_name == "commander":
         best_effort(runtime, "updating the topic", runtime.gateway.set_topic, request.channel_id, incident_topic)
+    home.refresh_later(runtime, [user_id])  # a role makes the incident (or its postmortem) theirs
     return Reply(text=f":busts_in_silhouette: {mention(user_id)} is now *{role_name}* (set by {mention(request.user_id)}).", in_channel=True)
 
 

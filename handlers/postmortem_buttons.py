@@ -1,4 +1,4 @@
-"""Buttons on the postmortem headline message: re-render, mark final. Answers go to the clicker."""
+"""Buttons on the postmortem headline message: re-render, approve. Answers go to the clicker."""
 
 from __future__ import annotations
 
@@ -29,5 +29,5 @@ def register(app: App, runtime: Runtime) -> None:
         ack()
         response_url = body.get("response_url", "")
         user_id = (body.get("user") or {}).get("id", "")
-        with answering_failures(runtime, response_url, "marking a postmortem final"):
+        with answering_failures(runtime, response_url, "approving a postmortem"):
             send_reply(runtime, response_url, mark_final(runtime, _incident_id(action), user_id))
