@@ -49,21 +49,22 @@ def _title(incident: Incident) -> str:
     return f"<#{incident.channel_id}> {safe_mrkdwn(incident.title, live_mentions=False)}"
 
 
-def _cut(lines: list[str], heading: str, more: str) -> list[bk.Block]:
+def _cut(lines: list[str], total: int, heading: str, more: str) -> list[bk.Block]:
+    """A heading with the count, the first lines (only those are built), and how many more."""
     shown = lines[:LIST_LINES]
-    blocks = [bk.section(f"*{heading}* ({len(lines)})"), *bk.sections_for_lines(shown)]
-    if len(lines) > len(shown):
-        blocks.append(bk.context(f"…and {len(lines) - len(shown)} more. {more}"))
+    blocks = [bk.section(f"*{heading}* ({total})"), *bk.sections_for_lines(shown)]
+    if total > len(shown):
+        blocks.append(bk.context(f"…and {total - len(shown)} more. {more}"))
     return blocks
 
 
 def _open_incidents(session: Session, user_id: str) -> list[Incident]:
-    found = []
-    for incident in session.scalars(select(Incident).where(Incident.status == IncidentStatus.OPEN)
-                                    .order_by(Incident.created_at.desc(), Incident.id.desc())):
-        if user_id in meeting.participants(session, incident):
-            found.append(incident)
-    return found
+    query = (
+        select(Incident)
+        .where(Incident.status == IncidentStatus.OPEN, meeting.took_part(user_id))
+        .order_by(Incident.created_at.desc(), Incident.id.desc())
+    )
+    return list(session.scalars(query))
 
 
 def _postmortems(session: Session, user_id: str) -> list[tuple[Incident, Postmortem]]:
@@ -123,24 +124,29 @@ def build(session: Session, user_id: str, *, now: dt.datetime, zone: dt.tzinfo, 
         blocks.append(bk.context(f"…and {len(ordered) - len(shown)} more. `/incident actions mine` lists them all."))
 
     blocks.append(bk.divider())
+    taking_part = _open_incidents(session, user_id)
     incidents_lines = [
         f"{_title(i)} · {i.severity.upper()} · since {slack_date(i.created_at, '{date_short} {time}')}"
-        for i in _open_incidents(session, user_id)
+        for i in taking_part[:LIST_LINES]
     ]
-    blocks += _cut(incidents_lines, "Open incidents you take part in", "`/incident list` shows every open incident.")
+    blocks += _cut(incidents_lines, len(taking_part), "Open incidents you take part in",
+                   "`/incident list` shows every open incident.")
 
     blocks.append(bk.divider())
+    postmortems = _postmortems(session, user_id)
     pm_lines = [_postmortem_line(session, incident, row, user_id, share_audiences or set())
-                for incident, row in _postmortems(session, user_id)]
-    blocks += _cut(pm_lines, "Postmortems you own or must review", "Each incident's channel has its draft.")
+                for incident, row in postmortems[:LIST_LINES]]
+    blocks += _cut(pm_lines, len(postmortems), "Postmortems you own or must review",
+                   "Each incident's channel has its draft.")
 
     blocks.append(bk.divider())
+    meetings = [m for m in meeting.upcoming(session, now) if user_id in m.invitees]
     meeting_lines = [
         f"{slack_date(m.at, '{date_short_pretty} at {time}')} · {safe_mrkdwn(m.title, live_mentions=False)} "
         f"(<#{m.channel_id}>)"
-        for m in meeting.upcoming(session, now) if user_id in m.invitees
+        for m in meetings[:LIST_LINES]
     ]
-    blocks += _cut(meeting_lines, "Upcoming review meetings", "Each incident's draft names its meeting.")
+    blocks += _cut(meeting_lines, len(meetings), "Upcoming review meetings", "Each incident's draft names its meeting.")
     assert len(blocks) <= MAX_VIEW_BLOCKS, len(blocks)
     return HomeView(blocks, len(ordered), len(shown))
 

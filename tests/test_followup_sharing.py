@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from bot.nudges.claims import ChannelPacer
 from bot.postmortem import checklist, sharing
+from bot.settings import Settings, SettingsError
 from tests.conftest import ANN, BOB, CAROL
 from tests.followup_steps import closed_incident, headline, latest_draft, t
 from tests.harness import reply_text
@@ -122,3 +125,24 @@ def test_the_checklist_keeps_who_ticked_what_and_when(bot, db):
     assert "- [ ] Internal stakeholders notified\n" in draft
     assert "- [ ] Support briefed — unticked by @ann, 2026-06-22 15:20 UTC" in draft
     assert "- [x] Status page updated — ticked by @bob, 2026-06-22 15:10 UTC" in draft
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"SHARE_ENGINEERING_CHANNEL": "eng postmortems"}, "SHARE_ENGINEERING_CHANNEL must be a channel id"),
+        ({"SHARE_STAKEHOLDERS_CHANNEL": "#Leadership!"}, "SHARE_STAKEHOLDERS_CHANNEL must be a channel id"),
+        ({"POSTMORTEM_REVIEW_REMINDER_DAYS": "0"}, "POSTMORTEM_REVIEW_REMINDER_DAYS must be between 1 and 60"),
+    ],
+)
+def test_follow_up_settings_are_checked_with_one_line_naming_them(env, problem):
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", **env})
+    assert str(info.value).startswith(problem) and "\n" not in str(info.value)
+
+
+def test_follow_up_settings_read_ids_and_names():
+    settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                                  "SHARE_ENGINEERING_CHANNEL": "C0ENGINEERS", "SHARE_STAKEHOLDERS_CHANNEL": "#leads"})
+    assert (settings.share_engineering_channel, settings.share_stakeholders_channel) == ("C0ENGINEERS", "leads")
+    assert settings.postmortem_review_reminder_days == 2

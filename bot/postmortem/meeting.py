@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from bot import timeline
@@ -69,6 +69,17 @@ def participants(session: Session, incident: Incident) -> list[str]:
         if _is_person(user):
             found[user] = None
     return list(found)
+
+
+def took_part(user_id: str) -> ColumnElement[bool]:
+    """The same rule as `participants`, as a condition on incidents (for listing someone's incidents)."""
+    return or_(
+        Incident.commander_id == user_id, Incident.postmortem_owner_id == user_id, Incident.comms_id == user_id,
+        Incident.scribe_id == user_id, Incident.declared_by == user_id,
+        Incident.id.in_(select(TimelineEntry.incident_id).where(
+            TimelineEntry.author_id == user_id, TimelineEntry.kind != EntryKind.SYSTEM, TimelineEntry.removed_at.is_(None))),
+        Incident.id.in_(select(Fact.incident_id).where(Fact.author_id == user_id, Fact.removed_at.is_(None))),
+    )
 
 
 def invitees(session: Session, incident: Incident) -> list[str]:
