@@ -188,7 +188,7 @@ class _Refresher:
             publish(self._runtime, user)
         except SlackFailure as failure:
             self._runtime.logger.warning("refreshing the App Home of %s failed: %s", user, failure)
-        except Exception:
+        except Exception:  # noqa: BLE001 - logged with an id; a refresh never breaks the change that asked
             report_unexpected(self._runtime.logger, f"refreshing the App Home of {user}")
 
 
@@ -199,8 +199,8 @@ def refresh_later(runtime: Runtime, user_ids: list[str]) -> None:
     """Publish these people's views again soon, after the work that asked (once each while waiting)."""
     with _REFRESHERS_LOCK:
         # One per runtime, kept on it: it lives and goes with the runtime it publishes through.
-        refresher = getattr(runtime, "_home_refresher", None)
+        kept = vars(runtime)
+        refresher = kept.get("_home_refresher")
         if refresher is None:
-            refresher = _Refresher(runtime)
-            setattr(runtime, "_home_refresher", refresher)
+            refresher = kept["_home_refresher"] = _Refresher(runtime)
     refresher.add(user_ids)

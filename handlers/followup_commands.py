@@ -7,14 +7,14 @@ of the meeting re-renders the draft, so its header, its Follow-up section and it
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from bot import home, incidents
 from bot.errors import UserError
 from bot.postmortem import meeting as pm_meeting
-from bot.postmortem.metrics import human_duration
 from bot.postmortem import sharing
 from bot.postmortem import status as pm_status
+from bot.postmortem.metrics import human_duration
 from bot.runtime import Runtime
 from bot.slack import blocks as bk
 from bot.slack.text import mention, safe_mrkdwn, slack_date, user_id_from_mention
@@ -39,7 +39,9 @@ def _mentions(text: str, usage: str) -> list[str]:
 
 def _rerendered(runtime: Runtime, incident_id: int, reply: Reply) -> Reply:
     """Publish the draft again so its header and message show the change; only problems are told."""
-    from handlers.postmortem_commands import rerender  # the draft's publication lives there
+    from handlers.postmortem_commands import (
+        rerender,  # the draft's publication lives there
+    )
 
     published = rerender(runtime, incident_id)
     if not published.text.startswith(":memo:"):
@@ -101,9 +103,11 @@ def meeting(request: CommandRequest, rest: str) -> Reply:
     after = ""
     if result.hours_after_resolution is not None:
         after = f" ({round(result.hours_after_resolution)} hours after resolution)"
-    lines = [f":spiral_calendar_pad: {mention(request.user_id)} {verb} {when}{after}. Invited: "
-             f"{len(result.invitees)} {'person' if len(result.invitees) == 1 else 'people'} — everyone who took part"
-             f"{' and the observers named' if observers else ''}; each gets a message now and a reminder an hour before."]
+    people = f"{len(result.invitees)} {'person' if len(result.invitees) == 1 else 'people'}"
+    observed = " and the observers named" if observers else ""
+    first = (f":spiral_calendar_pad: {mention(request.user_id)} {verb} {when}{after}. Invited: {people} — everyone "
+             f"who took part{observed}; each gets a message now and a reminder an hour before.")
+    lines = [first]
     if result.hours_after_resolution is not None and result.hours_after_resolution > 48:
         lines.append(":warning: That is more than 48 hours after resolution; the review works best while memories "
                      "are fresh. Move it with the same command if you can.")

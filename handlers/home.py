@@ -8,7 +8,8 @@ be done (Home has no response_url to answer through).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from slack_bolt import Ack, App
 
@@ -65,6 +66,6 @@ def _click(runtime: Runtime, body: dict[str, Any], action: dict[str, Any],
             notice = f":white_check_mark: {result.summary}"
     except UserError as err:
         notice = f":warning: {err}"
-    except Exception:
+    except Exception:  # noqa: BLE001 - logged with an id, and the person sees the id on their Home
         notice = unexpected_error_text(report_unexpected(runtime.logger, "changing an item from the App Home"))
     _publish(runtime, user, notice)

@@ -11,7 +11,14 @@ from bot.models import PostmortemStatusChange
 from tests.conftest import ANN, BOB, CAROL
 from tests.flows import declare
 from tests.harness import BotUnderTest, reply_text, utc
-from tests.postmortem_steps import close_and_wait, draft_files, headlines, incident_id, run, stored_postmortem
+from tests.postmortem_steps import (
+    close_and_wait,
+    draft_files,
+    headlines,
+    incident_id,
+    run,
+    stored_postmortem,
+)
 
 DAN = "U0DAN"  # takes no part in the incident
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from bot import home
 from bot.models import ActionStatus, Incident
 from tests.conftest import ANN, BOB, CAROL
-from tests.followup_steps import DAN, closed_incident, t
 from tests.flows import declare
+from tests.followup_steps import DAN, closed_incident, t
 from tests.harness import BotUnderTest, reply_text
 from tests.nudge_steps import item_named, seed_items
 from tests.postmortem_steps import run

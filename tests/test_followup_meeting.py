@@ -11,8 +11,8 @@ import pytest
 from bot.nudges.claims import ChannelPacer
 from bot.postmortem import meeting
 from tests.conftest import ANN, BOB, CAROL
-from tests.followup_steps import DAN, closed_incident, latest_draft, t
 from tests.flows import declare
+from tests.followup_steps import DAN, closed_incident, latest_draft, t
 from tests.nudge_steps import nudge_posts
 from tests.postmortem_steps import run, stored_postmortem
 

@@ -7,7 +7,16 @@ from __future__ import annotations
 from bot.nudges import postmortem_reminders
 from bot.nudges.claims import ChannelPacer
 from tests.conftest import ANN, BOB, CAROL
-from tests.followup_steps import DAN, closed_incident, dms, headline_text, history, latest_draft, status, t
+from tests.followup_steps import (
+    DAN,
+    closed_incident,
+    dms,
+    headline_text,
+    history,
+    latest_draft,
+    status,
+    t,
+)
 from tests.harness import utc
 from tests.nudge_steps import dm_nudges, posted_nudges, text_of
 from tests.postmortem_steps import draft_files, run

@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session
 
 from bot import timeline
 from bot.errors import UserError
-from bot.models import EntryKind, Fact, Incident, IncidentStatus, Milestone, NudgeClaim, Postmortem, TimelineEntry
+from bot.models import (
+    EntryKind,
+    Fact,
+    Incident,
+    IncidentStatus,
+    Milestone,
+    NudgeClaim,
+    Postmortem,
+    TimelineEntry,
+)
 from bot.nudges import claims
 from bot.nudges.claims import Outgoing
 from bot.postmortem import drafts
@@ -89,7 +98,7 @@ def invitees(session: Session, incident: Incident) -> list[str]:
 
 
 def period_of(meeting_at: dt.datetime) -> str:
-    return meeting_at.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%MZ")
+    return meeting_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
 
 
 def claim_key(user_id: str, incident_id: int) -> str:

@@ -12,8 +12,8 @@ review (`after_edit`), so what was approved is what is published.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 
 from bot import timeline
 from bot.errors import PermissionDenied, UserError
-from bot.models import Incident, IncidentStatus, Postmortem, PostmortemPerson, PostmortemStatusChange
+from bot.models import (
+    Incident,
+    IncidentStatus,
+    Postmortem,
+    PostmortemPerson,
+    PostmortemStatusChange,
+)
 from bot.postmortem import drafts
 from bot.slack.text import mention
 
