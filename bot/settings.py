@@ -83,8 +83,7 @@ def _share_channel(env: Mapping[str, str], name: str) -> str | None:
     raw = (env.get(name) or "").strip()
     if not raw:
         return None
-    if raw.startswith("#"):
-        raw = raw[1:]
+    raw = raw.removeprefix("#")
     is_id = raw[:1] in ("C", "G") and raw[1:].isalnum() and raw.isupper() and 9 <= len(raw) <= 20
     is_name = 0 < len(raw) <= 80 and all(c.islower() or c.isdigit() or c in "-_" for c in raw)
     if not (is_id or is_name):

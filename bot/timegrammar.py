@@ -40,13 +40,10 @@ ACCEPTED_FORMS = "\n".join(
 
 _FORMS_INTRO = "Put one of these first, or leave the time out to use now:"
 
-FORWARD_FORMS = "\n".join(
-    (
-        "• a clock in your timezone, the next one to come: `15:00` or `3pm`",
-        "• `today`, `tomorrow`, a weekday or a date before the clock "
-        "(e.g. `tomorrow 10:00`, `thu 15:00`, `2026-12-03 15:00`)",
-        "• `UTC`, `Z` or an offset after the clock (e.g. `2026-12-03 15:00 UTC`)",
-    )
+FORWARD_FORMS = (
+    "• a clock in your timezone, the next one to come: `15:00` or `3pm`\n"
+    "• `today`, `tomorrow`, a weekday or a date before the clock (e.g. `tomorrow 10:00`, `thu 15:00`, `2026-12-03 15:00`)\n"
+    "• `UTC`, `Z` or an offset after the clock (e.g. `2026-12-03 15:00 UTC`)"
 )
 
 _FORWARD_INTRO = "Give a time to come, one of these:"
