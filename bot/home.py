@@ -140,7 +140,7 @@ def build(session: Session, user_id: str, *, now: dt.datetime, zone: dt.tzinfo, 
                    "Each incident's channel has its draft.")
 
     blocks.append(bk.divider())
-    meetings = [m for m in meeting.upcoming(session, now) if user_id in m.invitees]
+    meetings = meeting.upcoming_for(session, user_id, now)
     meeting_lines = [
         f"{slack_date(m.at, '{date_short_pretty} at {time}')} · {safe_mrkdwn(m.title, live_mentions=False)} "
         f"(<#{m.channel_id}>)"

@@ -27,6 +27,7 @@ from bot.models import (
     Milestone,
     NudgeClaim,
     Postmortem,
+    PostmortemPerson,
     TimelineEntry,
 )
 from bot.nudges import claims
@@ -174,6 +175,21 @@ def upcoming(session: Session, now: dt.datetime, *, incident_id: int | None = No
         found.append(Meeting(incident.id, incident.channel_id, incident.title, row.meeting_at,  # type: ignore[arg-type]
                              invitees(session, incident), row.file_url))
     return found
+
+
+def upcoming_for(session: Session, user_id: str, now: dt.datetime) -> list[Meeting]:
+    """The meetings to come this person is invited to (one query; invitees not listed)."""
+    observer = Incident.id.in_(select(PostmortemPerson.incident_id).where(
+        PostmortemPerson.user_id == user_id, PostmortemPerson.role == pm_status.OBSERVER))
+    query = (
+        select(Postmortem, Incident)
+        .join(Incident, Incident.id == Postmortem.incident_id)
+        .where(Postmortem.meeting_at.is_not(None), Postmortem.meeting_at > now,
+               Incident.status == IncidentStatus.CLOSED, or_(took_part(user_id), observer))
+        .order_by(Postmortem.meeting_at)
+    )
+    return [Meeting(incident.id, incident.channel_id, incident.title, row.meeting_at, [], row.file_url)  # type: ignore[arg-type]
+            for row, incident in session.execute(query)]
 
 
 def _invited_before(runtime: Runtime, meeting: Meeting) -> set[str]:
