@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import home  # noqa: E402
-from bot.db import Database  # noqa: E402
-from bot.migrate import upgrade_to_head  # noqa: E402
-from bot.models import (  # noqa: E402
+from bot import home
+from bot.db import Database
+from bot.migrate import upgrade_to_head
+from bot.models import (
     ActionItem,
     ActionStatus,
     EntryKind,
