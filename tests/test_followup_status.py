@@ -137,3 +137,17 @@ def test_the_review_delay_is_a_setting(make_bot, db, standin, clock):
         assert _remind(bot, clock, utc(2026, 6, day, 9, 5)).sent == []
     assert len(_remind(bot, clock, utc(2026, 6, 26, 9, 5)).sent) == 2
     assert "in review for 4 days" in text_of(dm_nudges(standin, CAROL)[-1])
+
+
+def test_a_message_pinned_after_approval_puts_it_back_in_review(bot, db, standin):
+    from tests.test_message_capture import pin
+
+    channel = closed_incident(bot)
+    run(bot, t(15, 5), "postmortem approve", user=CAROL, channel=channel)
+    ts = standin.add_message(channel, user=BOB, text="The pool was at 100% from 14:03")
+    bot.clock.set(t(15, 20))
+    pin(bot, channel, ts, user=ANN)
+    bot.settle()
+    assert status(bot, channel) == "review"
+    [*_, last] = history(bot, channel)
+    assert last[0:2] == ("review", ANN) and last[2].endswith("changed after approval")
