@@ -95,6 +95,9 @@ def _postmortem_line(session: Session, incident: Incident, row: Postmortem, user
             parts.append(f"share with {share.audience} by {slack_date(share.deadline, '{date_short} {time}')}")
     if follow.meeting_at:
         parts.append(f"review meeting {slack_date(follow.meeting_at, '{date_short} {time}')}")
+    elif follow.resolved_at:
+        due = follow.resolved_at + meeting.REVIEW_WITHIN
+        parts.append(f"no review meeting yet (due by {slack_date(due, '{date_short} {time}')})")
     return " · ".join(parts)
 
 

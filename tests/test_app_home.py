@@ -152,6 +152,7 @@ def test_the_home_is_refreshed_when_something_of_theirs_changes(bot, db, standin
     run(bot, t(15, 5), "postmortem review <@U0ANN|ann>", user=CAROL, channel=channel)
     # never opened: published because she is asked to review
     view = published_home(bot, ANN, "*In review* · you're asked to review it")
+    assert "no review meeting yet (due by <!date^1782312420^" in text(view)  # 48 hours after 14:47
     assert "*Postmortems you own or must review* (1)" in text(view)
     run(bot, t(15, 10), "postmortem approve", user=ANN, channel=channel)
     assert "*Postmortems you own or must review* (0)" in text(

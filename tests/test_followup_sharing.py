@@ -6,7 +6,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import select
 
+from bot.models import Incident
 from bot.nudges.claims import ChannelPacer
 from bot.postmortem import checklist, sharing
 from bot.settings import Settings, SettingsError
@@ -80,6 +82,18 @@ def test_share_times_deadlines_and_the_owners_reminders_once_each(make_bot, db, 
     draft = latest_draft(bot, channel)
     assert "- Shared with engineering: 2026-06-23 12:00 UTC by @ann\n" in draft
     assert "- Shared with stakeholders: 2026-06-24 16:00 UTC by @ann (after the deadline, 2026-06-24 14:47)" in draft
+
+
+def test_a_private_incident_is_not_shared_nor_reminded_about(make_bot, db, standin, clock):
+    standin.add_channel("C0ENGINEERS", "eng-postmortems")
+    bot = make_bot(SHARE_ENGINEERING_CHANNEL="C0ENGINEERS")
+    channel = closed_incident(bot, "Payroll data exposed sev1")
+    with db.unit_of_work() as session:
+        session.scalar(select(Incident).where(Incident.channel_id == channel)).is_private = True
+    assert "channel is private" in run(bot, t(15, 5), "postmortem share engineering", user=CAROL, channel=channel)
+    clock.set(t(12, 0, day=23))
+    sharing.sweep(bot.runtime, pacer=ChannelPacer(0))
+    assert share_reminders(standin) == {} and standin.messages.get("C0ENGINEERS", []) == []
 
 
 def test_the_owner_is_reminded_not_the_commander(make_bot, db, standin, clock):

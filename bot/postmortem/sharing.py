@@ -3,7 +3,8 @@
 `postmortem share engineering|stakeholders` posts a short summary with the link to the draft in
 the audience's channel (`SHARE_ENGINEERING_CHANNEL`, `SHARE_STAKEHOLDERS_CHANNEL`) and records
 when and by whom (`postmortems.shared_<audience>_at`/`_by`: the first share counts, so a late
-share stays late in the review's numbers). Before each deadline the postmortem's owner is
+share stays late in the review's numbers). A private incident's postmortem is never posted there
+(nor reminded about). Before each deadline the postmortem's owner is
 reminded once, across replicas, if it is not shared yet (nudge claims, kind
 `pm_share_reminder`, keyed by the incident's channel, period the audience).
 """
@@ -98,6 +99,10 @@ def share(runtime: Runtime, incident_id: int, audience: Audience, *, by: str) ->
         incident = session.get(Incident, incident_id)
         if incident is None or incident.status != IncidentStatus.CLOSED:
             raise UserError("Close the incident first (`/incident close`); its postmortem is shared after that.")
+        if incident.is_private:
+            # Like the nudge digest: a private incident's title and summary never leave its channel.
+            raise UserError("This incident's channel is private, so I don't post its postmortem in a shared channel. "
+                            "Share it by hand with the people who may read it.")
         row = drafts.require(session, incident_id)
         text, blocks = _summary(session, incident, row)
     channel = configured
@@ -153,7 +158,8 @@ def due_shares(session: Session, runtime: Runtime, now: dt.datetime) -> list[Due
     query = (
         select(Postmortem, Incident)
         .join(Incident, Incident.id == Postmortem.incident_id)
-        .where(Incident.status == IncidentStatus.CLOSED, Incident.closed_at >= now - longest - dt.timedelta(days=1))
+        .where(Incident.status == IncidentStatus.CLOSED, Incident.is_private.is_(False),
+               Incident.closed_at >= now - longest - dt.timedelta(days=1))
         .order_by(Incident.id)
     )
     found = []
