@@ -36,7 +36,7 @@ from bot.postmortem import drafts
 from bot.postmortem import status as pm_status
 from bot.runtime import Runtime
 from bot.slack import blocks as bk
-from bot.slack.text import mention, safe_mrkdwn, slack_date
+from bot.slack.text import safe_mrkdwn, slack_date
 
 KIND_INVITE = "pm_meeting_invite"
 KIND_REMINDER = "pm_meeting_reminder"
@@ -127,9 +127,7 @@ def set_meeting(session: Session, incident_id: int, at: dt.datetime, observers: 
     previous = row.meeting_at
     row.meeting_at, row.meeting_set_by = at, by
     added = pm_status.add_people(session, incident_id, observers, pm_status.OBSERVER, by=by, now=now)
-    moved = f" (moved from {previous:%Y-%m-%d %H:%M} UTC)" if previous else ""
-    timeline.add_system_entry(session, incident, f"Postmortem review meeting set for {at:%Y-%m-%d %H:%M} UTC{moved} "
-                              f"by {mention(by)}", author=by, now=now)
+    # Kept on the postmortem (who set it), not on the timeline: that is the account of the incident.
     resolved = resolved_at(session, incident)
     hours = (at - resolved).total_seconds() / 3600 if resolved else None
     return MeetingSet(at, previous, invitees(session, incident), added, hours)
