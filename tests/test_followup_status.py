@@ -151,3 +151,28 @@ def test_a_message_pinned_after_approval_puts_it_back_in_review(bot, db, standin
     assert status(bot, channel) == "review"
     [*_, last] = history(bot, channel)
     assert last[0:2] == ("review", ANN) and last[2].endswith("changed after approval")
+
+
+def test_two_approvals_at_the_same_moment_keep_one_change(bot, db):
+    from bot.errors import UserError
+    from bot.postmortem import drafts
+    from bot.postmortem import status as pm_status
+    from tests.postmortem_steps import incident_id
+
+    channel = closed_incident(bot)
+    number = incident_id(bot, channel)
+    with db.unit_of_work() as first:  # what one approval read …
+        seen = drafts.require(first, number)
+        first.expunge(seen)
+    assert seen.status == "draft"
+    with db.unit_of_work() as second:  # … before the other one committed
+        pm_status.approve(second, number, by=CAROL, now=t(15, 5))
+    with db.unit_of_work() as first_again:
+        stale = first_again.merge(seen, load=False)
+        try:
+            pm_status.record(first_again, stale, pm_status.APPROVED, by=CAROL, now=t(15, 5))
+            raised = None
+        except UserError as err:
+            raised = str(err)
+    assert raised is not None and "at the same moment (it is Approved now)" in raised
+    assert [s for s, _, _ in history(bot, channel)] == ["draft", "final"]

@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -68,13 +68,24 @@ def history(session: Session, incident_id: int) -> list[StatusChange]:
 
 def record(session: Session, row: Postmortem, status: str, *, by: str, now: dt.datetime,
            reason: str | None = None) -> None:
-    """Set the status and keep the change (who, when, why)."""
-    row.status = status
-    row.status_changed_at = now
-    if status != APPROVED:
-        row.finalized_at = row.finalized_by = None
-    else:
-        row.finalized_at, row.finalized_by = now, by
+    """Set the status and keep the change (who, when, why).
+
+    A compare-and-set on the status the caller saw: of two people approving at the same moment
+    one wins, and the other is told, so the history never shows the same change twice.
+    """
+    session.flush()
+    approved = status == APPROVED
+    changed = session.execute(
+        update(Postmortem)
+        .where(Postmortem.id == row.id, Postmortem.status == row.status)
+        .values(status=status, status_changed_at=now, finalized_at=now if approved else None,
+                finalized_by=by if approved else None)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    session.refresh(row)
+    if changed != 1:
+        raise UserError(f"Someone changed the postmortem's status at the same moment (it is {label(row.status)} now); "
+                        "look at it again before you try once more.")
     session.add(PostmortemStatusChange(incident_id=row.incident_id, status=status, changed_by=by, changed_at=now,
                                        reason=reason))
 
