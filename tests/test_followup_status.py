@@ -4,8 +4,11 @@ reminders that follow the status and go to the owner."""
 
 from __future__ import annotations
 
+from bot.errors import UserError
 from bot.nudges import postmortem_reminders
 from bot.nudges.claims import ChannelPacer
+from bot.postmortem import drafts
+from bot.postmortem import status as pm_status
 from tests.conftest import ANN, BOB, CAROL
 from tests.followup_steps import (
     DAN,
@@ -19,7 +22,8 @@ from tests.followup_steps import (
 )
 from tests.harness import utc
 from tests.nudge_steps import dm_nudges, posted_nudges, text_of
-from tests.postmortem_steps import draft_files, run
+from tests.postmortem_steps import draft_files, incident_id, run
+from tests.test_message_capture import pin
 
 
 def test_review_approve_and_who_may(bot, db):
@@ -140,8 +144,6 @@ def test_the_review_delay_is_a_setting(make_bot, db, standin, clock):
 
 
 def test_a_message_pinned_after_approval_puts_it_back_in_review(bot, db, standin):
-    from tests.test_message_capture import pin
-
     channel = closed_incident(bot)
     run(bot, t(15, 5), "postmortem approve", user=CAROL, channel=channel)
     ts = standin.add_message(channel, user=BOB, text="The pool was at 100% from 14:03")
@@ -154,11 +156,6 @@ def test_a_message_pinned_after_approval_puts_it_back_in_review(bot, db, standin
 
 
 def test_two_approvals_at_the_same_moment_keep_one_change(bot, db):
-    from bot.errors import UserError
-    from bot.postmortem import drafts
-    from bot.postmortem import status as pm_status
-    from tests.postmortem_steps import incident_id
-
     channel = closed_incident(bot)
     number = incident_id(bot, channel)
     with db.unit_of_work() as first:  # what one approval read …
