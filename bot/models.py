@@ -312,14 +312,15 @@ class PostmortemStatusChange(Base):
 
 
 class PostmortemPerson(Base):
-    """Someone asked to review the postmortem (`reviewer`) or to attend its meeting (`observer`)."""
+    """Someone asked to review the postmortem (`reviewer`), to attend its meeting (`observer`), or who
+    put a message on the incident's timeline (`pinner`)."""
 
     __tablename__ = "postmortem_people"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(32))
-    role: Mapped[str] = mapped_column(String(12))  # reviewer | observer
+    role: Mapped[str] = mapped_column(String(12))  # reviewer | observer | pinner
     added_by: Mapped[str] = mapped_column(String(32))
     added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 

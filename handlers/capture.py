@@ -88,6 +88,8 @@ def import_into(
         )
         if result.outcome != Outcome.ALREADY:  # the timeline changed: an approved postmortem is reviewed again
             pm_status.after_edit(session, incident_id, by=by, now=runtime.clock.now(), what=entry_ref(result.entry_id))
+            # Whoever put a message on the timeline took part, and is invited to the review meeting.
+            pm_status.add_people(session, incident_id, [by], pm_status.PINNER, by=by, now=runtime.clock.now())
         return result
 
 

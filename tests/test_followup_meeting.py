@@ -15,6 +15,7 @@ from tests.flows import declare
 from tests.followup_steps import DAN, closed_incident, latest_draft, t
 from tests.nudge_steps import nudge_posts
 from tests.postmortem_steps import run, stored_postmortem
+from tests.test_message_capture import pin
 
 
 def meeting_posts(standin, kind: str) -> dict[tuple[str, str], int]:
@@ -106,6 +107,20 @@ def test_everyone_who_took_part_and_the_observers_are_invited_and_reminded_once_
     clock.set(t(10, 30, day=23))  # after the meeting: nothing more
     sweep_everywhere()
     assert sum(nudge_posts(standin).values()) == 8
+
+
+def test_whoever_pinned_a_message_is_invited_too(bot, db, standin):
+    channel = declare(bot, user=CAROL)
+    ts = standin.add_message(channel, user=CAROL, text="Pool at 100% since 14:03")
+    bot.clock.set(t(14, 20))
+    pin(bot, channel, ts, user=BOB)  # BOB wrote nothing himself: his pin is his part
+    bot.settle()
+    run(bot, t(14, 50), "close 14:47 Metrics normal", user=CAROL, channel=channel)
+    bot.settle()
+    reply = run(bot, t(15, 5), "postmortem meeting tomorrow 10:00", user=CAROL, channel=channel)
+    assert "Invited: 2 people" in reply
+    assert set(meeting_posts(standin, meeting.KIND_INVITE)) == {
+        (standin.dm_channel(user), "20260623T1000Z") for user in (CAROL, BOB)}
 
 
 def test_moving_the_meeting_tells_everyone_the_new_time_and_only_it_is_reminded(bot, db, standin, clock):

@@ -2,7 +2,7 @@
 
 `postmortem meeting <when> [@observer…]` sets (or moves) the meeting. Invited are everyone who
 took part — the roles, the postmortem's owner, whoever declared the incident, wrote on its
-timeline or added facts — plus the observers named. Each invitee gets one direct message per
+timeline, put a message on it (pin or shortcut) or added facts — plus the observers named. Each invitee gets one direct message per
 meeting time (`pm_meeting_invite`) and one reminder an hour before (`pm_meeting_reminder`),
 exactly once across replicas through the nudge claims (key `<user>/<incident>`, period the
 meeting's UTC time): moving the meeting is a new period, so everyone hears of the new time once,
@@ -60,7 +60,7 @@ def resolved_at(session: Session, incident: Incident) -> dt.datetime | None:
 
 
 def participants(session: Session, incident: Incident) -> list[str]:
-    """Everyone who took part, in a stable order: roles, owner, declarer, timeline and fact authors."""
+    """Everyone who took part, in a stable order: roles, owner, declarer, timeline and fact authors, pinners."""
     found: dict[str, None] = {}
     for user in (incident.commander_id, incident.postmortem_owner_id, incident.comms_id, incident.scribe_id,
                  incident.declared_by):
@@ -75,7 +75,8 @@ def participants(session: Session, incident: Incident) -> list[str]:
     fact_authors = session.scalars(
         select(Fact.author_id).where(Fact.incident_id == incident.id, Fact.removed_at.is_(None)).order_by(Fact.id)
     )
-    for user in [*entry_authors, *fact_authors]:
+    pinners = pm_status.people(session, incident.id, pm_status.PINNER)
+    for user in [*entry_authors, *fact_authors, *pinners]:
         if _is_person(user):
             found[user] = None
     return list(found)
@@ -89,6 +90,8 @@ def took_part(user_id: str) -> ColumnElement[bool]:
         Incident.id.in_(select(TimelineEntry.incident_id).where(
             TimelineEntry.author_id == user_id, TimelineEntry.kind != EntryKind.SYSTEM, TimelineEntry.removed_at.is_(None))),
         Incident.id.in_(select(Fact.incident_id).where(Fact.author_id == user_id, Fact.removed_at.is_(None))),
+        Incident.id.in_(select(PostmortemPerson.incident_id).where(
+            PostmortemPerson.user_id == user_id, PostmortemPerson.role == pm_status.PINNER)),
     )
 
 

@@ -34,6 +34,7 @@ from bot.slack.text import mention
 DRAFT, REVIEW, APPROVED = "draft", "review", "final"
 LABELS = {DRAFT: "Draft", REVIEW: "In review", APPROVED: "Approved"}
 REVIEWER, OBSERVER = "reviewer", "observer"
+PINNER = "pinner"  # put a message on the timeline (pin or shortcut): took part, though not its author
 
 
 def label(status: str) -> str:
