@@ -96,6 +96,17 @@ def test_a_private_incident_is_not_shared_nor_reminded_about(make_bot, db, stand
     assert share_reminders(standin) == {} and standin.messages.get("C0ENGINEERS", []) == []
 
 
+def test_a_restricted_postmortem_is_not_shared_nor_reminded_about(make_bot, db, standin, clock):
+    standin.add_channel("C0ENGINEERS", "eng-postmortems")
+    bot = make_bot(SHARE_ENGINEERING_CHANNEL="C0ENGINEERS")
+    channel = closed_incident(bot, "Leaked token in logs sev2 type:security")
+    assert "restricted distribution (`security`)" in run(bot, t(15, 5), "postmortem share engineering", user=CAROL,
+                                                         channel=channel)
+    clock.set(t(12, 0, day=23))
+    sharing.sweep(bot.runtime, pacer=ChannelPacer(0))
+    assert share_reminders(standin) == {} and standin.messages.get("C0ENGINEERS", []) == []
+
+
 def test_the_owner_is_reminded_not_the_commander(make_bot, db, standin, clock):
     standin.add_channel("C0ENGINEERS", "eng-postmortems")
     bot = make_bot(SHARE_ENGINEERING_CHANNEL="C0ENGINEERS")

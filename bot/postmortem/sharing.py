@@ -3,8 +3,8 @@
 `postmortem share engineering|stakeholders` posts a short summary with the link to the draft in
 the audience's channel (`SHARE_ENGINEERING_CHANNEL`, `SHARE_STAKEHOLDERS_CHANNEL`) and records
 when and by whom (`postmortems.shared_<audience>_at`/`_by`: the first share counts, so a late
-share stays late in the review's numbers). A private incident's postmortem is never posted there
-(nor reminded about). Before each deadline the postmortem's owner is
+share stays late in the review's numbers). A private incident's postmortem, or one with restricted
+distribution (security), is never posted there (nor reminded about). Before each deadline the postmortem's owner is
 reminded once, across replicas, if it is not shared yet (nudge claims, kind
 `pm_share_reminder`, keyed by the incident's channel, period the audience).
 """
@@ -47,6 +47,13 @@ REMIND_BEFORE = dt.timedelta(hours=4)
 # After a deadline has passed this long, the reminder is no use any more.
 STOP_REMINDING_AFTER = dt.timedelta(days=3)
 SUMMARY_LIMIT = 600
+
+
+def _restricted_variants() -> tuple[str, ...]:
+    # Imported here: publishing shows the follow-up, so it imports this module's neighbours.
+    from bot.postmortem.publish import RESTRICTED_VARIANTS
+
+    return RESTRICTED_VARIANTS
 
 
 def parse_audience(text: str) -> Audience:
@@ -104,6 +111,9 @@ def share(runtime: Runtime, incident_id: int, audience: Audience, *, by: str) ->
             raise UserError("This incident's channel is private, so I don't post its postmortem in a shared channel. "
                             "Share it by hand with the people who may read it.")
         row = drafts.require(session, incident_id)
+        if row.template in _restricted_variants():
+            raise UserError(f"This postmortem has restricted distribution (`{row.template}`), so I don't post it in a "
+                            "shared channel. Share it by hand with the people cleared to read it.")
         text, blocks = _summary(session, incident, row)
     channel = configured
     if not (configured[:1] in ("C", "G") and configured.isupper()):
@@ -159,6 +169,7 @@ def due_shares(session: Session, runtime: Runtime, now: dt.datetime) -> list[Due
         select(Postmortem, Incident)
         .join(Incident, Incident.id == Postmortem.incident_id)
         .where(Incident.status == IncidentStatus.CLOSED, Incident.is_private.is_(False),
+               Postmortem.template.not_in(_restricted_variants()),
                Incident.closed_at >= now - longest - dt.timedelta(days=1))
         .order_by(Incident.id)
     )
