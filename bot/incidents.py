@@ -19,7 +19,9 @@ from bot.settings import SEVERITIES
 from bot.slack.gateway import channel_slug
 from bot.slack.text import mention, safe_mrkdwn
 
-ROLES = ("commander", "comms", "scribe")
+ROLES = ("commander", "comms", "scribe", "postmortem")
+# The postmortem role owns the write-up (issue 12); the others are columns named after the role.
+_ROLE_COLUMNS = {"postmortem": "postmortem_owner_id"}
 INCIDENT_TYPES = ("default", "security", "data-loss", "degradation", "third-party")
 DEFAULT_SEVERITY = "sev3"
 
@@ -204,7 +206,7 @@ def set_severity(session: Session, incident: Incident, severity: str, *, by: str
 def assign_role(session: Session, incident: Incident, role: str, user_id: str, *, by: str, now: dt.datetime) -> None:
     if role not in ROLES:
         raise UserError(f"`{role}` is not a role. Roles: {', '.join(ROLES)}, e.g. `/incident role commander @ann`.")
-    setattr(incident, f"{role}_id", user_id)
+    setattr(incident, _ROLE_COLUMNS.get(role, f"{role}_id"), user_id)
     timeline.add_system_entry(session, incident, f"{mention(user_id)} is now {role} (set by {mention(by)})", author=by, now=now)
 
 
@@ -247,4 +249,4 @@ def topic(incident: Incident) -> str:
 
 
 def roles_of(incident: Incident) -> dict[str, str | None]:
-    return {role: getattr(incident, f"{role}_id") for role in ROLES}
+    return {role: getattr(incident, _ROLE_COLUMNS.get(role, f"{role}_id")) for role in ROLES}

@@ -68,6 +68,16 @@ def take_over_intake(runtime: Runtime) -> list:
     return taken
 
 
+def _postmortem_followups(runtime: Runtime) -> object:
+    from bot.postmortem import meeting, sharing
+
+    return meeting.sweep(runtime), sharing.sweep(runtime)
+
+
+# Meeting reminders are due an hour before: a minute's tick keeps them on time.
+FOLLOWUP_TICK_SECONDS = 60
+
+
 def all_jobs(settings: Settings | None = None) -> list[Job]:
     jobs: list[Job] = [
         Job("intake-takeover", INTAKE_TICK_SECONDS, take_over_intake),
@@ -75,6 +85,7 @@ def all_jobs(settings: Settings | None = None) -> list[Job]:
         Job("weekly-nudges", REMINDER_TICK_SECONDS, _weekly_nudges),
         Job("postmortem-reminders", REMINDER_TICK_SECONDS, _postmortem_reminders),
         Job("periodic-review", REMINDER_TICK_SECONDS, _periodic_review),
+        Job("postmortem-followups", FOLLOWUP_TICK_SECONDS, _postmortem_followups),
     ]
     if settings is not None and settings.trackers.kind:
         jobs += tracker_jobs()

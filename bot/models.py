@@ -129,6 +129,8 @@ class Incident(Base):
     commander_id: Mapped[str | None] = mapped_column(String(32))
     comms_id: Mapped[str | None] = mapped_column(String(32))
     scribe_id: Mapped[str | None] = mapped_column(String(32))
+    # Owns the write-up and gets its reminders; None means the commander (issue 12).
+    postmortem_owner_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     closed_by: Mapped[str | None] = mapped_column(String(32))
@@ -253,7 +255,8 @@ class Postmortem(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), unique=True)
-    status: Mapped[str] = mapped_column(String(8), default="draft")  # draft | final
+    # draft -> review -> final ("Approved"); every change is kept in postmortem_status_changes.
+    status: Mapped[str] = mapped_column(String(8), default="draft")
     template: Mapped[str] = mapped_column(String(60), default="default")
     markdown: Mapped[str] = mapped_column(Text, default="")
     review: Mapped[list[Any]] = mapped_column(JSON, default=list)
@@ -276,6 +279,15 @@ class Postmortem(Base):
     changes_rendered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     stale_since: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     last_change_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    # The follow-up (issue 12): when the status last changed, the review meeting, and when the
+    # write-up was shared with each audience (late shares are counted from these).
+    status_changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    meeting_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    meeting_set_by: Mapped[str | None] = mapped_column(String(32))
+    shared_engineering_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    shared_engineering_by: Mapped[str | None] = mapped_column(String(32))
+    shared_stakeholders_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    shared_stakeholders_by: Mapped[str | None] = mapped_column(String(32))
 
 
 class NudgeClaim(Base):
@@ -407,3 +419,46 @@ class InboxRequest(Base):
     done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_inbox_state_lease", "state", "lease_until"),)
+# --- the follow-up: status history, reviewers and observers, the checklist (issue 12) ---
+class PostmortemStatusChange(Base):
+    """One change of a postmortem's status (draft, review, final): who, when, and why when the bot did it."""
+
+    __tablename__ = "postmortem_status_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(8))
+    changed_by: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class PostmortemPerson(Base):
+    """Someone asked to review the postmortem (`reviewer`), to attend its meeting (`observer`), or who
+    put a message on the incident's timeline (`pinner`)."""
+
+    __tablename__ = "postmortem_people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(12))  # reviewer | observer | pinner
+    added_by: Mapped[str] = mapped_column(String(32))
+    added_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("incident_id", "user_id", "role", name="uq_postmortem_people_person_role"),)
+
+
+class ChecklistTick(Base):
+    """The state of one communication checklist item of a postmortem, and who set it when."""
+
+    __tablename__ = "postmortem_checklist"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    item: Mapped[str] = mapped_column(String(24))
+    checked: Mapped[bool] = mapped_column(default=False)
+    changed_by: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("incident_id", "item", name="uq_postmortem_checklist_incident_item"),)

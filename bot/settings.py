@@ -78,6 +78,19 @@ def _reactions(env: Mapping[str, str], name: str, default: str) -> tuple[str, ..
     return names
 
 
+def _share_channel(env: Mapping[str, str], name: str) -> str | None:
+    """A channel id (`C0123ABCD`) or name (`#eng-postmortems`) where postmortems are shared; None: not set."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    raw = raw.removeprefix("#")
+    is_id = raw[:1] in ("C", "G") and raw[1:].isalnum() and raw.isupper() and 9 <= len(raw) <= 20
+    is_name = 0 < len(raw) <= 80 and all(c.islower() or c.isdigit() or c in "-_" for c in raw)
+    if not (is_id or is_name):
+        raise SettingsError(f"{name} must be a channel id such as C0123ABCD or a name such as #eng-postmortems, not {raw!r}")
+    return raw
+
+
 def _due_days(env: Mapping[str, str], name: str, default: str) -> dict[str, int]:
     """`sev1=15,sev2=30,sev3=45,sev4=45` -> {"sev1": 15, ...}."""
     raw = env.get(name) or default
@@ -221,6 +234,10 @@ class Settings:
     # How long a stored request stays with the process that stored it without a renewal (renewed
     # every quarter of it); after that another process takes it over and carries it out.
     intake_lease_seconds: int = 60
+    # -- the follow-up after an incident (issue 12) --
+    share_engineering_channel: str | None = None
+    share_stakeholders_channel: str | None = None
+    postmortem_review_reminder_days: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -279,4 +296,7 @@ class Settings:
             review_channel=review_channel,
             trackers=_tracker_settings(env),
             intake_lease_seconds=_int(env, "INTAKE_LEASE_SECONDS", 60, minimum=4, maximum=3600),
+            share_engineering_channel=_share_channel(env, "SHARE_ENGINEERING_CHANNEL"),
+            share_stakeholders_channel=_share_channel(env, "SHARE_STAKEHOLDERS_CHANNEL"),
+            postmortem_review_reminder_days=_int(env, "POSTMORTEM_REVIEW_REMINDER_DAYS", 2, minimum=1, maximum=60),
         )

@@ -5,6 +5,10 @@ This module owns reading the optional time expression that may open the text of
 `close [<when>] [<text>]`), turning it into an aware UTC datetime, and the
 user-facing wording around it: the list of accepted forms and every refusal.
 
+The same grammar reads *forward* for times to come (`postmortem meeting <when>`): with
+`forward=True` a bare clock is its next occurrence, `tomorrow` and weekday names (`thu 15:00`)
+are read, and anything not in the future is refused.
+
 It is pure logic. It never reads the clock or talks to Slack: the caller passes
 `now` and the author's IANA zone. Anything that does not *look* like a time is
 left alone as plain text at `now`; anything that looks like a time but is not a
@@ -19,7 +23,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-__all__ = ["ACCEPTED_FORMS", "ParsedWhen", "TimeGrammarError", "parse_leading_when"]
+__all__ = ["ACCEPTED_FORMS", "FORWARD_FORMS", "ParsedWhen", "TimeGrammarError", "parse_leading_when"]
 
 UTC = timezone.utc
 
@@ -28,13 +32,21 @@ ACCEPTED_FORMS = "\n".join(
         "• `now` (e.g. `now failover started`)",
         "• `<N> ago` in m, h or d, up to three parts (e.g. `1h30m ago`)",
         "• a clock in your timezone, the most recent one that has passed: "
-        "`14:05`, `14:05:30` or `2:05pm`",
+        "`14:05`, `14:05:30`, `2:05pm` or `2:05 pm`",
         "• `today`, `yesterday` or a date before the clock (e.g. `yesterday 23:40`, `2026-06-22 14:05`)",
         "• `UTC`, `Z` or an offset after the clock (e.g. `14:05 UTC`, `14:05 +05:30`)",
     )
 )
 
 _FORMS_INTRO = "Put one of these first, or leave the time out to use now:"
+
+FORWARD_FORMS = (
+    "• a clock in your timezone, the next one to come: `15:00` or `3pm`\n"
+    "• `today`, `tomorrow`, a weekday or a date before the clock (e.g. `tomorrow 10:00`, `thu 15:00`, `2026-12-03 15:00`)\n"
+    "• `UTC`, `Z` or an offset after the clock (e.g. `2026-12-03 15:00 UTC`)"
+)
+
+_FORWARD_INTRO = "Give a time to come, one of these:"
 
 # Offsets in use worldwide run from -12:00 to +14:00; anything beyond is a typo.
 _MAX_OFFSET = timedelta(hours=14)
@@ -55,7 +67,12 @@ class ParsedWhen:
 
 
 class TimeGrammarError(ValueError):
-    """A refused <when>. str(err) is a complete Slack mrkdwn message for the author."""
+    """A refused <when>. str(err) is a complete Slack mrkdwn message for the author;
+    `problem` is its first line alone (what was wrong, without the list of forms)."""
+
+    def __init__(self, message: str, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem or message
 
 
 # --- patterns ---------------------------------------------------------------
@@ -93,6 +110,14 @@ _TOKEN_AT_RE = re.compile(r"\S*")
 
 # `tomorrow` is read only to refuse it clearly: a timeline entry is something that already happened.
 _DAY_WORD_RE = re.compile(r"(?P<word> today | yesterday | tomorrow ) (?=\s|$)", re.IGNORECASE | re.VERBOSE)
+
+# Weekday names, read only forward ("thu 15:00"): in a timeline entry "mon" stays text.
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_RE = re.compile(
+    r"(?P<word> mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun"
+    r" | monday|tuesday|wednesday|thursday|friday|saturday|sunday ) (?=\s|$)",
+    re.IGNORECASE | re.VERBOSE,
+)
 
 # One-digit months and days are matched only so they can be refused with a hint.
 _DATE_RE = re.compile(
@@ -172,12 +197,24 @@ def parse_leading_when(
     now: datetime,
     zone: ZoneInfo,
     allow_future: timedelta = timedelta(minutes=2),
+    forward: bool = False,
 ) -> ParsedWhen:
     """Cut the optional leading `<when>` off `text` and resolve it to UTC.
 
     Raises TimeGrammarError when the text starts with something time-shaped that
     is not a valid time, or with a time that is in the future or did not exist.
+    With `forward`, the time must be one to come instead (and the refusals list
+    the forward forms).
     """
+    if not forward:
+        return _parse(text, now=now, zone=zone, allow_future=allow_future, forward=False)
+    try:
+        return _parse(text, now=now, zone=zone, allow_future=allow_future, forward=True)
+    except TimeGrammarError as err:
+        raise TimeGrammarError(f"{err.problem}\n{_FORWARD_INTRO}\n{FORWARD_FORMS}", err.problem) from None
+
+
+def _parse(text: str, *, now: datetime, zone: ZoneInfo, allow_future: timedelta, forward: bool) -> ParsedWhen:
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     # All arithmetic happens in UTC: aware arithmetic inside a ZoneInfo zone is
@@ -186,14 +223,21 @@ def parse_leading_when(
     text = text.lstrip()
 
     if match := _NOW_RE.match(text):
+        if forward:
+            raise _refusal(f"{_quote(match.group(0))} is not a time to come.")
         return ParsedWhen(now_utc, _rest_after(text, match.end()), True, None)
     if match := _AGO_RE.match(text):
+        if forward:
+            raise _refusal(f"{_quote(match.group(0))} is in the past; give a time to come.")
         return ParsedWhen(_resolve_ago(match, now_utc), _rest_after(text, match.end()), True, None)
     _refuse_common_slips(text)
-    phrase = _scan_clock_phrase(text)
+    phrase = _scan_clock_phrase(text, forward=forward)
     if phrase is None:
         return ParsedWhen(now_utc, text, False, None)
-    occurred_at, note = _resolve_clock_phrase(phrase, now_utc, zone, allow_future)
+    if forward:
+        occurred_at, note = _resolve_forward(phrase, now_utc, zone)
+    else:
+        occurred_at, note = _resolve_clock_phrase(phrase, now_utc, zone, allow_future)
     return ParsedWhen(occurred_at, _rest_after(text, phrase.end), True, note)
 
 
@@ -219,7 +263,7 @@ def _rest_after(text: str, end: int) -> str:
 
 
 def _refusal(problem: str) -> TimeGrammarError:
-    return TimeGrammarError(f"{problem}\n{_FORMS_INTRO}\n{ACCEPTED_FORMS}")
+    return TimeGrammarError(f"{problem}\n{_FORMS_INTRO}\n{ACCEPTED_FORMS}", problem)
 
 
 def _near_miss(quoted: str, reason: str) -> TimeGrammarError:
@@ -277,7 +321,7 @@ class _Token(NamedTuple):
 
 @dataclass(frozen=True)
 class _ClockPhrase:
-    day_word: str | None  # "today" or "yesterday"
+    day_word: str | None  # "today", "yesterday", "tomorrow" or a weekday's full name
     day: date | None  # an explicit date
     clock: time
     zone: tzinfo | None  # an explicit zone; None means the author's
@@ -290,17 +334,19 @@ def _token_after(text: str, pos: int) -> _Token | None:
     return _Token(match["token"], match.end("token")) if match else None
 
 
-def _scan_clock_phrase(text: str) -> _ClockPhrase | None:
+def _scan_clock_phrase(text: str, *, forward: bool = False) -> _ClockPhrase | None:
     """Read a clock phrase at the start of `text`; None when the text doesn't open with one."""
     day_word: str | None = None
     day: date | None = None
-    if match := _DAY_WORD_RE.match(text):
+    match = _DAY_WORD_RE.match(text) or (_WEEKDAY_RE.match(text) if forward else None)
+    if match:
         clock_token = _token_after(text, match.end())
         if clock_token is not None and _AT_RE.fullmatch(clock_token.text):
             _refuse_at(text, clock_token, match["word"])
         if clock_token is None or not _opens_clock(text, clock_token, after_day_word=True):
             return None  # "today was rough", "yesterday's deploy"
-        day_word = match["word"].lower()
+        word = match["word"].lower()
+        day_word = next((name for name in _WEEKDAYS if name.startswith(word[:3])), word) if forward else word
     elif match := _DATE_RE.match(text):
         day = _read_date(match)
         clock_token = _clock_token_after_date(text, match)
@@ -360,9 +406,10 @@ def _clock_token_after_date(text: str, match: re.Match[str]) -> _Token:
 
 def _scan_clock(text: str, token: _Token, day_word: str | None, day: date | None) -> _ClockPhrase:
     following = _token_after(text, token.end)
-    # "9 pm" / "2:05 pm": refuse rather than read 9 as a broken 24h time or drop the pm.
+    # "9 pm" / "2:05 PM": people type the space; the am/pm belongs to the clock before it.
     if token.text[-1:].isdigit() and following is not None and _MERIDIEM_RE.fullmatch(following.text):
-        raise _near_miss(text[: following.end], "write am/pm right after the time, e.g. `9pm` or `2:05pm`")
+        token = _Token(token.text + following.text, following.end)
+        following = _token_after(text, token.end)
     try:
         clock, zone = _read_clock(token.text)
     except _Unreadable as err:
@@ -379,6 +426,9 @@ def _scan_clock(text: str, token: _Token, day_word: str | None, day: date | None
     return _ClockPhrase(day_word, day, clock, zone, text[:end], end)
 
 
+_CLOCK_FORM = "a time is `14:05`, `14:05:30` or `2:05pm`, followed by a space"
+
+
 class _Unreadable(Exception):
     """A clock or zone that is time-shaped but wrong; carries the reason for the author."""
 
@@ -390,7 +440,7 @@ class _Unreadable(Exception):
 def _read_clock(token: str) -> tuple[time, tzinfo | None]:
     match = _CLOCK_RE.fullmatch(token)
     if match is None:
-        raise _Unreadable("a time is `14:05`, `14:05:30` or `2:05pm`, followed by a space")
+        raise _Unreadable(_CLOCK_FORM)
     hour_text, minute_text, second_text = match["hour"], match["minute"], match["second"]
     if minute_text is not None and len(minute_text) != 2:
         raise _Unreadable("minutes need two digits, e.g. `14:05`")
@@ -457,6 +507,34 @@ def _resolve_clock_phrase(
     occurred_at, note = _localize(day, phrase, zone)
     if occurred_at > latest:
         raise _refusal(_future_problem(phrase, occurred_at, now_utc, zone))
+    return occurred_at, note
+
+
+def _resolve_forward(phrase: _ClockPhrase, now_utc: datetime, author_zone: ZoneInfo) -> tuple[datetime, str | None]:
+    """A time to come: a bare clock is its next occurrence, a weekday the next such day."""
+    zone = phrase.zone or author_zone
+    today = now_utc.astimezone(zone).date()
+    if phrase.day is not None:
+        day = phrase.day
+    elif phrase.day_word in ("today", None):
+        day = today
+        if phrase.day_word is None and _first_reading(day, phrase.clock, zone) <= now_utc:
+            day = today + timedelta(days=1)
+    elif phrase.day_word == "yesterday":
+        day = today - timedelta(days=1)
+    elif phrase.day_word == "tomorrow":
+        day = today + timedelta(days=1)
+    else:
+        day = today + timedelta(days=(_WEEKDAYS.index(phrase.day_word) - today.weekday()) % 7)
+        if _first_reading(day, phrase.clock, zone) <= now_utc:
+            day += timedelta(days=7)
+    occurred_at, note = _localize(day, phrase, zone)
+    if occurred_at <= now_utc:
+        local = occurred_at.astimezone(zone)
+        raise _refusal(
+            f"{_quote(phrase.source)} is {_duration_text(now_utc - occurred_at)} in the past "
+            f"({local:%Y-%m-%d %H:%M} {_zone_name(zone)}); give a time to come."
+        )
     return occurred_at, note
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot import incidents, intake
+from bot import home, incidents, intake
 from bot.actions import items as action_items
 from bot.slack import blocks as bk
 from bot.actions.grammar import USAGE, parse_action, parse_priority
@@ -49,6 +49,7 @@ def add(request: CommandRequest) -> Reply:
                                                  item.action_type, item.text)
         draft_note = late_changes.author_note(session, incident)
         intake.complete_in(session)  # in the item's own commit: a replay never adds it twice
+    home.refresh_later(runtime, [owner] if owner else [])  # their App Home lists it
     owner_part = f"owner {mention(owner)}" if owner else f":warning: no owner yet (`/incident assign {ref} @name`)"
     due_part = f"due {due:%a %d %b %Y}" + ("" if draft.due_date else f" (the {severity} default)")
     type_part = f" · type {kind}" if kind else ""
@@ -103,12 +104,15 @@ def _apply(request: CommandRequest, item_id: int, change) -> Reply:  # type: ign
     runtime = request.runtime
     with runtime.db.unit_of_work() as session:
         item, _ = action_items.get_visible(session, item_id, user_id=request.user_id, channel_id=request.channel_id)
+        owners = [item.owner_id or ""]
         done: Change = change(session, item, runtime.clock.now())
+        owners.append(done.item.owner_id or "")
         today = runtime.clock.now().astimezone(runtime.settings.timezone).date()
         line = action_items.item_line(done.item, today)
         in_its_channel = done.incident.channel_id == request.channel_id
         where = "" if in_its_channel else f" (in <#{done.incident.channel_id}>)"
     ticket_commands.after_item_change(runtime)  # a done, drop or reopen goes on to the item's ticket
+    home.refresh_later(runtime, owners)  # the old and the new owner's App Home
     return Reply(text=f":pencil2: {done.summary}{where}\n{line}", in_channel=in_its_channel)
 
 

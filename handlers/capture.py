@@ -12,6 +12,7 @@ from typing import Any
 from bot import incidents, message_capture
 from bot.message_capture import CapturedMessage, ImportResult, Outcome
 from bot.models import EntrySource
+from bot.postmortem import status as pm_status
 from bot.refs import entry_ref
 from bot.runtime import Runtime
 from bot.slack.gateway import SlackFailure
@@ -81,10 +82,15 @@ def import_into(
 ) -> ImportResult:
     with runtime.db.unit_of_work() as session:
         incident = incidents.get(session, incident_id)
-        return message_capture.import_message(
+        result = message_capture.import_message(
             session, incident, message, source=source, by=by, now=runtime.clock.now(), permalink=permalink,
             occurred_at=occurred_at,
         )
+        if result.outcome != Outcome.ALREADY:  # the timeline changed: an approved postmortem is reviewed again
+            pm_status.after_edit(session, incident_id, by=by, now=runtime.clock.now(), what=entry_ref(result.entry_id))
+            # Whoever put a message on the timeline took part, and is invited to the review meeting.
+            pm_status.add_people(session, incident_id, [by], pm_status.PINNER, by=by, now=runtime.clock.now())
+        return result
 
 
 def mark_on_timeline(runtime: Runtime, channel_id: str, ts: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.slack import blocks as bk
-from bot import incidents, intake
+from bot import home, incidents, intake
 from bot.errors import UserError
 from bot.runtime import Runtime
 from bot.incident_labels import split_service_tokens
@@ -186,7 +186,8 @@ def role(request: CommandRequest) -> Reply:
     runtime = request.runtime
     parts = request.args.split()
     if len(parts) != 2:
-        raise UserError("Give a role and a person: `/incident role commander @ann` (roles: commander, comms, scribe).")
+        raise UserError("Give a role and a person: `/incident role commander @ann` (roles: commander, comms, scribe, "
+                        "postmortem — who owns the write-up).")
     role_name, who = parts[0].lower(), parts[1]
     user_id = user_id_from_mention(who)
     if user_id is None:
@@ -198,6 +199,7 @@ def role(request: CommandRequest) -> Reply:
     best_effort(runtime, "inviting the role holder", runtime.gateway.invite, request.channel_id, [user_id])
     if role_name == "commander":
         best_effort(runtime, "updating the topic", runtime.gateway.set_topic, request.channel_id, incident_topic)
+    home.refresh_later(runtime, [user_id])  # a role makes the incident (or its postmortem) theirs
     return Reply(text=f":busts_in_silhouette: {mention(user_id)} is now *{role_name}* (set by {mention(request.user_id)}).", in_channel=True)
 
 
@@ -207,7 +209,10 @@ def roles(request: CommandRequest) -> Reply:
         held = incidents.roles_of(incident)
         title = incident.title
     lines = [f"*Roles for {safe_mrkdwn(title)}*"]
-    lines += [f"• {name}: {mention(user) if user else '_nobody yet_'}" for name, user in held.items()]
+    lines += [f"• {name}: {mention(user) if user else '_nobody yet_'}" for name, user in held.items()
+              if name != "postmortem"]
+    owner = held.get("postmortem")
+    lines.append(f"• postmortem: {mention(owner) if owner else '_the commander_'} (owns the write-up)")
     return Reply(text="\n".join(lines))
 
 
@@ -245,7 +250,7 @@ COMMANDS = [
                ack=acknowledging("Changing the severity…")),
     SubCommand("update", update, "update <text>", "post a status update to the channel and the timeline", GROUP,
                example="update Rolled back; errors falling", ack=acknowledging("Posting your update…")),
-    SubCommand("role", role, "role commander|comms|scribe <@person>", "give someone a role", GROUP,
+    SubCommand("role", role, "role commander|comms|scribe|postmortem <@person>", "give someone a role", GROUP,
                example="role commander @ann", ack=acknowledging("Giving the role…")),
     SubCommand("roles", roles, "roles", "who holds which role", GROUP),
     SubCommand("list", list_open, "list", "open incidents, newest first", GROUP, needs_incident=False),

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from slack_bolt import Ack, App
 
+from bot import home
 from bot.actions import items as action_items
 from bot.nudges import messages as nudge_messages
 from bot.nudges import weekly as nudges
@@ -71,12 +72,15 @@ def _change_and_refresh(runtime: Runtime, body: dict[str, Any], action: dict[str
         now = runtime.clock.now()
         with runtime.db.unit_of_work() as session:
             item, _ = action_items.get_visible(session, _item_id(action), user_id=user, channel_id=channel)
+            owners = [item.owner_id or ""]
             try:
                 change(session, item, user, now)  # refusals come before any change
             except UserError as err:
                 refusal = str(err)
+            owners.append(item.owner_id or "")
         ticket_commands.after_item_change(runtime)  # Done closes the item's ticket too
         _refresh_message(runtime, channel, message)
+        home.refresh_later(runtime, owners)  # the old and the new owner's App Home
         if refusal:
             raise UserError(refusal)
 

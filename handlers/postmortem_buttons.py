@@ -1,4 +1,4 @@
-"""Buttons on the postmortem headline message: re-render, mark final. Answers go to the clicker."""
+"""Buttons on the postmortem headline message: re-render, approve. Answers go to the clicker."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def register(app: App, runtime: Runtime) -> None:
     @app.action(FINAL_ACTION)
     def final_clicked(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        after_ack(runtime, "marking a postmortem final", _mark_final, runtime, body.get("response_url", ""), action,
+        after_ack(runtime, "approving a postmortem", _approve, runtime, body.get("response_url", ""), action,
                   (body.get("user") or {}).get("id", ""))
 
 
@@ -34,6 +34,6 @@ def _rerender(runtime: Runtime, response_url: str, action: dict[str, Any]) -> No
         send_reply(runtime, response_url, rerender(runtime, _incident_id(action)))
 
 
-def _mark_final(runtime: Runtime, response_url: str, action: dict[str, Any], user_id: str) -> None:
-    with answering_failures(runtime, response_url, "marking a postmortem final"):
+def _approve(runtime: Runtime, response_url: str, action: dict[str, Any], user_id: str) -> None:
+    with answering_failures(runtime, response_url, "approving a postmortem"):
         send_reply(runtime, response_url, mark_final(runtime, _incident_id(action), user_id))

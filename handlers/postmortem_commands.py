@@ -10,12 +10,13 @@ from bot.models import FactSection, Milestone
 from bot.postmortem import close as closing
 from bot.postmortem import drafts, late_changes, publish
 from bot.postmortem import facts as fact_store
+from bot.postmortem import status as pm_status
 from bot.postmortem.facts import COMMAND_SECTIONS, SECTION_LABELS
 from bot.postmortem.render import known_variants
 from bot.refs import Ref, fact_ref, parse_ref
 from bot.runtime import Runtime
 from bot.slack.text import mention, safe_mrkdwn, slack_date
-from handlers import ticket_commands
+from handlers import followup_commands
 from handlers.by_ref import EDITORS, REMOVERS, REOPENERS
 from handlers.command_table import CommandRequest, SubCommand
 from handlers.replies import Reply, best_effort, send_reply
@@ -36,11 +37,14 @@ def _fact_command(section: FactSection):  # type: ignore[no-untyped-def]
             fact = fact_store.add_fact(session, incident, section, request.args, author=request.user_id,
                                        now=runtime.clock.now())
             ref, text = fact_ref(fact.id), fact.text
-            draft_note = "\n" + note if (note := late_changes.author_note(session, incident)) else ""
+            draft_note = late_changes.author_note(session, incident)
+            back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=runtime.clock.now(),
+                                                  what=ref)
+        note = "".join(f"\n{line}" for line in (back_in_review, draft_note) if line)
         if section == FactSection.SUMMARY:
             replaces = f" It replaces {fact_ref(earlier[-1].id)} in the draft." if earlier else ""
-            return Reply(text=f":memo: Summary set as *{ref}*.{replaces}\n{safe_mrkdwn(text)}{draft_note}")
-        return Reply(text=f":memo: Added *{ref}* to _{SECTION_LABELS[section]}_: {safe_mrkdwn(text)}{draft_note}")
+            return Reply(text=f":memo: Summary set as *{ref}*.{replaces}\n{safe_mrkdwn(text)}{note}")
+        return Reply(text=f":memo: Added *{ref}* to _{SECTION_LABELS[section]}_: {safe_mrkdwn(text)}{note}")
 
     return run
 
@@ -69,7 +73,10 @@ def _edit_fact(request: CommandRequest, ref: Ref, rest: str) -> Reply:
         incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
         fact = fact_store.edit_fact(session, incident, ref.number, rest, editor=request.user_id, now=runtime.clock.now())
         section, text = fact.section, fact.text
-    return Reply(text=f":pencil2: {ref} (_{SECTION_LABELS[section]}_) now reads: {safe_mrkdwn(text)}")
+        back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=runtime.clock.now(),
+                                              what=str(ref))
+    note = f"\n{back_in_review}" if back_in_review else ""
+    return Reply(text=f":pencil2: {ref} (_{SECTION_LABELS[section]}_) now reads: {safe_mrkdwn(text)}{note}")
 
 
 def _remove_fact(request: CommandRequest, ref: Ref) -> Reply:
@@ -78,7 +85,10 @@ def _remove_fact(request: CommandRequest, ref: Ref) -> Reply:
         incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
         fact = fact_store.remove_fact(session, incident, ref.number, by=request.user_id, now=runtime.clock.now())
         section, text = fact.section, fact.text
-    return Reply(text=f":wastebasket: Removed {ref} from _{SECTION_LABELS[section]}_ (kept in its history): {safe_mrkdwn(text)}")
+        back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=runtime.clock.now(),
+                                              what=str(ref))
+    note = f"\n{back_in_review}" if back_in_review else ""
+    return Reply(text=f":wastebasket: Removed {ref} from _{SECTION_LABELS[section]}_ (kept in its history): {safe_mrkdwn(text)}{note}")
 
 
 EDITORS["F"] = _edit_fact
@@ -178,26 +188,20 @@ def rerender(runtime: Runtime, incident_id: int) -> Reply:
 
 
 def mark_final(runtime: Runtime, incident_id: int, user_id: str) -> Reply:
-    with runtime.db.unit_of_work() as session:
-        incident = incidents.get(session, incident_id)
-        if incident.status.value != "closed":
-            raise UserError("Close the incident first (`/incident close`); a postmortem is final only after that.")
-        drafts.mark_final(session, incident_id, by=user_id, now=runtime.clock.now())
-    published = rerender(runtime, incident_id)
-    message = f":white_check_mark: {mention(user_id)} marked the postmortem *final*."
-    extra = [] if published.text.startswith(":memo:") else [Reply(text=published.text)]
-    extra += ticket_commands.tickets_at_final(runtime, incident_id, user_id)  # TRACKER_AUTO
-    return Reply(text=message, in_channel=True, extra=extra)
+    """`postmortem final` and the Approve button: approval, by a reviewer or the commander; with
+    TRACKER_AUTO, every item without a ticket gets one (see followup_commands.approve)."""
+    return followup_commands.approve(runtime, incident_id, user_id)
 
 
 def postmortem(request: CommandRequest) -> Reply:
     runtime = request.runtime
-    word = request.args.strip().lower()
+    first, _, rest = request.args.strip().partition(" ")
+    word = first.lower()
     if word == "":
         return rerender(runtime, request.incident_id)  # type: ignore[arg-type]
-    if word == "final":
-        return mark_final(runtime, request.incident_id, request.user_id)  # type: ignore[arg-type]
-    if word == "public":
+    if word in followup_commands.WORDS:
+        return followup_commands.WORDS[word](request, rest.strip())
+    if word == "public" and not rest.strip():
         uploaded, draft = publish.publish_public_summary(runtime, request.incident_id)  # type: ignore[arg-type]
         where = f"<{uploaded.permalink}|the file>" if uploaded.permalink else "a file in this channel"
         lines = [f":page_facing_up: A customer-facing summary (no names, no timeline detail) is in {where}. "
@@ -210,8 +214,8 @@ def postmortem(request: CommandRequest) -> Reply:
         lines += [f":warning: {problem}" for problem in draft.problems]
         return Reply(text="\n".join(lines))
     raise UserError(
-        "Usage: `/incident postmortem` (re-render and publish the draft), `/incident postmortem final` "
-        "(mark it final) or `/incident postmortem public` (a customer-facing summary)."
+        "Usage: `/incident postmortem` (re-render and publish the draft), `/incident postmortem public` "
+        f"(a customer-facing summary), {followup_commands.USAGE}."
     )
 
 
@@ -262,9 +266,10 @@ COMMANDS = [
                example="close 14:47 Metrics normal", aliases=("resolve",),
                ack=lambda request: "Closing the incident and drafting its postmortem…"),
     SubCommand("reopen", reopen, "reopen [<id>]", "reopen the incident (or, with an id, an item)", GROUP),
-    SubCommand("postmortem", postmortem, "postmortem [final|public]",
-               "re-render and publish the draft; `final` marks it final; `public` writes a customer-facing summary",
-               GROUP, example="postmortem final"),
+    SubCommand("postmortem", postmortem,
+               "postmortem [review @people|approve|meeting <when> [@observers]|share engineering|stakeholders|public]",
+               "re-render and publish the draft; ask for review, approve (also `final`), set the review meeting, "
+               "share it; `public` writes a customer-facing summary", GROUP, example="postmortem meeting thu 15:00"),
     SubCommand("type", incident_type, "type <name>", "set the incident's type, which picks the postmortem template",
                GROUP, example="type security"),
 ]

@@ -9,6 +9,7 @@ from bot import incidents, intake, timeline
 from bot.errors import UserError
 from bot.models import EntryKind, EntrySource, TimelineEntry
 from bot.postmortem import late_changes
+from bot.postmortem import status as pm_status
 from bot.refs import Ref, entry_ref, parse_ref
 from bot.slack.text import mention, safe_mrkdwn, slack_date
 from bot.timegrammar import ACCEPTED_FORMS
@@ -49,13 +50,14 @@ def add(request: CommandRequest) -> Reply:
         )
         entry_id = entry.id
         draft_note = late_changes.author_note(session, incident)
+        back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=now, what=entry_ref(entry_id))
         intake.complete_in(session)  # in the entry's own commit: a replay never adds it twice
     milestone = f" as the *{draft.milestone.value}* milestone" if draft.milestone else ""
     lines = [
         f":white_check_mark: Added *{entry_ref(entry_id)}*{milestone} at "
         f"{slack_date(draft.occurred_at, '{date_short_pretty} {time_secs}', fallback_zone=zone)}: {safe_mrkdwn(draft.text)}"
     ]
-    lines += [note for note in (draft.note, zone_note, draft_note) if note]
+    lines += [note for note in (draft.note, zone_note, back_in_review, draft_note) if note]
     return Reply(text="\n".join(lines))
 
 
@@ -107,9 +109,10 @@ def _edit_timeline_entry(request: CommandRequest, ref: Ref, rest: str) -> Reply:
             milestone=draft.milestone,
         )
         occurred_at, text = entry.occurred_at, entry.text
+        back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=now, what=str(ref))
         intake.complete_in(session)
     lines = [f":pencil2: {ref} is now at {slack_date(occurred_at, '{date_short_pretty} {time_secs}', fallback_zone=zone)}: {safe_mrkdwn(text)}"]
-    lines += [note for note in (draft.note, zone_note if draft.time_given else None) if note]
+    lines += [note for note in (draft.note, zone_note if draft.time_given else None, back_in_review) if note]
     return Reply(text="\n".join(lines))
 
 
@@ -119,8 +122,11 @@ def _remove_timeline_entry(request: CommandRequest, ref: Ref) -> Reply:
         incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
         entry = timeline.remove_entry(session, incident, ref.number, by=request.user_id, now=runtime.clock.now())
         text = entry.text
+        back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=runtime.clock.now(),
+                                              what=str(ref))
         intake.complete_in(session)
-    return Reply(text=f":wastebasket: Removed {ref} (kept in its history): {safe_mrkdwn(text)}")
+    lines = [f":wastebasket: Removed {ref} (kept in its history): {safe_mrkdwn(text)}", back_in_review]
+    return Reply(text="\n".join(line for line in lines if line))
 
 
 EDITORS["T"] = _edit_timeline_entry

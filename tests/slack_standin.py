@@ -273,6 +273,13 @@ def _element(element: Any, pointer: str) -> Iterator[str]:
         yield from _text_object(element.get("text"), MAX_BUTTON_TEXT, pointer + "/text", plain_only=True)
         yield from _too_long(element.get("value"), MAX_BUTTON_VALUE, pointer + "/value")
         yield from _too_long(element.get("url"), MAX_BUTTON_URL, pointer + "/url")
+    if element["type"] == "checkboxes":  # 1 to 10 options; the ticked ones must be among them
+        options = element.get("options")
+        if not isinstance(options, list) or not 1 <= len(options) <= 10:
+            yield _problem("must provide between 1 and 10 options", pointer + "/options")
+        elif not {json.dumps(o, sort_keys=True) for o in element.get("initial_options", [])} <= {
+                json.dumps(o, sort_keys=True) for o in options}:
+            yield _problem("initial_options must be among the options", pointer + "/initial_options")
 
 
 def _section(block: dict, pointer: str) -> Iterator[str]:

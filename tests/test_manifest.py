@@ -48,6 +48,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "files.getUploadURLExternal": {"files:write"},
     "files.completeUploadExternal": {"files:write"},
     "files.info": {"files:read"},
+    "views.publish": set(),
     "canvases.create": {"canvases:write"},
     "conversations.canvases.create": {"canvases:write"},
     "canvases.edit": {"canvases:write"},
@@ -61,6 +62,7 @@ EVENT_SCOPES: dict[str, set[str]] = {
     "member_joined_channel": {"channels:read", "groups:read"},
     "channel_archive": {"channels:read"},
     "group_archive": {"groups:read"},
+    "app_home_opened": set(),
 }
 
 

@@ -166,6 +166,9 @@ def test_rerender_after_an_edit_and_mark_final_from_the_button(bot, db):
     assert len(headlines(bot, channel)) == 1  # the headline is updated, not repeated
     assert bot.standin.calls_to("chat.update")
 
+    # ANN is not the commander (CAROL declared it): she may approve once asked to review
+    assert "asked <@U0ANN> to review" in run(bot, at(15, 4), "postmortem review <@U0ANN|ann>", channel=channel)
+    wait_until_settled(bot, channel)
     bot.clock.set(at(15, 5))
     response, response_url = bot.click(headlines(bot, channel)[0], "postmortem_final", user=ANN, channel=channel)
     assert response.status_code == 200
@@ -174,12 +177,13 @@ def test_rerender_after_an_edit_and_mark_final_from_the_button(bot, db):
     row = stored_postmortem(bot, channel)
     assert (row.status, row.finalized_by, row.finalized_at) == ("final", ANN, at(15, 5))
     final = draft_files(bot, channel)[-1]
-    assert "| Status | Final (marked final by @ann on 2026-06-22 15:05 UTC) |" in final
+    assert "| Status | Approved (approved by @ann on 2026-06-22 15:05 UTC) |" in final
     now_headline = headlines(bot, channel)[0]
-    assert "*Final*" in reply_text(now_headline)
-    buttons = [e["action_id"] for b in now_headline["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert "*Approved*" in reply_text(now_headline)
+    buttons = [e["action_id"] for b in now_headline["blocks"] if b["type"] == "actions" for e in b["elements"]
+               if e["type"] == "button"]
     assert buttons == ["postmortem_rerender"]
-    assert "already final" in run(bot, at(15, 6), "postmortem final", channel=channel)
+    assert "already approved" in run(bot, at(15, 6), "postmortem final", channel=channel)
 
 
 def test_final_needs_a_closed_incident_and_postmortem_words_are_checked(bot, db):

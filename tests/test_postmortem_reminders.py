@@ -43,7 +43,7 @@ def test_one_reminder_a_day_to_the_channel_and_the_commander_for_a_week(bot, db,
     assert sorted(report.sent) == sorted([f"postmortem {channel}", f"postmortem_dm {channel}"])
     [in_channel] = posted_nudges(standin, channel, "postmortem")
     assert "is not final yet, 3 days after the incident closed" in text_of(in_channel)
-    assert "Reminder 1 of 7" in text_of(in_channel) and "commander <@U0BOB>" in text_of(in_channel)
+    assert "Reminder 1 of 7" in text_of(in_channel) and "owner <@U0BOB>" in text_of(in_channel)
     [direct] = dm_nudges(standin, BOB)
     assert f"(<#{channel}>)" in text_of(direct)
     assert run_at(bot, clock, utc(2026, 6, 25, 17, 0)).sent == []  # once a day

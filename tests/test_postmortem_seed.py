@@ -70,7 +70,7 @@ def test_the_seed_incident_closes_into_a_complete_draft(bot, db):
             TimelineEntry.removed_at.is_(None), TimelineEntry.source != EntrySource.ACTION_ITEM))
     assert f"{entries} timeline entries" in headline_text  # counted, not listed
     actions = [e["action_id"] for b in headline["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert actions == ["postmortem_rerender", "postmortem_final"]
+    assert actions == ["postmortem_checklist", "postmortem_rerender", "postmortem_final"]
 
     row = stored_postmortem(bot, channel)
     assert row.publish_state == "published" and row.markdown == markdown and row.review == []

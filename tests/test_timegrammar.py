@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.timegrammar import ACCEPTED_FORMS, ParsedWhen, TimeGrammarError, parse_leading_when
+from bot.timegrammar import ACCEPTED_FORMS, FORWARD_FORMS, ParsedWhen, TimeGrammarError, parse_leading_when
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -115,6 +115,12 @@ ACCEPTED = [
     pytest.param("2:05pm x", BER_AFTERNOON, BERLIN, utc(2026, 6, 21, 12, 5), "x", id="pm-ahead-yesterday"),
     pytest.param("1:15:30pm x", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 11, 15, 30), "x", id="pm-with-seconds"),
     pytest.param("yesterday 9pm x", BER_AFTERNOON, BERLIN, utc(2026, 6, 21, 19, 0), "x", id="yesterday-pm"),
+    # a space before am/pm, as people type it
+    pytest.param("3:15 pm x", BER_AFTERNOON, BERLIN, utc(2026, 6, 21, 13, 15), "x", id="space-pm"),
+    pytest.param("2:05 PM x", BER_AFTERNOON, BERLIN, utc(2026, 6, 21, 12, 5), "x", id="space-PM"),
+    pytest.param("9 am x", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 7, 0), "x", id="space-am-hour-only"),
+    pytest.param("today 9 am x", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 7, 0), "x", id="today-space-am"),
+    pytest.param("yesterday 9 pm x", BER_AFTERNOON, BERLIN, utc(2026, 6, 21, 19, 0), "x", id="yesterday-space-pm"),
     # across midnight: the date is the author's, not UTC's
     pytest.param("23:55 x", BER_JUST_AFTER_MIDNIGHT, BERLIN, utc(2026, 6, 22, 21, 55), "x", id="midnight-2355-is-yesterday"),
     pytest.param("11:55pm x", BER_JUST_AFTER_MIDNIGHT, BERLIN, utc(2026, 6, 22, 21, 55), "x", id="midnight-pm"),
@@ -255,8 +261,7 @@ NEAR_MISSES = [
     ("13pm x", "13pm", "from 1 to 12"),
     ("0am x", "0am", "from 1 to 12"),
     ("0:30am x", "0:30am", "from 1 to 12"),
-    ("9 pm x", "9 pm", "right after the time"),
-    ("2:05 PM x", "2:05 PM", "right after the time"),
+    ("14:05 pm x", "14:05 pm", "from 1 to 12"),
     ("2026-13-01 10:00 x", "2026-13-01", "no such date"),
     ("2026-02-30 10:00 x", "2026-02-30", "no such date"),
     ("2026-6-22 10:00 x", "2026-6-22", "YYYY-MM-DD"),
@@ -270,7 +275,6 @@ NEAR_MISSES = [
     ("yesterday 3 pods died", "yesterday 3", "add minutes or am/pm"),
     ("Today 25:00 x", "Today 25:00", "hours go from 0 to 23"),
     ("today 2pmish x", "today 2pmish", "followed by a space"),
-    ("today 9 pm x", "today 9 pm", "right after the time"),
     ("yesterday at 9:00 x", "yesterday at 9:00", "leave out `at`"),
     ("10 ago x", "10 ago", "`10` needs a unit"),
     ("1h30 ago x", "1h30 ago", "`30` needs a unit"),
@@ -457,3 +461,69 @@ def test_long_inputs_finish(text: str) -> None:
         parse(text)
     except TimeGrammarError:
         pass
+
+
+# --- forward: the review meeting's times to come ------------------------------------------
+
+# Monday 2026-06-22 14:00 in Berlin (12:00 UTC).
+FORWARD = [
+    pytest.param("15:00 x", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 13, 0), id="bare-clock-later-today"),
+    pytest.param("13:00 x", BER_AFTERNOON, BERLIN, utc(2026, 6, 23, 11, 0), id="bare-clock-passed-is-tomorrow"),
+    pytest.param("3 pm x", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 13, 0), id="space-pm"),
+    pytest.param("tomorrow 10:00 x", BER_AFTERNOON, BERLIN, utc(2026, 6, 23, 8, 0), id="tomorrow"),
+    pytest.param("thu 15:00 x", BER_AFTERNOON, BERLIN, utc(2026, 6, 25, 13, 0), id="weekday-short"),
+    pytest.param("Thursday 3:15 PM x", BER_AFTERNOON, BERLIN, utc(2026, 6, 25, 13, 15), id="weekday-long-space-pm"),
+    pytest.param("mon 15:00 x", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 13, 0), id="weekday-today-still-to-come"),
+    pytest.param("mon 10:00 x", BER_AFTERNOON, BERLIN, utc(2026, 6, 29, 8, 0), id="weekday-today-passed-next-week"),
+    pytest.param("2026-12-03 15:00 UTC x", BER_AFTERNOON, BERLIN, utc(2026, 12, 3, 15, 0), id="date-utc"),
+    pytest.param("2026-12-03 15:00 x", BER_AFTERNOON, BERLIN, utc(2026, 12, 3, 14, 0), id="date-author-zone-winter"),
+    pytest.param("today 20:00 x", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 18, 0), id="today-later"),
+    pytest.param("tomorrow 9:00 x", NY_EVENING, NEW_YORK, utc(2026, 6, 23, 13, 0), id="ny-tomorrow-is-local"),
+]
+
+
+@pytest.mark.parametrize(("text", "now", "zone", "expected"), FORWARD)
+def test_forward_reads_times_to_come(text: str, now: datetime, zone: ZoneInfo, expected: datetime) -> None:
+    assert parse(text, now, zone, forward=True) == ParsedWhen(expected, "x", True, None)
+
+
+def forward_refusal(text: str, now: datetime = BER_AFTERNOON, zone: ZoneInfo = BERLIN) -> str:
+    with pytest.raises(TimeGrammarError) as info:
+        parse(text, now, zone, forward=True)
+    message = str(info.value)
+    assert FORWARD_FORMS in message and ACCEPTED_FORMS not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("today 10:00", "`today 10:00` is 4h in the past"),
+        ("yesterday 15:00", "`yesterday 15:00` is 23h in the past"),
+        ("2026-06-01 10:00", "`2026-06-01 10:00` is 21d 4h in the past"),
+        ("now", "`now` is not a time to come"),
+        ("10m ago", "`10m ago` is in the past"),
+        ("25:00", "hours go from 0 to 23"),
+        ("thu 15:5", "two digits"),
+        ("at 15:00", "leave out `at`"),
+        ("14:05 pm", "from 1 to 12"),
+        ("2026-12-03 15:00 PST", "give the zone as `UTC`"),
+    ],
+)
+def test_forward_refuses_the_past_and_near_misses(text: str, expected: str) -> None:
+    assert expected in forward_refusal(text)
+
+
+def test_a_word_after_a_clock_is_text_even_when_it_starts_like_am() -> None:
+    assert parse("14:05 amazon hosts failed").rest == "amazon hosts failed"
+
+
+def test_weekday_words_stay_text_on_the_timeline() -> None:
+    assert parse("thu 15:00 planning", BER_AFTERNOON, BERLIN) == ParsedWhen(
+        utc(2026, 6, 22, 12, 0), "thu 15:00 planning", False, None)
+
+
+def test_forward_forms_list_working_examples() -> None:
+    for example in ("15:00", "3pm", "tomorrow 10:00", "thu 15:00", "2026-12-03 15:00", "2026-12-03 15:00 UTC"):
+        assert f"`{example}`" in FORWARD_FORMS
+        assert parse(example, BER_AFTERNOON, BERLIN, forward=True).given

@@ -347,7 +347,7 @@ def test_without_tracker_auto_final_makes_no_tickets(make_bot, github, db):
     channel, _ = incident_with_items(bot, "Fix the pool")
     bot.command("close", user=ANN, channel=channel)
     wait_until_settled(bot, channel)
-    assert "marked the postmortem *final*" in bot.command("postmortem final", user=ANN, channel=channel).text
+    assert "approved the postmortem" in bot.command("postmortem final", user=ANN, channel=channel).text
     bot.settle()
     assert github.issues == {}
 

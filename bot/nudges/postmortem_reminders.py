@@ -1,11 +1,14 @@
-"""Postmortem follow-ups: a closed incident whose postmortem is not final gets a daily reminder.
+"""Postmortem follow-ups: a closed incident whose postmortem is not approved gets a daily reminder.
 
-From `POSTMORTEM_REMINDER_DAYS` (default 3) days after the close, for up to seven days, once a
-day at the nudge's time of day (`NUDGE_SCHEDULE`, in `INCIDENT_TIMEZONE`): one message in the
-incident's channel and one direct message to its commander (or whoever declared it). Each is
+They follow the postmortem's status: a *draft* not sent for review is reminded of from
+`POSTMORTEM_REMINDER_DAYS` (default 3) days after the close; a postmortem *in review* but not
+approved from `POSTMORTEM_REVIEW_REMINDER_DAYS` (default 2) days after the review was asked for.
+Each for up to seven days, once a day at the nudge's time of day (`NUDGE_SCHEDULE`, in
+`INCIDENT_TIMEZONE`): one message in the incident's channel and one direct message to the
+postmortem's owner (the `postmortem` role, else the commander, else whoever declared it). Each is
 claimed exactly once per local date the same way as the weekly nudge (`nudge_claims`), kinds
-`postmortem` and `postmortem_dm`, keyed by the incident's channel. A reopened incident, or a
-postmortem marked final, stops them.
+`postmortem` and `postmortem_dm`, keyed by the incident's channel. A reopened incident, or an
+approved postmortem, stops them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from bot.nudges import claims
 from bot.models import Incident, IncidentStatus, Postmortem
 from bot.nudges.claims import DEFAULT_LEASE, AfterPost, Outgoing
 from bot.nudges.weekly import local_instant
+from bot.postmortem import status as pm_status
 from bot.runtime import Runtime
 from bot.schedule_spec import parse_weekly_schedule
 from bot.slack.text import mention, safe_mrkdwn
@@ -36,45 +40,66 @@ class Reminder:
     incident: Incident
     day_number: int  # 1 … 7
     days_since_close: int
+    stage: str = pm_status.DRAFT  # draft: not sent for review; review: not approved
+    days_in_review: int = 0
+
+    @property
+    def owner(self) -> str:
+        return pm_status.owner_of(self.incident)
 
 
-def due_reminders(session: Session, *, today: dt.date, zone: dt.tzinfo, after_days: int) -> list[Reminder]:
-    """Closed incidents whose postmortem is not final and that are in their reminder week today."""
-    # Closed between (after_days + 6) and after_days local days ago; a day's margin either side for the zone.
-    newest = dt.datetime.combine(today - dt.timedelta(days=after_days - 1), dt.time(), tzinfo=zone)
-    oldest = dt.datetime.combine(today - dt.timedelta(days=after_days + REMINDER_DAYS_IN_A_ROW), dt.time(), tzinfo=zone)
+# A closed incident older than this has had all its reminders whatever the settings (60 + 60 + 7 days).
+_LOOK_BACK_DAYS = 130
+
+
+def due_reminders(session: Session, *, today: dt.date, zone: dt.tzinfo, after_days: int,
+                  review_days: int = 2) -> list[Reminder]:
+    """Closed incidents whose postmortem is not approved and that are in a reminder week today:
+    a draft counted from the close, a review from when it was asked for."""
+    oldest = dt.datetime.combine(today - dt.timedelta(days=_LOOK_BACK_DAYS), dt.time(), tzinfo=zone)
     query = (
-        select(Incident)
+        select(Incident, Postmortem)
         .outerjoin(Postmortem, Postmortem.incident_id == Incident.id)
         .where(
             Incident.status == IncidentStatus.CLOSED,
             Incident.closed_at.is_not(None),
             Incident.closed_at >= oldest,
-            Incident.closed_at < newest,
-            or_(Postmortem.id.is_(None), Postmortem.status != "final"),
+            or_(Postmortem.id.is_(None), Postmortem.status != pm_status.APPROVED),
         )
         .order_by(Incident.id)
     )
     found = []
-    for incident in session.scalars(query):
+    for incident, row in session.execute(query):
         days = (today - incident.closed_at.astimezone(zone).date()).days  # type: ignore[union-attr]
-        if after_days <= days < after_days + REMINDER_DAYS_IN_A_ROW:
+        if row is not None and row.status == pm_status.REVIEW:
+            asked = (row.status_changed_at or incident.closed_at).astimezone(zone).date()  # type: ignore[union-attr]
+            in_review = (today - asked).days
+            if review_days <= in_review < review_days + REMINDER_DAYS_IN_A_ROW:
+                found.append(Reminder(incident, in_review - review_days + 1, days, pm_status.REVIEW, in_review))
+        elif after_days <= days < after_days + REMINDER_DAYS_IN_A_ROW:
             found.append(Reminder(incident, days - after_days + 1, days))
     return found
+
+
+def _days(count: int) -> str:
+    return f"{count} day{'s' if count != 1 else ''}"
 
 
 def reminder_message(reminder: Reminder, *, direct: bool) -> tuple[str, list[bk.Block]]:
     incident = reminder.incident
     title = safe_mrkdwn(incident.title, live_mentions=False)
     where = f" (<#{incident.channel_id}>)" if direct else ""
-    days = reminder.days_since_close
-    text = (f":memo: The postmortem for *{title}*{where} is not final yet, {days} day{'s' if days != 1 else ''} after "
-            "the incident closed. Review the draft, fix what is wrong, and mark it final with "
-            "`/incident postmortem final` in the incident's channel.")
-    owner = incident.commander_id or incident.declared_by
+    if reminder.stage == pm_status.REVIEW:
+        text = (f":memo: The postmortem for *{title}*{where} is not final yet: it has been in review for "
+                f"{_days(reminder.days_in_review)} and nobody approved it. Ask its reviewers to read it; a reviewer or "
+                "the commander approves it with `/incident postmortem approve` in the incident's channel.")
+    else:
+        text = (f":memo: The postmortem for *{title}*{where} is not final yet, {_days(reminder.days_since_close)} "
+                "after the incident closed: it is still a draft. Fix what is wrong, then ask for review with "
+                "`/incident postmortem review @name` in the incident's channel.")
     context = f"Reminder {reminder.day_number} of {REMINDER_DAYS_IN_A_ROW}, once a day"
     if not direct:
-        context += f" · commander {mention(owner)}"
+        context += f" · owner {mention(reminder.owner)}"
     return text, [bk.section(text), bk.context(context)]
 
 
@@ -119,12 +144,12 @@ def run_daily(
         report.due = False
         return report
     with db.unit_of_work() as session:
-        reminders = due_reminders(session, today=today, zone=zone, after_days=settings.postmortem_reminder_days)
+        reminders = due_reminders(session, today=today, zone=zone, after_days=settings.postmortem_reminder_days,
+                                  review_days=settings.postmortem_review_reminder_days)
     existing = {} if dry_run else claims.states(db, KINDS, period)
     for reminder in reminders:
         incident = reminder.incident
-        commander = incident.commander_id or incident.declared_by
-        for kind, dm_user in ((KIND_CHANNEL, None), (KIND_DM, commander)):
+        for kind, dm_user in ((KIND_CHANNEL, None), (KIND_DM, reminder.owner)):
             text, blocks = reminder_message(reminder, direct=dm_user is not None)
             if dry_run:
                 report.planned.append((kind, dm_user or incident.channel_id, text))

@@ -19,6 +19,7 @@ from bot import timeline
 from bot.errors import UserError
 from bot.models import Incident, IncidentStatus, Milestone
 from bot.postmortem import drafts
+from bot.postmortem import status as pm_status
 from bot.slack.text import mention
 
 DEFAULT_CLOSE_TEXT = "Incident closed"
@@ -73,6 +74,7 @@ def close(
         )
         resolved, added = resolved_at, True
     drafts.prepare_for_close(session, incident_id, variant or incident.incident_type, now)
+    pm_status.start_draft(session, incident_id, by=by, now=now)
     return CloseResult(True, by, now, resolved, entry.id, added, incident.title, incident.severity)
 
 

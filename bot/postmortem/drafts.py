@@ -185,16 +185,6 @@ def record_failure(session: Session, postmortem_id: int, now: dt.datetime, error
     return row
 
 
-def mark_final(session: Session, incident_id: int, *, by: str, now: dt.datetime) -> Postmortem:
-    row = require(session, incident_id)
-    if row.status == "final":
-        raise UserError(f"The postmortem is already final (marked by <@{row.finalized_by}>).")
-    row.status = "final"
-    row.finalized_by = by
-    row.finalized_at = now
-    return row
-
-
 def withdraw(session: Session, incident_id: int) -> Postmortem | None:
     """The incident was reopened: stop publishing this draft."""
     row = get(session, incident_id)

@@ -33,7 +33,10 @@ from bot.postmortem.render import (
 from bot.postmortem.review import Finding, load_vocabulary, review
 from bot.runtime import Runtime
 from bot.slack.gateway import SlackFailure, SlackGateway, UploadedFile
-from bot.slack.text import plain_text, safe_mrkdwn
+from bot.postmortem import checklist
+from bot.postmortem import status as pm_status
+from bot.postmortem.followup import FollowupValue
+from bot.slack.text import mention, plain_text, safe_mrkdwn, slack_date
 
 RERENDER_ACTION = "postmortem_rerender"
 # Variants whose draft is for a restricted audience: never copied into the channel canvas.
@@ -293,7 +296,7 @@ def _filename(draft: Draft) -> str:
 
 
 def _document_title(draft: Draft, status: str) -> str:
-    label = "Postmortem" if status == "final" else "Postmortem draft"
+    label = "Postmortem (approved)" if status == "final" else "Postmortem draft"
     return bk.truncate(f"{label}: {plain_text(draft.source.incident.title)}", 250)
 
 
@@ -307,7 +310,9 @@ def headline(draft: Draft, status: str, file_url: str | None, has_canvas: bool) 
     final = status == "final"
     label = "Postmortem" if final else "Postmortem draft"
     duration = human_duration(times.duration)
-    first = f"*{incident.severity.upper()}* · {incident.incident_type} · {'*Final*' if final else 'Draft'} · duration *{duration}*"
+    follow = source.followup
+    state = follow.label if follow else ("Approved" if final else "Draft")
+    first = f"*{incident.severity.upper()}* · {incident.incident_type} · *{state}* · duration *{duration}*"
     key = " · ".join(
         f"{name} {human_duration(value) if value is not None else 'not recorded'}"
         for name, value in (
@@ -347,13 +352,27 @@ def headline(draft: Draft, status: str, file_url: str | None, has_canvas: bool) 
     if draft.seen_before:
         blocks.append(bk.context(draft.seen_before))
     blocks.append(bk.context(f"Full draft in {' and '.join(where)}. Correct facts with `/incident edit <id>`, then re-render."))
+    if follow is not None:
+        blocks.extend(followup_blocks(follow, incident.id))
     buttons = [bk.button(":arrows_counterclockwise: Re-render", RERENDER_ACTION, str(incident.id))]
     if not final:
-        buttons.append(bk.button(":white_check_mark: Mark final", FINAL_ACTION, str(incident.id), style="primary"))
+        buttons.append(bk.button(":white_check_mark: Approve", FINAL_ACTION, str(incident.id), style="primary"))
     blocks.append(bk.actions(*buttons, block_id=f"postmortem-{incident.id}"))
     text = safe_mrkdwn(f"{label}: {bk.truncate(title, 200)} — duration {duration}", live_mentions=False)
     bk.check_fits(blocks, text)
     return text, blocks
+
+
+def followup_blocks(follow: FollowupValue, incident_id: int) -> list[bk.Block]:
+    """The status history and owner, then the communication checklist as checkboxes."""
+    line = pm_status.history_line(follow.history, when=lambda at: slack_date(at, "{date_short} {time}"))
+    owner = f"Owner {mention(follow.owner)}"
+    reviewers = f" · reviewers {', '.join(mention(r) for r in follow.reviewers[:10])}" if follow.reviewers else ""
+    meeting = f" · review meeting {slack_date(follow.meeting_at)}" if follow.meeting_at else ""
+    return [
+        bk.context(f"{owner}{reviewers}{meeting}", f"Status: {line}" if line else ""),
+        checklist.block(incident_id, follow.checklist),
+    ]
 
 
 def withdraw_headline(runtime: Runtime, channel: str, ts: str) -> None:

@@ -303,7 +303,7 @@ def build_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
         if user
     ]
     contributors = sorted({name(user) for user in source.authors} - {None})  # type: ignore[arg-type]
-    status = "Final" if pm.status == "final" else "Draft"
+    status = "Approved" if pm.status == "final" else "Draft"
     return {
         "incident": {
             "id": incident.id,
@@ -324,6 +324,7 @@ def build_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
             "finalized_by": name(pm.finalized_by),
             "finalized_at": at(pm.finalized_at),
             "rendered_at": at(inputs.now),
+            **_followup_context(source, name, at, zone),
         },
         "zone": zone.key,
         "date": start_day.isoformat(),
@@ -365,6 +366,52 @@ def build_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
         **draft_context.empty(),
         **inputs.insights,
     }
+
+
+def _followup_context(source: DraftSource, name: Callable[[str | None], str | None],
+                      at: Callable[[dt.datetime | None], str | None], zone: ZoneInfo) -> dict[str, Any]:
+    """Owner, status history, meeting, sharing and checklist (issue 12), as `postmortem.*`."""
+    follow = source.followup
+    if follow is None:
+        return {"owner": None, "history": [], "reviewers": [], "meeting": None, "shares": [], "checklist": []}
+    meeting = None
+    if follow.meeting_at:
+        after = follow.meeting_at - follow.resolved_at if follow.resolved_at else None
+        meeting = {
+            "at": at(follow.meeting_at),
+            "after_resolution": human_duration(after) if after is not None else None,
+            "late": bool(after and after > dt.timedelta(hours=48)),
+            "invitees": [name(user) for user in follow.invitees],
+            "observers": [name(user) for user in follow.observers],
+        }
+    return {
+        "status": follow.label,
+        "owner": name(follow.owner),
+        "history": [{"status": c.label, "by": name(c.by), "at": at(c.at), "reason": c.reason} for c in follow.history],
+        "reviewers": [name(user) for user in follow.reviewers],
+        "meeting": meeting,
+        "shares": [
+            {"audience": s.audience, "deadline": at(s.deadline), "shared_at": at(s.shared_at), "by": name(s.shared_by),
+             "late": s.late, "state": _share_state(s, name, at, zone)}
+            for s in follow.shares
+        ],
+        "checklist": [
+            {"label": t.label, "checked": t.checked, "by": name(t.by), "at": at(t.at),
+             "line": t.label + (f" — {'ticked' if t.checked else 'unticked'} by {name(t.by)}, {at(t.at)} {zone.key}"
+                                if t.by else "")}
+            for t in follow.checklist
+        ],
+    }
+
+
+def _share_state(share: Any, name: Callable[[str | None], str | None],
+                 at: Callable[[dt.datetime | None], str | None], zone: ZoneInfo) -> str:
+    if share.shared_at:
+        late = f" (after the deadline, {at(share.deadline)})" if share.late else ""
+        return f"{at(share.shared_at)} {zone.key} by {name(share.shared_by)}{late}"
+    if share.deadline:
+        return f"not yet — due by {at(share.deadline)} {zone.key} (`/incident postmortem share {share.audience}`)"
+    return "not yet"
 
 
 _KEY_ROWS = (

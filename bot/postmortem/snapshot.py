@@ -15,6 +15,7 @@ from bot import timeline
 from bot.actions import items as action_items
 from bot.models import EntryKind, EntrySource, FactSection, Incident, Milestone, Postmortem
 from bot.postmortem import facts as fact_store
+from bot.postmortem import followup
 from bot.postmortem.metrics import KeyTimes, key_times
 
 
@@ -84,6 +85,7 @@ class DraftSource:
     facts: list[FactValue]
     action_items: list[ActionValue]
     key_times: KeyTimes
+    followup: followup.FollowupValue | None = None  # owner, status history, meeting, sharing, checklist
 
     def facts_in(self, section: FactSection) -> list[FactValue]:
         return [fact for fact in self.facts if fact.section == section]
@@ -111,6 +113,8 @@ class DraftSource:
         for entry in self.entries:
             if entry.kind != EntryKind.SYSTEM:
                 found[entry.author_id] = None
+        if self.followup is not None:
+            found.update(dict.fromkeys(self.followup.people))
         return list(found)
 
 
@@ -160,4 +164,5 @@ def load(session: Session, incident_id: int) -> DraftSource:
             for a in action_items.for_incident(session, incident_id)
         ],
         key_times=key_times(milestone_times, earliest, incident.severity),
+        followup=followup.load(session, incident, row),
     )

@@ -140,6 +140,7 @@ MAX_INPUT_LABEL = 2000
 MAX_INPUT_HINT = 2000
 MAX_PLACEHOLDER = 150
 MAX_PRIVATE_METADATA = 3000
+MAX_CHECKBOX_OPTIONS = 10
 
 
 def plain(text: str, limit: int) -> Block:
@@ -148,6 +149,16 @@ def plain(text: str, limit: int) -> Block:
 
 def option(text: str, value: str) -> Block:
     return {"text": plain(text, MAX_OPTION_TEXT), "value": value}
+
+
+def checkboxes(action_id: str, options: list[Block], *, initial: list[Block] | None = None) -> Block:
+    """Checkboxes (Slack takes at most 10 options); `initial` are the ones shown ticked."""
+    if len(options) > MAX_CHECKBOX_OPTIONS:
+        raise ValueError("more checkboxes than Slack allows")
+    element: Block = {"type": "checkboxes", "action_id": action_id, "options": options}
+    if initial:
+        element["initial_options"] = initial
+    return element
 
 
 def static_select(action_id: str, options: list[Block], *, placeholder: str, initial: Block | None = None) -> Block:

@@ -528,6 +528,10 @@ class SlackGateway:
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
         return self.call("views.open", trigger_id=trigger_id, view=view).get("view", {})
 
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        """The person's App Home tab (views.publish: 100 blocks at most)."""
+        self.call("views.publish", user_id=user_id, view=view)
+
     # -- files and canvases ------------------------------------------------------------------
     def upload_document(self, channel: str, filename: str, content: str, *, title: str) -> "UploadedFile":
         """Upload text as a file into a channel; returns its id and permalink."""
