@@ -70,7 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             runtime.logger.info("starting in Socket Mode")
             SocketModeHandler(app, settings.slack_app_token).start()
         else:
-            asgi = build_asgi_app(app, runtime.db, threads=settings.listener_threads)
+            asgi = build_asgi_app(app, runtime.db, threads=settings.listener_threads, runtime=runtime)
             uvicorn.run(asgi, host=args.host, port=args.port or settings.port, log_level=settings.log_level.lower(),
                         lifespan="off")
     finally:

@@ -29,10 +29,21 @@ def _postmortem_reminders(runtime: Runtime) -> object:
     return postmortem_reminders.run_daily(runtime)
 
 
+# Webhook deliveries a dead process left uninterpreted; facts waiting for their channel's minute.
+HOOKS_TICK_SECONDS = 15
+
+
+def _hook_deliveries(runtime: Runtime) -> object:
+    from bot.sources import deliveries
+
+    return deliveries.sweep(runtime)
+
+
 def all_jobs() -> list[Job]:
     jobs: list[Job] = [
         Job("publish-postmortems", POSTMORTEM_PUBLISH_TICK_SECONDS, _publish_postmortems),
         Job("weekly-nudges", REMINDER_TICK_SECONDS, _weekly_nudges),
         Job("postmortem-reminders", REMINDER_TICK_SECONDS, _postmortem_reminders),
+        Job("hook-deliveries", HOOKS_TICK_SECONDS, _hook_deliveries),
     ]
     return jobs

@@ -389,6 +389,7 @@ class AlertPost(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     group_identity: Mapped[str] = mapped_column(String(300), unique=True)
+    group_key: Mapped[str] = mapped_column(String(300), index=True)
     source: Mapped[str] = mapped_column(String(24))
     title: Mapped[str] = mapped_column(String(300))
     matchers: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the watch a declared incident gets
@@ -396,4 +397,6 @@ class AlertPost(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    # Whoever pressed Declare first (claimed before declaring, so two clicks make one incident).
+    declared_by: Mapped[str | None] = mapped_column(String(32))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))

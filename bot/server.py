@@ -21,6 +21,7 @@ from bot.db import Database
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+HOOKS_PATH = "/hooks/"
 
 
 class ThreadedSlackRequestHandler(SlackRequestHandler):
@@ -36,9 +37,10 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         return await loop.run_in_executor(self._executor, self.app.dispatch, bolt_request)
 
 
-def build_asgi_app(app: App, db: Database, *, threads: int = 32) -> Callable[..., Any]:
+def build_asgi_app(app: App, db: Database, *, threads: int = 32, runtime: Any = None) -> Callable[..., Any]:
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dispatch")
     slack_handler = ThreadedSlackRequestHandler(app, executor)
+    hooks = _hooks(runtime, executor)
 
     async def asgi(scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] == "http" and scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
@@ -51,6 +53,16 @@ def build_asgi_app(app: App, db: Database, *, threads: int = 32) -> Callable[...
             })
             await send({"type": "http.response.body", "body": body})
             return
+        if hooks is not None and scope["type"] == "http" and scope["path"].startswith(HOOKS_PATH):
+            return await hooks(scope, receive, send)  # webhooks from monitoring (handlers/hooks.py)
         await slack_handler(scope, receive, send)
 
     return asgi
+
+
+def _hooks(runtime: Any, executor: ThreadPoolExecutor) -> Callable[..., Any] | None:
+    if runtime is None:
+        return None
+    from handlers.hooks import hooks_endpoint
+
+    return hooks_endpoint(runtime, executor)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from bot.slack import blocks as bk
 from bot import incidents
 from bot.errors import UserError
+from bot.incident_labels import split_service_tokens
 from bot.slack.gateway import SlackFailure
+from bot.sources import routing
 from bot.slack.text import mention, plain_text, safe_mrkdwn, slack_date, user_id_from_mention
 from handlers.command_table import CommandRequest, SubCommand
 from handlers.replies import Reply, best_effort
@@ -13,10 +15,13 @@ from handlers.replies import Reply, best_effort
 GROUP = "Incident"
 
 
-def declare(request: CommandRequest) -> Reply:
+def declare(request: CommandRequest, *, watches: list[list[list[str]]] | None = None,
+            fact_ids: list[int] | None = None) -> Reply:
+    """Open an incident; `service:NAME` words (and `watches`, from an alert) become its watches."""
     runtime = request.runtime
     settings, gateway = runtime.settings, runtime.gateway
-    wanted = incidents.parse_declare(request.args)
+    title_text, services = split_service_tokens(request.args)
+    wanted = incidents.parse_declare(title_text)
     now = runtime.clock.now()
     if settings.create_channel:
         stem = incidents.channel_stem(wanted.title, now, settings.timezone)
@@ -39,6 +44,9 @@ def declare(request: CommandRequest) -> Reply:
             declared_in=request.channel_id,
             now=now,
         )
+        request.incident_id = incident.id
+        routing.watch_on_declare(session, incident, [[["service", "=", name]] for name in services] + (watches or []),
+                                 by=request.user_id, now=now, lookback=settings.hooks_lookback, fact_ids=fact_ids or ())
         incident_topic = incidents.topic(incident)
     announcement = _announcement(wanted.title, wanted.severity, wanted.incident_type, request.user_id)
     if settings.create_channel:

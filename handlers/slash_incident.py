@@ -10,7 +10,7 @@ from bot import incidents
 from bot.slack.blocks import sections_for_lines
 from bot.runtime import Runtime
 from bot.slack.text import unescape_incoming
-from handlers import action_commands, incident_commands, postmortem_commands, timeline_commands
+from handlers import action_commands, incident_commands, postmortem_commands, timeline_commands, watch_commands
 from handlers.command_table import CommandRequest, SubCommand, build_table, help_text, split_command
 from handlers.replies import Reply, after_ack, answering_failures, send_reply
 
@@ -29,6 +29,7 @@ TABLE: dict[str, SubCommand] = build_table(
     timeline_commands.COMMANDS,
     postmortem_commands.COMMANDS,
     action_commands.COMMANDS,
+    watch_commands.COMMANDS,
     [HELP],
 )
 

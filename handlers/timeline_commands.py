@@ -60,7 +60,7 @@ def entry_line(entry: TimelineEntry, zone: ZoneInfo) -> str:
     when = slack_date(entry.occurred_at, "{date_short} {time}", fallback_zone=zone)
     mark = _KIND_MARK.get(entry.kind, "")
     milestone = f"*[{entry.milestone.value}]* " if entry.milestone else ""
-    link = f" <{entry.permalink}|(message)>" if entry.permalink else ""
+    link = f" <{entry.permalink}|({entry.origin or 'message'})>" if entry.permalink else ""
     return f"{when} · `{entry_ref(entry.id)}` · {mention(entry.author_id)} · {mark}{milestone}{safe_mrkdwn(entry.text)}{link}"
 
 

@@ -34,6 +34,7 @@ def upgrade() -> None:
     op.create_table('alert_posts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('group_identity', sa.String(length=300), nullable=False),
+    sa.Column('group_key', sa.String(length=300), nullable=False),
     sa.Column('source', sa.String(length=24), nullable=False),
     sa.Column('title', sa.String(length=300), nullable=False),
     sa.Column('matchers', sa.JSON(), nullable=False),
@@ -41,11 +42,15 @@ def upgrade() -> None:
     sa.Column('channel_id', sa.String(length=32), nullable=False),
     sa.Column('message_ts', sa.String(length=32), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('declared_by', sa.String(length=32), nullable=True),
     sa.Column('incident_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_alert_posts_incident_id_incidents'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_posts')),
     sa.UniqueConstraint('group_identity', name=op.f('uq_alert_posts_group_identity'))
     )
+    with op.batch_alter_table('alert_posts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_alert_posts_group_key'), ['group_key'], unique=False)
+
     op.create_table('fact_notices',
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('last_sent_at', sa.DateTime(timezone=True), nullable=False),
@@ -126,6 +131,9 @@ def downgrade() -> None:
 
     op.drop_table('incident_watches')
     op.drop_table('fact_notices')
+    with op.batch_alter_table('alert_posts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_alert_posts_group_key'))
+
     op.drop_table('alert_posts')
     with op.batch_alter_table('hook_deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_hook_deliveries_pending')
