@@ -62,8 +62,8 @@ def interpret(payload: Any, event: str = "") -> list[FactDraft]:
         if isinstance(data.get("priority"), dict):
             labels["priority"] = _summary(data["priority"])[:50]
         labels = {key: value for key, value in labels.items() if value}
-        number = f" #{data['number']}" if isinstance(data.get("number"), int) else ""
-        title = clean_text(f"PagerDuty{number} {status}: {data.get('title') or incident_id}")
+        number = f"#{data['number']} " if isinstance(data.get("number"), int) else ""
+        title = clean_text(f"{number}{data.get('title') or incident_id}")
         link = clean_link(data.get("html_url"))
     return [FactDraft(
         source=SOURCE,
