@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import select, update
 
 from bot.models import AlertPost, FactNotice, Incident, IncidentFact, IncidentStatus, SourceFact
+from bot.errors import UserError
 from bot.refs import entry_ref
 from bot.slack import blocks as bk
 from bot.slack.gateway import SlackFailure
-from bot.slack.text import escape, slack_date
+from bot.slack.text import escape, mention, slack_date
 from bot.sources import routing
 
 NOTICE_INTERVAL = dt.timedelta(seconds=60)
@@ -139,9 +140,14 @@ def watch_for(facts: list[SourceFact]) -> list[list[str]]:
 
 
 def group_title(facts: list[SourceFact]) -> str:
+    """`HighErrorRate: 5xx above 5% (3 alerts)`, or the names when the group holds several."""
     if len(facts) == 1:
         return facts[0].title
-    return routing.entry_text(facts).split(": ", 1)[-1][:300]
+    names = list(dict.fromkeys(f.labels.get("alertname") or f.title for f in facts))
+    if len(names) == 1:
+        return f"{facts[0].title} ({len(facts)} {facts[0].kind}s)"[:300]
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return (", ".join(names[:3]) + more)[:300]
 
 
 def post_alert_group(runtime: Any, group_key: str, facts: list[SourceFact]) -> bool:
@@ -195,3 +201,38 @@ def alert_message(post_id: int, facts: list[SourceFact], matchers: list[list[str
         bk.actions(bk.button("Declare incident", DECLARE_ACTION, str(post_id), style="danger")),
     ]
     return bk.truncate(f"{first.source} {many} firing: {group_title(facts)}", bk.MAX_FALLBACK_TEXT), blocks
+
+
+# -- declaring from an alert post ------------------------------------------------------------------
+def claim_alert_post(runtime: Any, post_id: int, user_id: str) -> AlertPost:
+    """Take the right to declare from this post (two clicks, even on two replicas: one incident)."""
+    with runtime.db.unit_of_work() as session:
+        taken = session.execute(update(AlertPost).where(AlertPost.id == post_id, AlertPost.declared_by.is_(None))
+                                .values(declared_by=user_id))
+        post = session.get(AlertPost, post_id)
+        if post is None:
+            raise UserError("That alert is no longer known to incident-bot; declare with `/incident declare <title>`.")
+        if taken.rowcount != 1:
+            incident = session.get(Incident, post.incident_id) if post.incident_id else None
+            where = f": <#{incident.channel_id}>" if incident else " (the incident is being opened)"
+            raise UserError(f"{mention(post.declared_by or '')} already declared an incident from this alert{where}.")
+        session.expunge(post)
+        return post
+
+
+def release_alert_post(runtime: Any, post_id: int) -> None:
+    with runtime.db.unit_of_work() as session:
+        session.execute(update(AlertPost).where(AlertPost.id == post_id).values(declared_by=None))
+
+
+def alert_post_declared(runtime: Any, post_id: int, incident_id: int) -> tuple[str, str | None]:
+    """Record the incident declared from a post; returns the post's channel and message ts."""
+    with runtime.db.unit_of_work() as session:
+        post = session.get(AlertPost, post_id)
+        post.incident_id = incident_id
+        return post.channel_id, post.message_ts
+
+
+def declared_message(post: AlertPost, user_id: str, incident_channel: str) -> tuple[str, list[bk.Block]]:
+    text = f":rotating_light: {mention(user_id)} declared an incident from this alert: <#{incident_channel}>"
+    return text, [bk.section(f"*{escape(bk.truncate(post.title, 300))}*"), bk.context(text)]
