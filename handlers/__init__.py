@@ -11,10 +11,10 @@ from slack_bolt import App
 
 from bot.runtime import Runtime
 from handlers.authorization import BotIdentity
-from handlers import alert_buttons, events, modals, nudge_buttons, postmortem_buttons, shortcuts, slash_incident, timeline_buttons
+from handlers import alert_buttons, detection_buttons, events, modals, nudge_buttons, postmortem_buttons, shortcuts, slash_incident, timeline_buttons
 
 LISTENER_MODULES = (slash_incident, timeline_buttons, events, nudge_buttons, postmortem_buttons, shortcuts, modals,
-                    alert_buttons)
+                    alert_buttons, detection_buttons)
 
 
 def create_app(runtime: Runtime) -> App:
