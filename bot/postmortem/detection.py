@@ -49,6 +49,8 @@ class Detection:
 
     @property
     def level(self) -> str:
+        if not self.monitored:  # no monitoring speaks for this incident: nothing to judge it by
+            return OK
         if not self.by_monitoring:
             return CRITICAL
         late = self.time_to_alert
