@@ -134,7 +134,7 @@ def _accept(runtime: Runtime, source: registry.Source, headers: dict[str, str], 
     if stored.delivery_id is None:
         return 200, {"status": "duplicate"}
     try:
-        recorded = deliveries.interpret(runtime, stored.delivery_id)
+        recorded = deliveries.interpret(runtime, stored.delivery_id, drafts)
     except Exception:
         # Stored: the sweep interprets it again; the sender need not retry.
         error_id = report_unexpected(runtime.logger, f"interpreting {source.name} delivery {stored.delivery_id}")

@@ -19,6 +19,7 @@ from bot.errors import report_unexpected
 from bot.models import HookDelivery
 from bot.sources import registry, routing
 from bot.sources.github import GITHUB_EVENT_HANDLERS
+from bot.sources.values import FactDraft
 
 # Deliveries younger than this are left to the request that stored them.
 SWEEP_GRACE = dt.timedelta(seconds=30)
@@ -38,8 +39,9 @@ def store(runtime: Any, source: str, *, event: str, dedup_key: str, body: bytes)
     return Stored(ids[0] if ids else None)
 
 
-def interpret(runtime: Any, delivery_id: int) -> routing.Recorded | None:
-    """Record a stored delivery's facts (once); returns what landed where, None if done before."""
+def interpret(runtime: Any, delivery_id: int, drafts: list[FactDraft] | None = None) -> routing.Recorded | None:
+    """Record a stored delivery's facts (once); returns what landed where, None if done before.
+    `drafts`: the payload's facts when the caller read them already (the live request)."""
     try:
         with runtime.db.unit_of_work() as session:
             delivery = session.get(HookDelivery, delivery_id, with_for_update=True)
@@ -52,7 +54,8 @@ def interpret(runtime: Any, delivery_id: int) -> routing.Recorded | None:
                 handler = GITHUB_EVENT_HANDLERS[delivery.event]
             else:
                 handler = None
-                drafts = registry.SOURCES[delivery.source].interpret(payload, delivery.event)
+                if drafts is None:
+                    drafts = registry.SOURCES[delivery.source].interpret(payload, delivery.event)
                 recorded = routing.record(session, drafts, delivery_id=delivery.id, now=now)
             delivery.interpreted_at = now
             delivery.attempts += 1

@@ -101,11 +101,11 @@ def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str
         return []
     dialect = session.get_bind().dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted: list[int] = []
-    for start in range(0, len(rows), 500):
-        statement = builder(model).values(rows[start : start + 500]).on_conflict_do_nothing(index_elements=keys)
-        inserted += list(session.scalars(statement.returning(model.__mapper__.primary_key[0])))
-    return inserted
+    table = model.__table__
+    # One cached statement run over many parameter sets (SQLAlchemy batches them as multi-row
+    # VALUES with RETURNING): compiling a literal 1,000-row VALUES would cost more than the insert.
+    statement = builder(table).on_conflict_do_nothing(index_elements=keys).returning(*table.primary_key.columns)
+    return list(session.connection().execute(statement, rows).scalars())
 
 
 # -- watches ---------------------------------------------------------------------------------
@@ -224,7 +224,7 @@ def land(session: Session, incident: Incident, facts: list[SourceFact], *, now: 
     linked_ids = set(insert_ignoring_duplicates(session, IncidentFact, rows, ["incident_id", "fact_id"]))
     if not linked_ids:
         return []
-    links = {link.fact_id: link for link in session.scalars(select(IncidentFact).where(IncidentFact.id.in_(linked_ids)))}
+    links = dict(session.execute(select(IncidentFact.fact_id, IncidentFact.id).where(IncidentFact.id.in_(linked_ids))).all())
     groups: dict[tuple[str, str], list[SourceFact]] = defaultdict(list)
     for fact in facts:
         if fact.id in links:
@@ -240,11 +240,12 @@ def land(session: Session, incident: Incident, facts: list[SourceFact], *, now: 
             permalink=next((f.link for f in members if f.link and len(f.link) <= 500), None),
         )
         entry.origin = members[0].source[:24]
-        for fact in members:
-            links[fact.id].entry_id = entry.id
+        session.execute(update(IncidentFact).where(IncidentFact.id.in_([links[f.id] for f in members]))
+                        .values(entry_id=entry.id).execution_options(synchronize_session=False))
         entries.append(entry)
     session.flush()
-    refresh_machine_milestones(session, incident.id)
+    if any(_gives_milestone(fact) for fact in facts):
+        refresh_machine_milestones(session, incident.id)
     return entries
 
 
@@ -283,33 +284,36 @@ def backfill(session: Session, incident: Incident, watch_list: list[list[Any]], 
 def refresh_machine_milestones(session: Session, incident_id: int) -> None:
     """The earliest firing alert or page is `detected`, the earliest PagerDuty acknowledgement
     `acknowledged`; machine entries only (a person's milestone wins in `timeline.milestones`)."""
-    query = (
-        select(TimelineEntry, SourceFact)
-        .join(IncidentFact, IncidentFact.entry_id == TimelineEntry.id)
+    base = (
+        select(IncidentFact.entry_id)
         .join(SourceFact, SourceFact.id == IncidentFact.fact_id)
+        .join(TimelineEntry, TimelineEntry.id == IncidentFact.entry_id)
         .where(IncidentFact.incident_id == incident_id, TimelineEntry.removed_at.is_(None))
+        .order_by(SourceFact.occurred_at, IncidentFact.entry_id)
+        .limit(1)
     )
-    detected: tuple[dt.datetime, int] | None = None
-    acknowledged: tuple[dt.datetime, int] | None = None
-    entries: dict[int, TimelineEntry] = {}
-    for entry, fact in session.execute(query):
-        entries[entry.id] = entry
-        key = (fact.occurred_at, entry.id)
-        if fact.status in FIRING_STATUSES and fact.kind in ("alert", "page") and (detected is None or key < detected):
-            detected = key
-        if fact.kind == "page" and fact.status == "acknowledged" and (acknowledged is None or key < acknowledged):
-            acknowledged = key
-    wanted = {}
-    if detected:
-        wanted[detected[1]] = Milestone.DETECTED
-    if acknowledged:
-        wanted[acknowledged[1]] = Milestone.ACKNOWLEDGED
-    for entry_id, entry in entries.items():
-        milestone = wanted.get(entry_id)
+    wanted: dict[int, Milestone] = {}
+    acknowledged = session.scalar(base.where(SourceFact.kind == "page", SourceFact.status == "acknowledged"))
+    if acknowledged is not None:
+        wanted[acknowledged] = Milestone.ACKNOWLEDGED
+    detected = session.scalar(base.where(SourceFact.kind.in_(("alert", "page")), SourceFact.status.in_(FIRING_STATUSES)))
+    if detected is not None:
+        wanted[detected] = Milestone.DETECTED
+    marked = session.scalars(select(TimelineEntry).where(
+        TimelineEntry.incident_id == incident_id, TimelineEntry.source == EntrySource.MONITORING,
+        (TimelineEntry.milestone.is_not(None)) | (TimelineEntry.id.in_(list(wanted))),
+    ))
+    for entry in marked:
+        milestone = wanted.get(entry.id)
         if entry.milestone != milestone:
             entry.milestone = milestone
             entry.kind = EntryKind.MILESTONE if milestone else EntryKind.NOTE
     session.flush()
+
+
+def _gives_milestone(fact: SourceFact) -> bool:
+    return (fact.kind in ("alert", "page") and fact.status in FIRING_STATUSES) or (
+        fact.kind == "page" and fact.status == "acknowledged")
 
 
 def mark_notified(session: Session, incident_id: int, now: dt.datetime) -> list[tuple[SourceFact, IncidentFact]]:
