@@ -239,3 +239,18 @@ def test_watch_backfills_the_lookback_and_lists_and_unwatches(make_bot, db, cloc
     later = json.dumps(pagerduty_event("incident.triggered", utc(2026, 6, 22, 14, 45), incident_id="LATER")).encode()
     post_hook(bot, "pagerduty", later, pagerduty_headers(later))
     assert len(monitoring_entries(db)) == 1
+
+
+def test_hook_settings_are_checked_with_one_line_naming_the_variable():
+    import pytest
+
+    from bot.settings import Settings, SettingsError
+
+    base = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    assert Settings.from_env(base).hooks_lookback == dt.timedelta(hours=6)
+    assert Settings.from_env({**base, "HOOKS_LOOKBACK": "1h30m"}).hooks_lookback == dt.timedelta(minutes=90)
+    for name, value, words in (("HOOKS_LOOKBACK", "soon", "span such as 6h"), ("HOOKS_LOOKBACK", "45d", "at most 30 days"),
+                               ("HOOKS_TOKEN", "short", "at least 16"), ("GITHUB_WEBHOOK_SECRET", "x", "at least 16")):
+        with pytest.raises(SettingsError) as err:
+            Settings.from_env({**base, name: value})
+        assert str(err.value).startswith(name) and words in str(err.value) and "\n" not in str(err.value)

@@ -63,3 +63,32 @@ def test_alerts_posted_to_alertmanager_land_on_the_timeline_at_their_start_once(
     time.sleep(5)
     assert timeline_text(bot, channel).count("alertmanager firing") == 1
     assert count(db, SourceFact) == 3
+
+
+def test_a_resolved_alert_lands_at_its_end_and_keeps_detected_at_the_start(bot_with_hooks, alertmanager, db):
+    bot = bot_with_hooks
+    channel = declare(bot, "Checkout returns 503 service:checkout sev2")
+    started = utc(2026, 6, 22, 14, 31)
+    alertmanager.post_alerts([api_alert("HighErrorRate", started)])
+    timeline_with(bot, channel, "alertmanager firing")
+    ended = utc(2026, 6, 22, 14, 44)
+    alertmanager.post_alerts([{**api_alert("HighErrorRate", started), "endsAt": ended.strftime("%Y-%m-%dT%H:%M:%SZ")}])
+    text = timeline_with(bot, channel, "alertmanager resolved")
+    assert f"<!date^{int(ended.timestamp())}^" in text
+    assert "*[detected]* alertmanager firing: HighErrorRate: HighErrorRate on checkout" in text
+    assert text.count("[detected]") == 1
+
+
+def test_alertmanager_with_the_wrong_token_changes_nothing(make_bot, db):
+    bot = make_bot(**HOOK_ENV)
+    channel = declare(bot, "Checkout returns 503 service:checkout sev2")
+    manager = RealAlertmanager(f"{bot.url}/hooks/alertmanager", token="not-the-token-0123456789")
+    try:
+        manager.post_alerts([api_alert("HighErrorRate", utc(2026, 6, 22, 14, 31))])
+        from handlers.hooks import hook_counters
+
+        wait_until(lambda: hook_counters().snapshot().get(("alertmanager", "refused_401")), what="a refused delivery")
+    finally:
+        manager.stop()
+    assert count(db, HookDelivery) == 0 and count(db, SourceFact) == 0
+    assert "alertmanager" not in timeline_text(bot, channel)
