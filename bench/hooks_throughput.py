@@ -23,7 +23,14 @@ from bot.clock import SystemClock
 from bot.models import HookDelivery, SourceFact
 from tests.conftest import bot_settings
 from tests.harness import BotUnderTest
-from tests.hook_steps import HOOK_ENV, alertmanager_alert, alertmanager_payload, bearer, generic_headers, post_hook
+from tests.hook_steps import (
+    HOOK_ENV,
+    alertmanager_alert,
+    alertmanager_payload,
+    bearer,
+    generic_headers,
+    post_hook,
+)
 from tests.slack_standin import SlackStandIn
 
 
@@ -48,7 +55,7 @@ def main() -> None:
                        settings=bot_settings(standin, db.url, **HOOK_ENV)).start(db)
     declared = bot.command("declare Hook storm service:checkout sev2", user="U0BENCH", channel="C0GENERAL")
     assert "<#" in declared.text, declared.text
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
 
     # 1. One notification of many alerts (a new group each round), then the same body repeated.
     big, repeat = [], []

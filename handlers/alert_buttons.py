@@ -15,7 +15,13 @@ from bot.runtime import Runtime
 from bot.sources import notices
 from handlers import incident_commands
 from handlers.command_table import CommandRequest
-from handlers.replies import after_ack, answering_failures, best_effort, body_value, send_reply
+from handlers.replies import (
+    after_ack,
+    answering_failures,
+    best_effort,
+    body_value,
+    send_reply,
+)
 
 
 def register(app: App, runtime: Runtime) -> None:

@@ -10,7 +10,13 @@ from bot.postmortem import detection
 from bot.refs import action_ref
 from bot.runtime import Runtime
 from bot.slack.text import mention, safe_mrkdwn
-from handlers.replies import Reply, after_ack, answering_failures, body_value, send_reply
+from handlers.replies import (
+    Reply,
+    after_ack,
+    answering_failures,
+    body_value,
+    send_reply,
+)
 
 
 def register(app: App, runtime: Runtime) -> None:

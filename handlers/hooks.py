@@ -14,8 +14,9 @@ import asyncio
 import json
 import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any, Callable
+from typing import Any
 
 from bot.errors import report_unexpected
 from bot.runtime import Runtime
@@ -135,8 +136,7 @@ def _accept(runtime: Runtime, source: registry.Source, headers: dict[str, str], 
         return 200, {"status": "duplicate"}
     try:
         recorded = deliveries.interpret(runtime, stored.delivery_id, drafts)
-    except Exception:
-        # Stored: the sweep interprets it again; the sender need not retry.
+    except Exception:  # noqa: BLE001 - stored: the sweep interprets it again; the sender need not retry
         error_id = report_unexpected(runtime.logger, f"interpreting {source.name} delivery {stored.delivery_id}")
         return 200, {"status": "stored", "error_id": error_id}
     if recorded is not None and (recorded.landed or recorded.unmatched_firing):
@@ -147,5 +147,5 @@ def _accept(runtime: Runtime, source: registry.Source, headers: dict[str, str], 
 def _tell(runtime: Runtime, recorded: Any) -> None:
     try:
         notices.after_recording(runtime, recorded)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a worker thread: log with an id, or the failure vanishes
         report_unexpected(runtime.logger, "telling channels about new facts")

@@ -32,7 +32,7 @@ ALERTMANAGER_BINARY = shutil.which("prometheus-alertmanager") or "/usr/bin/prome
 
 
 def iso(instant: dt.datetime) -> str:
-    return instant.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def hex_hmac(secret: str, body: bytes) -> str:
@@ -184,7 +184,7 @@ receivers:
 """
         with open(os.path.join(self.directory, "alertmanager.yml"), "w") as handle:
             handle.write(config)
-        self.log = open(os.path.join(self.directory, "log.txt"), "w")
+        self.log = open(os.path.join(self.directory, "log.txt"), "w")  # noqa: SIM115 - open while it runs
         self.process = subprocess.Popen(
             [ALERTMANAGER_BINARY, f"--config.file={self.directory}/alertmanager.yml",
              f"--storage.path={self.directory}/data", f"--web.listen-address=127.0.0.1:{self.port}",
@@ -200,7 +200,7 @@ receivers:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError(f"alertmanager did not start: {open(self.log.name).read()[-2000:]}")
+                raise RuntimeError(f"alertmanager did not start: {self.logs()[-2000:]}")
             time.sleep(0.1)
 
     def post_alerts(self, alerts: list[dict]) -> None:

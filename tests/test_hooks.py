@@ -174,6 +174,9 @@ def test_grafana_and_generic_events_land_at_their_own_times(make_bot, db):
     assert refused.status_code == 400 and "kind must be one of" in refused.json()["error"]
     no_zone = json.dumps({"text": "x", "occurred_at": "2026-06-22T14:20:00", "kind": "note"}).encode()
     assert post_hook(bot, "generic", no_zone, generic_headers(no_zone)).status_code == 400
+    listing = bot.command("timeline", user=ANN, channel=channel).text
+    assert "launchdarkly change: Feature flag new-cart turned on @U0ANN <https://flags.example/new-cart|(launchdarkly)>" in listing
+    assert "grafana firing: Checkout latency: Checkout latency on checkout" in listing
     entries = monitoring_entries(db)
     assert [(e.occurred_at, e.origin) for e in entries] == [(utc(2026, 6, 22, 14, 20), "launchdarkly"),
                                                             (utc(2026, 6, 22, 14, 25), "grafana")]

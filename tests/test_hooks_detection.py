@@ -12,7 +12,15 @@ from bot.postmortem import detection
 from tests.conftest import CAROL
 from tests.flows import declare
 from tests.harness import reply_text
-from tests.hook_steps import HOOK_ENV, alertmanager_alert, alertmanager_payload, bearer, pagerduty_event, pagerduty_headers, post_hook
+from tests.hook_steps import (
+    HOOK_ENV,
+    alertmanager_alert,
+    alertmanager_payload,
+    bearer,
+    pagerduty_event,
+    pagerduty_headers,
+    post_hook,
+)
 from tests.postmortem_steps import at, close_and_wait, run
 
 

@@ -10,17 +10,29 @@ first, is a critical monitoring failure. Each gap proposes a `detect` action ite
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sqlalchemy.orm import Session
 
 from bot.actions import items as action_items
 from bot.actions.grammar import ActionDraft
 from bot.errors import UserError
-from bot.models import ActionItem, ActionStatus, EntryKind, EntrySource, Incident, Milestone
+from bot.models import (
+    ActionItem,
+    ActionStatus,
+    EntryKind,
+    EntrySource,
+    Incident,
+    Milestone,
+)
 from bot.postmortem import snapshot
-from bot.postmortem.metrics import MONITORING_GAP, MONITORING_GAP_SEVERITIES, USERS_FIRST, human_duration
+from bot.postmortem.metrics import (
+    MONITORING_GAP,
+    MONITORING_GAP_SEVERITIES,
+    USERS_FIRST,
+    human_duration,
+)
 from bot.postmortem.snapshot import DraftSource, EntryValue
 from bot.refs import action_ref
 

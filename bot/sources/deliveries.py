@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from sqlalchemy import select
 
@@ -100,7 +101,7 @@ def sweep(runtime: Any) -> int:
     for delivery_id in pending(runtime):
         try:
             recorded = interpret(runtime, delivery_id)
-        except Exception:
+        except Exception:  # noqa: BLE001 - one bad delivery must not stop the sweep; logged with an id
             report_unexpected(runtime.logger, f"interpreting hook delivery {delivery_id} in the sweep")
             continue
         if recorded is not None:

@@ -9,7 +9,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.sources.values import FactDraft, PayloadError, clean_labels, clean_link, clean_text, parse_time, require_object
+from bot.sources.values import (
+    FactDraft,
+    PayloadError,
+    clean_labels,
+    clean_link,
+    clean_text,
+    parse_time,
+    require_object,
+)
 
 SOURCE = "generic"
 GENERIC_KINDS = ("alert", "deploy", "change", "note")

@@ -7,9 +7,18 @@ event (`issues` for the tracker work, `ping` …) is handed to whatever register
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from bot.sources.values import FactDraft, PayloadError, clean_link, clean_text, parse_time, require_object, require_string
+from bot.sources.values import (
+    FactDraft,
+    PayloadError,
+    clean_link,
+    clean_text,
+    parse_time,
+    require_object,
+    require_string,
+)
 
 SOURCE = "github"
 

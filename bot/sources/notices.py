@@ -16,8 +16,15 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bot.models import AlertPost, FactNotice, Incident, IncidentFact, IncidentStatus, SourceFact
 from bot.errors import UserError
+from bot.models import (
+    AlertPost,
+    FactNotice,
+    Incident,
+    IncidentFact,
+    IncidentStatus,
+    SourceFact,
+)
 from bot.refs import entry_ref
 from bot.slack import blocks as bk
 from bot.slack.gateway import SlackFailure

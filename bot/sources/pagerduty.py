@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sources.values import FactDraft, PayloadError, clean_link, clean_text, parse_time, require_object, require_string
+from bot.sources.values import (
+    FactDraft,
+    clean_link,
+    clean_text,
+    parse_time,
+    require_object,
+    require_string,
+)
 
 SOURCE = "pagerduty"
 EVENT_STATUSES = {

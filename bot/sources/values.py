@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from bot.slack.text import plain_text
 
@@ -103,7 +104,7 @@ def parse_time(value: Any, where: str, *, allow_zero: bool = False) -> dt.dateti
         raise PayloadError(f"{where} is not an ISO 8601 time: {value[:40]!r}") from None
     if parsed.tzinfo is None:
         raise PayloadError(f"{where} has no time zone: {value[:40]!r}")
-    return parsed.astimezone(dt.timezone.utc)
+    return parsed.astimezone(dt.UTC)
 
 
 def require_object(value: Any, where: str) -> dict[str, Any]:
