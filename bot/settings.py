@@ -10,7 +10,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -199,7 +199,7 @@ def _lookback(env: Mapping[str, str], name: str, default: str) -> dt.timedelta:
     return anchor - parsed.occurred_at
 
 
-def _sources_settings(env: Mapping[str, str]) -> dict[str, object]:
+def _sources_settings(env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "hooks_token": _secret(env, "HOOKS_TOKEN"),
         "pagerduty_webhook_secret": _secret(env, "PAGERDUTY_WEBHOOK_SECRET"),

@@ -171,6 +171,6 @@ def load(session: Session, incident_id: int) -> DraftSource:
         ],
         key_times=key_times(milestone_times, earliest, incident.severity),
         milestone_entries={m: by_id[e.id] for m, e in milestone_rows.items() if e.id in by_id},
-        watched=session.scalar(select(func.count()).select_from(IncidentWatch)
-                               .where(IncidentWatch.incident_id == incident_id)) > 0,
+        watched=bool(session.scalar(select(func.count()).select_from(IncidentWatch)
+                                    .where(IncidentWatch.incident_id == incident_id))),
     )
