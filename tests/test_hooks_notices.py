@@ -112,3 +112,16 @@ def test_a_storm_of_500_alerts_is_one_message_a_minute_in_the_incident_channel(m
     assert len(messages) == 2
     assert "400 new facts from monitoring (400 alert firing)" in reply_text(messages[1])
     assert "…and 395 more" in reply_text(messages[1])
+
+
+def test_declare_from_an_alert_already_on_an_incident_opens_nothing(make_bot, db, standin):
+    standin.add_channel(ALERTS, "alerts")
+    bot = make_bot(**HOOK_ENV, ALERTS_CHANNEL=ALERTS)
+    page = json.dumps(pagerduty_event("incident.triggered", utc(2026, 6, 22, 14, 34))).encode()
+    post_hook(bot, "pagerduty", page, pagerduty_headers(page))
+    [posted] = wait_until(lambda: posts_in(standin, ALERTS), what="the page post")
+    channel = declare(bot, "Checkout returns 503 service:checkout sev2")  # the back-fill takes the page
+    _, response_url = bot.click(posted, notices.DECLARE_ACTION, user=BOB, channel=ALERTS)
+    [answer] = standin.wait_for_responses(1, where=lambda r: r.token == response_url.rsplit("/", 1)[-1])
+    assert f"already on the timeline of <#{channel}>" in reply_text(answer.payload)
+    assert len(standin.calls_to("conversations.create")) == 1

@@ -44,29 +44,39 @@ def interpret(runtime: Any, delivery_id: int, drafts: list[FactDraft] | None = N
     """Record a stored delivery's facts (once); returns what landed where, None if done before.
     `drafts`: the payload's facts when the caller read them already (the live request)."""
     try:
+        handled = _hand_to_registered(runtime, delivery_id)
         with runtime.db.unit_of_work() as session:
             delivery = session.get(HookDelivery, delivery_id, with_for_update=True)
             if delivery is None or delivery.interpreted_at is not None:
                 return None
             now = runtime.clock.now()
-            payload = json.loads(delivery.payload)
             recorded = routing.Recorded()
-            if delivery.source == "github" and delivery.event in GITHUB_EVENT_HANDLERS:
-                handler = GITHUB_EVENT_HANDLERS[delivery.event]
-            else:
-                handler = None
+            if not handled:
                 if drafts is None:
-                    drafts = registry.SOURCES[delivery.source].interpret(payload, delivery.event)
+                    drafts = registry.SOURCES[delivery.source].interpret(json.loads(delivery.payload), delivery.event)
                 recorded = routing.record(session, drafts, delivery_id=delivery.id, now=now)
             delivery.interpreted_at = now
             delivery.attempts += 1
     except Exception as err:
         _note_failure(runtime, delivery_id, err)
         raise
-    if handler is not None:
-        # Another team's code (the tracker's `issues`): it gets the verified, stored payload once.
-        handler(runtime, payload, delivery.dedup_key)
     return recorded
+
+
+def _hand_to_registered(runtime: Any, delivery_id: int) -> bool:
+    """A GitHub event another part of the bot registered for (the trackers' `issues`) goes to it,
+    verified and stored, before the delivery is marked done: a failure is retried by the sweep, so
+    the handler sees each delivery at least once and dedups by the key it is given."""
+    with runtime.db.unit_of_work() as session:
+        delivery = session.get(HookDelivery, delivery_id)
+        if delivery is None or delivery.interpreted_at is not None or delivery.source != "github":
+            return False
+        handler = GITHUB_EVENT_HANDLERS.get(delivery.event)
+        payload, key = delivery.payload, delivery.dedup_key
+    if handler is None:
+        return False
+    handler(runtime, json.loads(payload), key)
+    return True
 
 
 def _note_failure(runtime: Any, delivery_id: int, err: Exception) -> None:

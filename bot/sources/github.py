@@ -22,8 +22,9 @@ from bot.sources.values import (
 
 SOURCE = "github"
 
-# Event name (X-GitHub-Event) -> handler(runtime, payload, delivery_id). The tracker code
-# registers `issues` here; a handler runs after the delivery was verified and stored.
+# Event name (X-GitHub-Event) -> handler(runtime, payload, dedup_key). The tracker code
+# registers `issues` here; a handler runs after the delivery was verified and stored, at least
+# once (a failure is retried by the sweep), so it dedups by `dedup_key` ("delivery:<X-GitHub-Delivery>").
 GITHUB_EVENT_HANDLERS: dict[str, Callable[[Any, dict[str, Any], str], None]] = {}
 
 

@@ -214,6 +214,12 @@ def alert_message(post_id: int, facts: list[SourceFact], matchers: list[list[str
 def claim_alert_post(runtime: Any, post_id: int, user_id: str) -> AlertPost:
     """Take the right to declare from this post (two clicks, even on two replicas: one incident)."""
     with runtime.db.unit_of_work() as session:
+        fact_ids = session.scalar(select(AlertPost.fact_ids).where(AlertPost.id == post_id)) or []
+        on_incident = session.scalar(
+            select(Incident.channel_id).join(IncidentFact, IncidentFact.incident_id == Incident.id)
+            .where(IncidentFact.fact_id.in_(fact_ids), Incident.status == IncidentStatus.OPEN).limit(1))
+        if on_incident:  # someone declared with a matching watch since the post went out
+            raise UserError(f"This alert is already on the timeline of <#{on_incident}>; no second incident was opened.")
         taken = session.execute(update(AlertPost).where(AlertPost.id == post_id, AlertPost.declared_by.is_(None))
                                 .values(declared_by=user_id))
         post = session.get(AlertPost, post_id)
