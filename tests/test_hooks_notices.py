@@ -71,7 +71,7 @@ def test_a_firing_group_matching_no_incident_is_posted_once_and_declared_with_on
     assert "declared an incident from this alert" in reply_text(standin.calls_to("chat.update")[-1].params)
     _, again = bot.click(as_first_seen, notices.DECLARE_ACTION, user=ANN, channel=ALERTS)
     [answer] = standin.wait_for_responses(1, where=lambda r: r.token == again.rsplit("/", 1)[-1])
-    assert "already declared an incident from this alert" in reply_text(answer.payload)
+    assert f"already on the timeline of <#{channel}>" in reply_text(answer.payload)
     assert len(standin.calls_to("conversations.create")) == 1
 
 
