@@ -125,3 +125,18 @@ def test_declare_from_an_alert_already_on_an_incident_opens_nothing(make_bot, db
     [answer] = standin.wait_for_responses(1, where=lambda r: r.token == response_url.rsplit("/", 1)[-1])
     assert f"already on the timeline of <#{channel}>" in reply_text(answer.payload)
     assert len(standin.calls_to("conversations.create")) == 1
+
+
+def test_two_people_pressing_declare_at_once_open_one_incident(make_bot, db, standin):
+    standin.add_channel(ALERTS, "alerts")
+    bot = make_bot(**HOOK_ENV, ALERTS_CHANNEL=ALERTS)
+    page = json.dumps(pagerduty_event("incident.triggered", utc(2026, 6, 22, 14, 34))).encode()
+    post_hook(bot, "pagerduty", page, pagerduty_headers(page))
+    [posted] = wait_until(lambda: posts_in(standin, ALERTS), what="the page post")
+    seen = copy.deepcopy(posted)
+    clicks = [bot.click(copy.deepcopy(seen), notices.DECLARE_ACTION, user=user, channel=ALERTS)[1] for user in (ANN, BOB)]
+    answers = [standin.wait_for_responses(1, where=lambda r, url=url: r.token == url.rsplit("/", 1)[-1])[0]
+               for url in clicks]
+    texts = [reply_text(answer.payload) for answer in answers]
+    assert len(standin.calls_to("conversations.create")) == 1
+    assert sum("already" in text for text in texts) == 1, texts
