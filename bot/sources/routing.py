@@ -300,12 +300,15 @@ def refresh_machine_milestones(session: Session, incident_id: int) -> None:
     detected = session.scalar(base.where(SourceFact.kind.in_(("alert", "page")), SourceFact.status.in_(FIRING_STATUSES)))
     if detected is not None:
         wanted[detected] = Milestone.DETECTED
+    machine_made = (Milestone.DETECTED, Milestone.ACKNOWLEDGED)
     marked = session.scalars(select(TimelineEntry).where(
         TimelineEntry.incident_id == incident_id, TimelineEntry.source == EntrySource.MONITORING,
-        (TimelineEntry.milestone.is_not(None)) | (TimelineEntry.id.in_(list(wanted))),
+        (TimelineEntry.milestone.in_(machine_made)) | (TimelineEntry.id.in_(list(wanted))),
     ))
     for entry in marked:
         milestone = wanted.get(entry.id)
+        if entry.milestone not in (None, *machine_made):
+            continue  # a person made this entry `mitigated` or `resolved` with `edit`: theirs to keep
         if entry.milestone != milestone:
             entry.milestone = milestone
             entry.kind = EntryKind.MILESTONE if milestone else EntryKind.NOTE
