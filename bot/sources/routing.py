@@ -97,16 +97,21 @@ def matches(matchers: Iterable[Sequence[str]], labels: Mapping[str, str]) -> boo
 # -- inserting once, on both databases ------------------------------------------------------------
 def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]) -> list[int]:
     """Insert rows, skipping any whose unique `keys` already exist (another replica's, a repeat's);
-    returns the ids of the rows this call inserted."""
+    returns the primary keys of the rows this call inserted."""
+    return [row[0] for row in _insert_returning(session, model, rows, keys, list(model.__table__.primary_key.columns))]
+
+
+def _insert_returning(session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str],
+                      columns: list[Any]) -> list[Any]:
+    """As insert_ignoring_duplicates, returning `columns` of each inserted row."""
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = model.__table__
     # One cached statement run over many parameter sets (SQLAlchemy batches them as multi-row
     # VALUES with RETURNING): compiling a literal 1,000-row VALUES would cost more than the insert.
-    statement = builder(table).on_conflict_do_nothing(index_elements=keys).returning(*table.primary_key.columns)
-    return list(session.connection().execute(statement, rows).scalars())
+    statement = builder(model.__table__).on_conflict_do_nothing(index_elements=keys).returning(*columns)
+    return list(session.connection().execute(statement, rows))
 
 
 # -- watches ---------------------------------------------------------------------------------
@@ -151,7 +156,7 @@ def remove_watch(session: Session, incident: Incident, number: int, *, now: dt.d
 # -- recording facts -------------------------------------------------------------------------------
 @dataclass
 class Recorded:
-    new_facts: list[SourceFact] = field(default_factory=list)
+    new_facts: list[Any] = field(default_factory=list)  # rows that read as SourceFact does
     # incident id -> the entries this recording added there
     landed: dict[int, list[TimelineEntry]] = field(default_factory=lambda: defaultdict(list))
     # firing facts that matched no open incident, by group (for ALERTS_CHANNEL)
@@ -195,10 +200,11 @@ def record(session: Session, drafts: list[FactDraft], *, delivery_id: int | None
     """Store new facts, and put each on the timeline of every open incident watching it."""
     result = Recorded()
     rows = {draft.identity: _fact_row(draft, delivery_id, now) for draft in drafts}  # one per identity
-    new_ids = insert_ignoring_duplicates(session, SourceFact, list(rows.values()), ["identity"])
-    if not new_ids:
+    # The inserted rows come back whole (they read as SourceFact does): no second query for them.
+    result.new_facts = _insert_returning(session, SourceFact, list(rows.values()), ["identity"],
+                                         list(SourceFact.__table__.columns))
+    if not result.new_facts:
         return result
-    result.new_facts = list(session.scalars(select(SourceFact).where(SourceFact.id.in_(new_ids)).order_by(SourceFact.id)))
     watching = _open_watches(session)
     by_incident: dict[int, tuple[Incident, list[SourceFact]]] = {}
     for fact in result.new_facts:
@@ -222,10 +228,10 @@ def land(session: Session, incident: Incident, facts: list[SourceFact], *, now: 
     already on its timeline are skipped."""
     rows = [{"incident_id": incident.id, "fact_id": f.id, "linked_at": now, "notified_at": now if notified else None}
             for f in facts]
-    linked_ids = set(insert_ignoring_duplicates(session, IncidentFact, rows, ["incident_id", "fact_id"]))
-    if not linked_ids:
+    links = {fact_id: link_id for link_id, fact_id in _insert_returning(
+        session, IncidentFact, rows, ["incident_id", "fact_id"], [IncidentFact.__table__.c.id, IncidentFact.__table__.c.fact_id])}
+    if not links:
         return []
-    links = dict(session.execute(select(IncidentFact.fact_id, IncidentFact.id).where(IncidentFact.id.in_(linked_ids))).all())
     groups: dict[tuple[str, str], list[SourceFact]] = defaultdict(list)
     for fact in facts:
         if fact.id in links:
