@@ -9,6 +9,7 @@ from bot import incidents, timeline
 from bot.errors import UserError
 from bot.models import EntryKind, EntrySource, TimelineEntry
 from bot.refs import Ref, entry_ref, parse_ref
+from bot.sources import routing
 from bot.slack.text import mention, safe_mrkdwn, slack_date
 from bot.timegrammar import ACCEPTED_FORMS
 from handlers.by_ref import EDITORS, REMOVERS
@@ -114,6 +115,8 @@ def _remove_timeline_entry(request: CommandRequest, ref: Ref) -> Reply:
     with runtime.db.unit_of_work() as session:
         incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
         entry = timeline.remove_entry(session, incident, ref.number, by=request.user_id, now=runtime.clock.now())
+        if entry.source == EntrySource.MONITORING:  # the next alert or page takes over `detected`
+            routing.refresh_machine_milestones(session, incident.id)
         text = entry.text
     return Reply(text=f":wastebasket: Removed {ref} (kept in its history): {safe_mrkdwn(text)}")
 

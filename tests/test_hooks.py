@@ -9,7 +9,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from bot.models import HookDelivery, IncidentFact, SourceFact, TimelineEntry
+from bot.models import HookDelivery, IncidentFact, Milestone, SourceFact, TimelineEntry
 from bot.sources import deliveries
 from bot.sources.github import GITHUB_EVENT_HANDLERS
 from handlers.hooks import hook_counters
@@ -257,3 +257,17 @@ def test_hook_settings_are_checked_with_one_line_naming_the_variable():
         with pytest.raises(SettingsError) as err:
             Settings.from_env({**base, name: value})
         assert str(err.value).startswith(name) and words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_removing_the_alert_that_detected_it_passes_detected_to_the_next(make_bot, db):
+    bot = make_bot(**HOOK_ENV)
+    channel = declare(bot, "Checkout returns 503 service:checkout sev2")
+    for minute, incident in ((34, "FIRST"), (40, "SECOND")):
+        body = json.dumps(pagerduty_event("incident.triggered", utc(2026, 6, 22, 14, minute), incident_id=incident)).encode()
+        post_hook(bot, "pagerduty", body, pagerduty_headers(body))
+    first, second = monitoring_entries(db)
+    assert (first.milestone, second.milestone) == (Milestone.DETECTED, None)
+    reply = bot.command(f"remove T{first.id}", user=ANN, channel=channel)  # ANN declared it: she may
+    assert "Removed" in reply.text
+    listing = bot.command("timeline", user=ANN, channel=channel).text
+    assert f"`T{second.id}` · pagerduty · *[detected]*" in listing
