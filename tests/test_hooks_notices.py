@@ -140,3 +140,23 @@ def test_two_people_pressing_declare_at_once_open_one_incident(make_bot, db, sta
     texts = [reply_text(answer.payload) for answer in answers]
     assert len(standin.calls_to("conversations.create")) == 1
     assert sum("already" in text for text in texts) == 1, texts
+
+
+def test_an_alert_post_slack_refused_is_sent_by_the_sweep_once(make_bot, db, standin, clock):
+    from bot.sources import deliveries
+
+    standin.add_channel(ALERTS, "alerts")
+    bot = make_bot(**HOOK_ENV, ALERTS_CHANNEL=ALERTS)
+    standin.fail("chat.postMessage", status=200, error="fatal_error", channel=ALERTS)
+    page = json.dumps(pagerduty_event("incident.triggered", utc(2026, 6, 22, 14, 34))).encode()
+    post_hook(bot, "pagerduty", page, pagerduty_headers(page))
+    wait_until(lambda: [c for c in standin.calls_to("chat.postMessage") if c.failed], what="the refused post")
+    bot.settle()
+    assert posts_in(standin, ALERTS) == []
+    deliveries.sweep(bot.runtime)
+    assert posts_in(standin, ALERTS) == []  # too soon: the request that posted may still be at work
+    clock.advance(dt.timedelta(minutes=1))
+    for _ in range(2):
+        deliveries.sweep(bot.runtime)
+    [posted] = posts_in(standin, ALERTS)
+    assert "Checkout 503s" in reply_text(posted)

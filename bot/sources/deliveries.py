@@ -118,6 +118,8 @@ def sweep(runtime: Any) -> int:
             done += 1
             notices.after_recording(runtime, recorded)
     notices.flush_pending(runtime)
+    if runtime.settings.alerts_channel:
+        notices.retry_alert_posts(runtime)
     return done
 
 

@@ -36,6 +36,8 @@ MAX_LINES = 5
 DECLARE_ACTION = "alert_declare"
 # A group that fired and got its post does not get another within this span.
 REPOST_AFTER = dt.timedelta(hours=6)
+POSTING_LEASE = dt.timedelta(minutes=2)
+RETRY_POSTS_FOR = dt.timedelta(hours=1)
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 
 
@@ -157,6 +159,15 @@ def group_title(facts: list[SourceFact]) -> str:
     return (", ".join(names[:3]) + more)[:300]
 
 
+def _posting_mark(now: dt.datetime) -> str:
+    """`message_ts` while a replica posts: a lease, so a post Slack refused is retried, once."""
+    return f"p{int(now.timestamp())}"
+
+
+def _posted(message_ts: str | None) -> bool:
+    return bool(message_ts) and not message_ts.startswith("p")  # type: ignore[union-attr]
+
+
 def post_alert_group(runtime: Any, group_key: str, facts: list[SourceFact]) -> bool:
     """Post a new firing group (or page) once to ALERTS_CHANNEL, with a Declare incident button."""
     channel = alerts_channel_id(runtime)
@@ -174,20 +185,53 @@ def post_alert_group(runtime: Any, group_key: str, facts: list[SourceFact]) -> b
         ids = routing.insert_ignoring_duplicates(session, AlertPost, [{
             "group_identity": identity, "group_key": group_key[:300], "source": facts[0].source,
             "title": group_title(facts)[:300], "matchers": matchers, "fact_ids": [f.id for f in facts],
-            "channel_id": channel, "created_at": now,
+            "channel_id": channel, "created_at": now, "message_ts": _posting_mark(now),
         }], ["group_identity"])
         if not ids:
             return False
-        post_id = ids[0]
+    return _send_alert_post(runtime, ids[0], channel, facts, matchers)
+
+
+def _send_alert_post(runtime: Any, post_id: int, channel: str, facts: list[Any], matchers: list[list[str]]) -> bool:
     text, blocks = alert_message(post_id, facts, matchers, runtime.settings.timezone)
     try:
         posted = runtime.gateway.post_message(channel, text, blocks)
     except SlackFailure as failure:
-        runtime.logger.warning("posting alert group %s to %s failed: %s", group_key, channel, failure)
+        runtime.logger.warning("posting alert %s to %s failed (retried by the sweep): %s", post_id, channel, failure)
+        with runtime.db.unit_of_work() as session:
+            session.execute(update(AlertPost).where(AlertPost.id == post_id).values(message_ts=None))
         return False
     with runtime.db.unit_of_work() as session:
         session.execute(update(AlertPost).where(AlertPost.id == post_id).values(message_ts=posted.ts))
     return True
+
+
+def retry_alert_posts(runtime: Any) -> int:
+    """Posts Slack refused (or a replica died while sending) in the last hour, tried again; the
+    conditional UPDATE lets one replica at a time take each."""
+    now = runtime.clock.now()
+    lease_over = _posting_mark(now - POSTING_LEASE)
+    sent = 0
+    with runtime.db.unit_of_work() as session:
+        waiting = list(session.scalars(select(AlertPost).where(
+            AlertPost.created_at > now - RETRY_POSTS_FOR, AlertPost.created_at <= now - dt.timedelta(seconds=30),
+            AlertPost.declared_by.is_(None),
+            AlertPost.message_ts.is_(None) | (AlertPost.message_ts.like("p%") & (AlertPost.message_ts < lease_over)),
+        ).limit(20)))
+        session.expunge_all()
+    for post in waiting:
+        with runtime.db.unit_of_work() as session:
+            was = AlertPost.message_ts.is_(None) if post.message_ts is None else AlertPost.message_ts == post.message_ts
+            taken = session.execute(update(AlertPost).where(AlertPost.id == post.id, was)
+                                    .values(message_ts=_posting_mark(now)))
+            if taken.rowcount != 1:
+                continue
+            facts = list(session.scalars(select(SourceFact).where(SourceFact.id.in_(post.fact_ids))
+                                         .order_by(SourceFact.occurred_at, SourceFact.id)))
+            session.expunge_all()
+        if facts and _send_alert_post(runtime, post.id, post.channel_id, facts, post.matchers):
+            sent += 1
+    return sent
 
 
 def alert_message(post_id: int, facts: list[SourceFact], matchers: list[list[str]],
@@ -242,8 +286,9 @@ def alert_post_declared(runtime: Any, post_id: int, incident_id: int) -> tuple[s
     """Record the incident declared from a post; returns the post's channel and message ts."""
     with runtime.db.unit_of_work() as session:
         post = session.get(AlertPost, post_id)
+        assert post is not None
         post.incident_id = incident_id
-        return post.channel_id, post.message_ts
+        return post.channel_id, post.message_ts if _posted(post.message_ts) else None
 
 
 def declared_message(post: AlertPost, user_id: str, incident_channel: str) -> tuple[str, list[bk.Block]]:
