@@ -271,3 +271,11 @@ def test_removing_the_alert_that_detected_it_passes_detected_to_the_next(make_bo
     assert "Removed" in reply.text
     listing = bot.command("timeline", user=ANN, channel=channel).text
     assert f"`T{second.id}` · pagerduty · *[detected]*" in listing
+
+
+def test_declare_with_a_malformed_service_word_opens_nothing_and_help_lists_watch(bot, db, standin):
+    reply = bot.command("declare Checkout down service:<bad> sev2", user=ANN, channel="C0GENERAL")
+    assert "is not a service name. Write it as `service:checkout`" in reply.text
+    assert standin.calls_to("conversations.create") == []
+    help_text = bot.command("help", user=ANN, channel="C0GENERAL").text
+    assert "watch [key=value|key=~regex …]" in help_text and "unwatch <n>" in help_text

@@ -200,6 +200,8 @@ def record(session: Session, drafts: list[FactDraft], *, delivery_id: int | None
     """Store new facts, and put each on the timeline of every open incident watching it."""
     result = Recorded()
     rows = {draft.identity: _fact_row(draft, delivery_id, now) for draft in drafts}  # one per identity
+    # In one order everywhere: two deliveries sharing facts then wait for each other, never deadlock.
+    rows = dict(sorted(rows.items()))
     # The inserted rows come back whole (they read as SourceFact does): no second query for them.
     result.new_facts = _insert_returning(session, SourceFact, list(rows.values()), ["identity"],
                                          list(SourceFact.__table__.columns))
@@ -227,7 +229,7 @@ def land(session: Session, incident: Incident, facts: list[SourceFact], *, now: 
     """Link facts to an incident (each once) and add one entry per group and status; facts
     already on its timeline are skipped."""
     rows = [{"incident_id": incident.id, "fact_id": f.id, "linked_at": now, "notified_at": now if notified else None}
-            for f in facts]
+            for f in sorted(facts, key=lambda fact: fact.id)]
     links = {fact_id: link_id for link_id, fact_id in _insert_returning(
         session, IncidentFact, rows, ["incident_id", "fact_id"], [IncidentFact.__table__.c.id, IncidentFact.__table__.c.fact_id])}
     if not links:
