@@ -43,6 +43,8 @@ def test_a_late_alert_is_a_monitoring_gap_with_its_action_item_one_click_away(ma
     assert "From impact start to the first alert: 7 minutes." in markdown
     assert "Monitoring gap: over 5 minutes to the first alert for a SEV2" in markdown
     assert "@alertmanager" not in markdown  # a tool is not an author
+    assert ("- **14:09** **[detected]** alertmanager firing: HighErrorRate: HighErrorRate on checkout "
+            "([alertmanager](http://prometheus.example:9090/graph?g0.expr=HighErrorRate)) `T") in markdown
     assert "Detection gap; proposed action item (type detect): Make the alert fire within 5 minutes" in reply_text(headline)
 
     http, response_url = bot.click(headline, detection.DETECT_ACTION, user=CAROL, channel=channel)

@@ -245,6 +245,9 @@ def build_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
             "milestone": entry.milestone.value if entry.milestone else None,
             "system": entry.kind == EntryKind.SYSTEM,
             "status_update": entry.kind == EntryKind.STATUS_UPDATE,
+            # A fact from monitoring links back to its alert, page or deployment.
+            "link": entry.permalink if entry.from_monitoring else None,
+            "origin": entry.origin,
         })
     reference = (times.resolved or incident.closed_at or inputs.now).astimezone(zone).date()
     review_by = reference + dt.timedelta(days=inputs.review_days)

@@ -29,6 +29,7 @@ class EntryValue:
     milestone: Milestone | None
     source: EntrySource | None = None
     origin: str | None = None  # the tool a monitoring entry came from
+    permalink: str | None = None
 
     @property
     def from_monitoring(self) -> bool:
@@ -128,7 +129,7 @@ def load(session: Session, incident_id: int) -> DraftSource:
     if incident is None:
         raise LookupError(f"no incident {incident_id}")
     entries = [
-        EntryValue(e.id, e.occurred_at, e.text, e.author_id, e.kind, e.milestone, e.source, e.origin)
+        EntryValue(e.id, e.occurred_at, e.text, e.author_id, e.kind, e.milestone, e.source, e.origin, e.permalink)
         for e in timeline.entries(session, incident_id)
         if e.source != EntrySource.ACTION_ITEM  # item bookkeeping has its own section
     ]
