@@ -40,7 +40,7 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
 def build_asgi_app(app: App, db: Database, *, threads: int = 32, runtime: Any = None) -> Callable[..., Any]:
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dispatch")
     slack_handler = ThreadedSlackRequestHandler(app, executor)
-    hooks = _hooks(runtime, executor)
+    hooks = _hooks(runtime)
 
     async def asgi(scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] == "http" and scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
@@ -60,9 +60,9 @@ def build_asgi_app(app: App, db: Database, *, threads: int = 32, runtime: Any = 
     return asgi
 
 
-def _hooks(runtime: Any, executor: ThreadPoolExecutor) -> Callable[..., Any] | None:
+def _hooks(runtime: Any) -> Callable[..., Any] | None:
     if runtime is None:
         return None
     from handlers.hooks import hooks_endpoint
 
-    return hooks_endpoint(runtime, executor)
+    return hooks_endpoint(runtime)

@@ -15,7 +15,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from bot.errors import report_unexpected
@@ -85,8 +85,13 @@ async def _read_capped(scope: dict[str, Any], receive: Callable, headers: dict[s
             return b"".join(chunks)
 
 
-def hooks_endpoint(runtime: Runtime, executor: Executor) -> Callable[..., Any]:
-    """The ASGI app for paths under /hooks/ (bot/server.py delegates to it)."""
+HOOK_THREADS = 16
+
+
+def hooks_endpoint(runtime: Runtime, executor: Executor | None = None) -> Callable[..., Any]:
+    """The ASGI app for paths under /hooks/ (bot/server.py delegates to it). Deliveries get
+    threads of their own: a storm of alerts never delays the acknowledgement of a Slack request."""
+    executor = executor or ThreadPoolExecutor(max_workers=HOOK_THREADS, thread_name_prefix="hooks")
 
     async def endpoint(scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         name = scope["path"][len(HOOKS_PREFIX):].strip("/")
