@@ -74,7 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             SocketModeHandler(app, settings.slack_app_token).start()
         else:
             asgi = build_asgi_app(app, runtime.db, signing_secret=settings.slack_signing_secret,
-                                  threads=settings.listener_threads)
+                                  threads=settings.listener_threads, runtime=runtime)
             uvicorn.run(asgi, host=args.host, port=args.port or settings.port, log_level=settings.log_level.lower(),
                         lifespan="off")
     finally:

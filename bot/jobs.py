@@ -78,6 +78,16 @@ def _postmortem_followups(runtime: Runtime) -> object:
 FOLLOWUP_TICK_SECONDS = 60
 
 
+# Webhook deliveries a dead process left uninterpreted; facts waiting for their channel's minute.
+HOOKS_TICK_SECONDS = 15
+
+
+def _hook_deliveries(runtime: Runtime) -> object:
+    from bot.sources import deliveries
+
+    return deliveries.sweep(runtime)
+
+
 def all_jobs(settings: Settings | None = None) -> list[Job]:
     jobs: list[Job] = [
         Job("intake-takeover", INTAKE_TICK_SECONDS, take_over_intake),
@@ -86,6 +96,7 @@ def all_jobs(settings: Settings | None = None) -> list[Job]:
         Job("postmortem-reminders", REMINDER_TICK_SECONDS, _postmortem_reminders),
         Job("periodic-review", REMINDER_TICK_SECONDS, _periodic_review),
         Job("postmortem-followups", FOLLOWUP_TICK_SECONDS, _postmortem_followups),
+        Job("hook-deliveries", HOOKS_TICK_SECONDS, _hook_deliveries),
     ]
     if settings is not None and settings.trackers.kind:
         jobs += tracker_jobs()

@@ -86,6 +86,8 @@ class EntrySource(str, enum.Enum):
     SHORTCUT = "shortcut"
     # Bookkeeping about action items: on the live timeline, not in the postmortem's account of the incident.
     ACTION_ITEM = "action_item"
+    # A fact from the team's monitoring (alert, page, deploy …); `origin` names the tool.
+    MONITORING = "monitoring"
 
 
 class Milestone(str, enum.Enum):
@@ -163,6 +165,8 @@ class TimelineEntry(Base):
     source_channel_id: Mapped[str | None] = mapped_column(String(32))
     source_ts: Mapped[str | None] = mapped_column(String(32))
     permalink: Mapped[str | None] = mapped_column(String(500))
+    # For monitoring entries: the tool the fact came from (alertmanager, pagerduty …).
+    origin: Mapped[str | None] = mapped_column(String(24))
     removed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     removed_by: Mapped[str | None] = mapped_column(String(32))
 
@@ -462,3 +466,114 @@ class ChecklistTick(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (UniqueConstraint("incident_id", "item", name="uq_postmortem_checklist_incident_item"),)
+# --- sources: facts from monitoring (issue 9) ---
+class HookDelivery(Base):
+    """One accepted webhook delivery, stored raw before it is interpreted.
+
+    `dedup_key` is unique per source, so a retried or repeated delivery is stored once;
+    `interpreted_at` stays empty until its facts are recorded (a sweep finishes what a dead
+    process left)."""
+
+    __tablename__ = "hook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(24))
+    event: Mapped[str] = mapped_column(String(64), default="")  # e.g. GitHub's X-GitHub-Event
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    interpreted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("source", "dedup_key", name="uq_hook_deliveries_source_dedup_key"),
+        Index("ix_hook_deliveries_pending", "interpreted_at", "received_at"),
+    )
+
+
+class SourceFact(Base):
+    """Something the team's tools saw happen: an alert firing or resolving, a page, a deploy.
+
+    `identity` is unique: Alertmanager's (fingerprint, status, startsAt), PagerDuty's event id …
+    so the same fact never lands twice however often it is delivered."""
+
+    __tablename__ = "source_facts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(24))
+    kind: Mapped[str] = mapped_column(String(12))  # alert | page | deploy | change | note
+    status: Mapped[str] = mapped_column(String(24))  # firing | resolved | triggered | acknowledged …
+    occurred_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    title: Mapped[str] = mapped_column(String(300))
+    link: Mapped[str | None] = mapped_column(String(1000))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    identity: Mapped[str] = mapped_column(String(300), unique=True)
+    # Facts of one delivery that belong together (one Alertmanager group notification).
+    group_key: Mapped[str | None] = mapped_column(String(300))
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("hook_deliveries.id", ondelete="SET NULL"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_source_facts_occurred", "occurred_at"),)
+
+
+class IncidentWatch(Base):
+    """Label matchers an open incident listens to (`service=checkout`, `env=~prod.*`)."""
+
+    __tablename__ = "incident_watches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    matchers: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[key, "=" | "=~", value], …]
+    text: Mapped[str] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class IncidentFact(Base):
+    """A fact that landed on an incident's timeline (unique: a fact lands once per incident)."""
+
+    __tablename__ = "incident_facts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    fact_id: Mapped[int] = mapped_column(ForeignKey("source_facts.id", ondelete="CASCADE"), index=True)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("timeline_entries.id", ondelete="SET NULL"))
+    linked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    # Empty until the incident channel was told about it (at most one message a minute).
+    notified_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("incident_id", "fact_id", name="uq_incident_facts_incident_fact"),
+        Index("ix_incident_facts_pending", "incident_id", "notified_at"),
+    )
+
+
+class FactNotice(Base):
+    """When an incident channel was last told about new facts: the debounce every replica shares."""
+
+    __tablename__ = "fact_notices"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    last_sent_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class AlertPost(Base):
+    """A firing alert group or page matching no incident, posted once to ALERTS_CHANNEL."""
+
+    __tablename__ = "alert_posts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_identity: Mapped[str] = mapped_column(String(300), unique=True)
+    group_key: Mapped[str] = mapped_column(String(300), index=True)
+    source: Mapped[str] = mapped_column(String(24))
+    title: Mapped[str] = mapped_column(String(300))
+    matchers: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the watch a declared incident gets
+    fact_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    # Whoever pressed Declare first (claimed before declaring, so two clicks make one incident).
+    declared_by: Mapped[str | None] = mapped_column(String(32))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))

@@ -26,6 +26,7 @@ from bot.slack import verify
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+HOOKS_PATH = "/hooks/"
 
 
 class ThreadedSlackRequestHandler(SlackRequestHandler):
@@ -63,9 +64,11 @@ async def _raw_body(request: AsgiHttpRequest) -> bytes:
     return bytes(chunks)
 
 
-def build_asgi_app(app: App, db: Database, *, signing_secret: str, threads: int = 32) -> Callable[..., Any]:
+def build_asgi_app(app: App, db: Database, *, signing_secret: str, threads: int = 32,
+                   runtime: Any = None) -> Callable[..., Any]:
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dispatch")
     slack_handler = ThreadedSlackRequestHandler(app, executor, signing_secret=signing_secret)
+    hooks = _hooks(runtime)
 
     async def asgi(scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] == "http" and scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
@@ -78,8 +81,20 @@ def build_asgi_app(app: App, db: Database, *, signing_secret: str, threads: int 
             })
             await send({"type": "http.response.body", "body": body})
             return
-        if await tracker_hooks.serve(app, executor, scope, receive, send):  # POST /hooks/github, /hooks/jira
+        # A tracker's own deliveries (/hooks/jira, GitHub `issues` events) go to the tracker adapter;
+        # every other /hooks/<source> delivery is a fact from monitoring (handlers/hooks.py).
+        if await tracker_hooks.serve(app, executor, scope, receive, send):
             return
+        if hooks is not None and scope["type"] == "http" and scope["path"].startswith(HOOKS_PATH):
+            return await hooks(scope, receive, send)
         await slack_handler(scope, receive, send)
 
     return asgi
+
+
+def _hooks(runtime: Any) -> Callable[..., Any] | None:
+    if runtime is None:
+        return None
+    from handlers.hooks import hooks_endpoint
+
+    return hooks_endpoint(runtime)

@@ -6,10 +6,11 @@ naming the variable, so `incident-bot serve` can stop with exactly that line.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -238,6 +239,12 @@ class Settings:
     share_engineering_channel: str | None = None
     share_stakeholders_channel: str | None = None
     postmortem_review_reminder_days: int = 2
+    # --- sources: facts from monitoring (issue 9) ---
+    hooks_token: str | None = None
+    pagerduty_webhook_secret: str | None = None
+    github_webhook_secret: str | None = None
+    alerts_channel: str | None = None
+    hooks_lookback: dt.timedelta = field(default_factory=lambda: dt.timedelta(hours=6))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -299,4 +306,38 @@ class Settings:
             share_engineering_channel=_share_channel(env, "SHARE_ENGINEERING_CHANNEL"),
             share_stakeholders_channel=_share_channel(env, "SHARE_STAKEHOLDERS_CHANNEL"),
             postmortem_review_reminder_days=_int(env, "POSTMORTEM_REVIEW_REMINDER_DAYS", 2, minimum=1, maximum=60),
+            **_sources_settings(env),
         )
+
+
+# --- sources: facts from monitoring (issue 9) ---
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if raw and len(raw) < 16:
+        raise SettingsError(f"{name} must be at least 16 characters (a long random secret), or unset to refuse the hook")
+    return raw or None
+
+
+def _lookback(env: Mapping[str, str], name: str, default: str) -> dt.timedelta:
+    """`6h`, `90m`, `1d 12h`: read by the timeline's own grammar, as a span back from now."""
+    from bot.timegrammar import TimeGrammarError, parse_leading_when
+
+    raw = (env.get(name) or default).strip()
+    anchor = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    try:
+        parsed = parse_leading_when(f"{raw} ago", now=anchor, zone=ZoneInfo("UTC"))
+    except TimeGrammarError:
+        parsed = None
+    if parsed is None or not parsed.given or parsed.rest.strip() or anchor - parsed.occurred_at > dt.timedelta(days=30):
+        raise SettingsError(f"{name} must be a span such as 6h, 90m or 1d (at most 30 days), not {raw!r}")
+    return anchor - parsed.occurred_at
+
+
+def _sources_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "hooks_token": _secret(env, "HOOKS_TOKEN"),
+        "pagerduty_webhook_secret": _secret(env, "PAGERDUTY_WEBHOOK_SECRET"),
+        "github_webhook_secret": _secret(env, "GITHUB_WEBHOOK_SECRET"),
+        "alerts_channel": (env.get("ALERTS_CHANNEL") or "").strip().lstrip("#") or None,
+        "hooks_lookback": _lookback(env, "HOOKS_LOOKBACK", "6h"),
+    }

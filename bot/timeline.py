@@ -108,7 +108,8 @@ def entries(session: Session, incident_id: int, *, include_removed: bool = False
 
 
 def milestones(session: Session, incident_id: int) -> dict[Milestone, TimelineEntry]:
-    """Each milestone's entry; when given twice, the one recorded last wins."""
+    """Each milestone's entry; when given twice, the one recorded last wins, and a person's
+    milestone always wins over one set from monitoring (`bot.sources.routing`)."""
     query = (
         select(TimelineEntry)
         .where(
@@ -119,9 +120,10 @@ def milestones(session: Session, incident_id: int) -> dict[Milestone, TimelineEn
         .order_by(TimelineEntry.recorded_at, TimelineEntry.id)
     )
     found: dict[Milestone, TimelineEntry] = {}
+    from_machines: dict[Milestone, TimelineEntry] = {}
     for entry in session.scalars(query):
-        found[entry.milestone] = entry  # type: ignore[index]
-    return found
+        (from_machines if entry.source == EntrySource.MONITORING else found)[entry.milestone] = entry  # type: ignore[index]
+    return {**from_machines, **found}
 
 
 def get_entry(session: Session, entry_id: int, incident: Incident | None = None) -> TimelineEntry:

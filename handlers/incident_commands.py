@@ -12,6 +12,7 @@ from bot.incident_labels import split_service_tokens
 from bot.insights import labels, related
 from bot.insights.related_text import context_line
 from bot.slack.gateway import SlackFailure
+from bot.sources import routing
 from bot.slack.text import mention, plain_text, safe_mrkdwn, slack_date, user_id_from_mention
 from handlers.command_table import AlreadyUnderway, CommandRequest, SubCommand, acknowledging
 from handlers.replies import Reply, best_effort
@@ -41,9 +42,11 @@ def declare_ack(request: CommandRequest) -> str:
     return f"Declaring *{safe_mrkdwn(title)}*…"
 
 
-def declare(request: CommandRequest) -> Reply:
+def declare(request: CommandRequest, *, watches: list[list[list[str]]] | None = None,
+            fact_ids: list[int] | None = None) -> Reply:
+    """Open an incident; `service:NAME` words (and `watches`, from an alert) become its services and watches."""
     try:
-        return _declare(request)
+        return _declare(request, watches=watches, fact_ids=fact_ids)
     except Exception:
         # Failed: a retry within the minute is a new attempt, not a twin.
         held = intake.current()
@@ -59,7 +62,8 @@ def best_effort_release(request: CommandRequest, held: intake.Held) -> None:
         request.runtime.logger.exception("could not free the declare name of intake %s", held.id)
 
 
-def _declare(request: CommandRequest) -> Reply:
+def _declare(request: CommandRequest, *, watches: list[list[list[str]]] | None,
+             fact_ids: list[int] | None) -> Reply:
     runtime = request.runtime
     settings, gateway = runtime.settings, runtime.gateway
     title_text, services = split_service_tokens(request.args)
@@ -90,6 +94,9 @@ def _declare(request: CommandRequest) -> Reply:
         )
         if services:
             labels.set_services(session, incident, services, by=request.user_id, now=now, record=False)
+        request.incident_id = incident.id
+        routing.watch_on_declare(session, incident, [[["service", "=", name]] for name in services] + (watches or []),
+                                 by=request.user_id, now=now, lookback=settings.hooks_lookback, fact_ids=fact_ids or ())
         incident_topic = incidents.topic(incident)
         incident_id = incident.id
         # With the incident's own commit: carried out again after a crash, it is not declared twice.

@@ -13,6 +13,7 @@ from bot.runtime import Runtime
 from bot.slack.text import unescape_incoming
 from handlers import (
     action_commands, incident_commands, insights_commands, postmortem_commands, ticket_commands, timeline_commands,
+    watch_commands,
 )
 from handlers.command_table import (
     AlreadyUnderway,
@@ -41,6 +42,7 @@ TABLE: dict[str, SubCommand] = build_table(
     action_commands.COMMANDS,
     insights_commands.COMMANDS,
     ticket_commands.COMMANDS,
+    watch_commands.COMMANDS,
     [HELP],
 )
 

@@ -11,6 +11,7 @@ from bot.models import EntryKind, EntrySource, TimelineEntry
 from bot.postmortem import late_changes
 from bot.postmortem import status as pm_status
 from bot.refs import Ref, entry_ref, parse_ref
+from bot.sources import routing
 from bot.slack.text import mention, safe_mrkdwn, slack_date
 from bot.timegrammar import ACCEPTED_FORMS
 from handlers.by_ref import EDITORS, REMOVERS
@@ -65,7 +66,7 @@ def entry_line(entry: TimelineEntry, zone: ZoneInfo) -> str:
     when = slack_date(entry.occurred_at, "{date_short} {time}", fallback_zone=zone)
     mark = _KIND_MARK.get(entry.kind, "")
     milestone = f"*[{entry.milestone.value}]* " if entry.milestone else ""
-    link = f" <{entry.permalink}|(message)>" if entry.permalink else ""
+    link = f" <{entry.permalink}|({entry.origin or 'message'})>" if entry.permalink else ""
     return f"{when} · `{entry_ref(entry.id)}` · {mention(entry.author_id)} · {mark}{milestone}{safe_mrkdwn(entry.text)}{link}"
 
 
@@ -121,6 +122,8 @@ def _remove_timeline_entry(request: CommandRequest, ref: Ref) -> Reply:
     with runtime.db.unit_of_work() as session:
         incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
         entry = timeline.remove_entry(session, incident, ref.number, by=request.user_id, now=runtime.clock.now())
+        if entry.source == EntrySource.MONITORING:  # the next alert or page takes over `detected`
+            routing.refresh_machine_milestones(session, incident.id)
         text = entry.text
         back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=runtime.clock.now(),
                                               what=str(ref))

@@ -22,6 +22,7 @@ from bot.runtime import Runtime
 from bot.trackers import inbound
 
 PATHS = ("/hooks/github", "/hooks/jira")
+GITHUB_EVENTS = ("issues",)  # the GitHub events a tracker needs
 _runtimes: weakref.WeakKeyDictionary[App, Runtime] = weakref.WeakKeyDictionary()
 
 
@@ -83,10 +84,12 @@ async def serve(app: App, executor: Any, scope: dict[str, Any], receive: Callabl
     runtime = _runtimes.get(app)
     if scope.get("type") != "http" or scope.get("path") not in PATHS or runtime is None:
         return False
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    if scope["path"] == "/hooks/github" and headers.get("x-github-event") not in GITHUB_EVENTS:
+        return False  # deployments and the rest are facts from monitoring (handlers/hooks.py)
     if scope.get("method") != "POST":
         await _answer(send, 405, "POST only")
         return True
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > inbound.MAX_BODY:
         await _answer(send, 413, "too large")

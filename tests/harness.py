@@ -53,7 +53,7 @@ class BotUnderTest:
         self.runtime = build_runtime(self.settings, clock=self.clock, db=db)
         app = self.app = create_app(self.runtime)
         asgi = build_asgi_app(app, db, signing_secret=self.settings.slack_signing_secret,
-                              threads=self.settings.listener_threads)
+                              threads=self.settings.listener_threads, runtime=self.runtime)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))

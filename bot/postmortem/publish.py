@@ -21,7 +21,7 @@ from typing import Any, Iterable
 from bot.slack import blocks as bk
 from bot.errors import report_unexpected
 from bot.models import FactSection, Postmortem
-from bot.postmortem import drafts, late_changes, snapshot
+from bot.postmortem import detection, drafts, late_changes, snapshot
 from bot.postmortem.metrics import human_duration
 from bot.insights import draft_context, related
 from bot.insights import labels as insight_store
@@ -326,6 +326,9 @@ def headline(draft: Draft, status: str, file_url: str | None, has_canvas: bool) 
     lines = [first, f"Time to {key}"]
     if times.monitoring_gap or times.users_found_first:
         lines.append(":mag: Detection was slow: the draft asks what would have caught it sooner.")
+    proposal = detection.analyse(source).proposal
+    if proposal:
+        lines.append(f":mag: Detection gap; proposed action item (type detect): {safe_mrkdwn(proposal, live_mentions=False)}")
     if draft.restricted:
         lines.append(":lock: *Restricted distribution*: the draft is only in the Markdown file, not in the channel canvas.")
         if not incident.is_private:
@@ -357,6 +360,8 @@ def headline(draft: Draft, status: str, file_url: str | None, has_canvas: bool) 
     buttons = [bk.button(":arrows_counterclockwise: Re-render", RERENDER_ACTION, str(incident.id))]
     if not final:
         buttons.append(bk.button(":white_check_mark: Approve", FINAL_ACTION, str(incident.id), style="primary"))
+    if proposal and not final:
+        buttons.append(bk.button(":heavy_plus_sign: Add the detect action item", detection.DETECT_ACTION, str(incident.id)))
     blocks.append(bk.actions(*buttons, block_id=f"postmortem-{incident.id}"))
     text = safe_mrkdwn(f"{label}: {bk.truncate(title, 200)} — duration {duration}", live_mentions=False)
     bk.check_fits(blocks, text)

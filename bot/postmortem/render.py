@@ -26,6 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bot.insights import draft_context
 from bot.models import EntryKind, FactSection, Milestone
+from bot.postmortem import detection
 from bot.postmortem.metrics import MONITORING_GAP, USERS_FIRST, KeyTimes, human_duration
 from bot.postmortem.review import Finding, participant_names
 from bot.postmortem.snapshot import DraftSource
@@ -294,6 +295,9 @@ def build_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
             "milestone": entry.milestone.value if entry.milestone else None,
             "system": entry.kind == EntryKind.SYSTEM,
             "status_update": entry.kind == EntryKind.STATUS_UPDATE,
+            # A fact from monitoring links back to its alert, page or deployment.
+            "link": entry.permalink if entry.from_monitoring else None,
+            "origin": entry.origin,
         })
     reference = (times.resolved or incident.closed_at or inputs.now).astimezone(zone).date()
     review_by = reference + dt.timedelta(days=inputs.review_days)
@@ -334,10 +338,10 @@ def build_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
         "summary": summary_facts[-1]["text"] if summary_facts else None,  # the last one wins
         "summary_ref": summary_facts[-1]["ref"] if summary_facts else None,
         "facts": facts,
-        "key_times": _key_times(times, at),
+        "key_times": _with_origins(_key_times(times, at), source),
         "duration": human_duration(times.duration) if times.duration is not None else None,
         "window": _window(times, zone),
-        "detection_notes": _detection_notes(times),
+        "detection_notes": [*detection.analyse(source).lines(at), *_detection_notes(times)],
         "timeline": {"days": days, "spans_days": len(days) > 1, "count": len(source.entries)},
         "action_items": [
             {
@@ -451,6 +455,20 @@ def _key_times(times: KeyTimes, at: Callable[[dt.datetime | None], str | None]) 
         "out_of_order": [f"{p.later} ({at(p.later_at)}) is before {p.earlier} ({at(p.earlier_at)})"
                          for p in times.out_of_order()],
     }
+
+
+_ROW_MILESTONES = {"Impact start": Milestone.STARTED, "Detected": Milestone.DETECTED,
+                   "Acknowledged": Milestone.ACKNOWLEDGED, "Mitigated": Milestone.MITIGATED, "Resolved": Milestone.RESOLVED}
+
+
+def _with_origins(key_times: dict[str, Any], source: DraftSource) -> dict[str, Any]:
+    """Each key time says where it came from: monitoring (which tool) or the timeline."""
+    for row in key_times["rows"]:
+        origin = detection.key_time_origin(source, _ROW_MILESTONES[row["label"]])
+        if origin is None and row["label"] == "Impact start" and row["recorded"]:
+            origin = "the earliest timeline entry"
+        row["origin"] = origin or "—"
+    return key_times
 
 
 def _window(times: KeyTimes, zone: ZoneInfo) -> str | None:

@@ -7,13 +7,14 @@ rendering) works on this snapshot, so no transaction is held open across network
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import timeline
 from bot.actions import items as action_items
-from bot.models import EntryKind, EntrySource, FactSection, Incident, Milestone, Postmortem
+from bot.models import EntryKind, EntrySource, FactSection, Incident, IncidentWatch, Milestone, Postmortem
 from bot.postmortem import facts as fact_store
 from bot.postmortem import followup
 from bot.postmortem.metrics import KeyTimes, key_times
@@ -27,6 +28,13 @@ class EntryValue:
     author_id: str
     kind: EntryKind
     milestone: Milestone | None
+    source: EntrySource | None = None
+    origin: str | None = None  # the tool a monitoring entry came from
+    permalink: str | None = None
+
+    @property
+    def from_monitoring(self) -> bool:
+        return self.source == EntrySource.MONITORING
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,9 @@ class DraftSource:
     action_items: list[ActionValue]
     key_times: KeyTimes
     followup: followup.FollowupValue | None = None  # owner, status history, meeting, sharing, checklist
+    # The entry each key time was taken from (a person's, or monitoring's).
+    milestone_entries: dict[Milestone, EntryValue] = field(default_factory=dict)
+    watched: bool = False  # the incident watches labels from monitoring (bot/sources)
 
     def facts_in(self, section: FactSection) -> list[FactValue]:
         return [fact for fact in self.facts if fact.section == section]
@@ -94,7 +105,8 @@ class DraftSource:
     def authors(self) -> list[str]:
         """Who wrote the timeline entries and facts (the bot's own entries aside)."""
         found = {fact.author_id: None for fact in self.facts}
-        found.update({entry.author_id: None for entry in self.entries if entry.kind != EntryKind.SYSTEM})
+        found.update({entry.author_id: None for entry in self.entries
+                      if entry.kind != EntryKind.SYSTEM and not entry.from_monitoring})
         return list(found)
 
     @property
@@ -111,7 +123,7 @@ class DraftSource:
         for fact in self.facts:
             found[fact.author_id] = None
         for entry in self.entries:
-            if entry.kind != EntryKind.SYSTEM:
+            if entry.kind != EntryKind.SYSTEM and not entry.from_monitoring:
                 found[entry.author_id] = None
         if self.followup is not None:
             found.update(dict.fromkeys(self.followup.people))
@@ -123,11 +135,13 @@ def load(session: Session, incident_id: int) -> DraftSource:
     if incident is None:
         raise LookupError(f"no incident {incident_id}")
     entries = [
-        EntryValue(e.id, e.occurred_at, e.text, e.author_id, e.kind, e.milestone)
+        EntryValue(e.id, e.occurred_at, e.text, e.author_id, e.kind, e.milestone, e.source, e.origin, e.permalink)
         for e in timeline.entries(session, incident_id)
         if e.source != EntrySource.ACTION_ITEM  # item bookkeeping has its own section
     ]
-    milestone_times = {m: e.occurred_at for m, e in timeline.milestones(session, incident_id).items()}
+    by_id = {entry.id: entry for entry in entries}
+    milestone_rows = timeline.milestones(session, incident_id)
+    milestone_times = {m: e.occurred_at for m, e in milestone_rows.items()}
     earliest = min((e.occurred_at for e in entries), default=None)
     row = session.query(Postmortem).filter_by(incident_id=incident_id).one_or_none()
     return DraftSource(
@@ -165,4 +179,7 @@ def load(session: Session, incident_id: int) -> DraftSource:
         ],
         key_times=key_times(milestone_times, earliest, incident.severity),
         followup=followup.load(session, incident, row),
+        milestone_entries={m: by_id[e.id] for m, e in milestone_rows.items() if e.id in by_id},
+        watched=bool(session.scalar(select(func.count()).select_from(IncidentWatch)
+                                    .where(IncidentWatch.incident_id == incident_id))),
     )
