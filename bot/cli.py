@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Any, Mapping
 
 from bot.settings import Settings, SettingsError
@@ -141,6 +142,13 @@ def _block_lines(blocks: list[Any]) -> list[str]:
     return found
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo.script import run_demo
+
+    logging.basicConfig(level="ERROR", format="%(levelname)s %(name)s: %(message)s")
+    return run_demo(args.out, interactive=args.interactive)
+
+
 def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None, clock: Any = None) -> int:
     """`env` and `clock` stand in for the process environment and the system clock (tests pass them)."""
     parser = argparse.ArgumentParser(prog="incident-bot", description="Slack incident bot")
@@ -155,6 +163,10 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None,
     nudge.add_argument("--force", action="store_true", help="send again even where this week's nudge was sent")
     nudge.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
     nudge.set_defaults(func=cmd_nudge)
+    demo = sub.add_parser("demo", help="play a reference incident against a local Slack stand-in (no Slack needed)")
+    demo.add_argument("--interactive", action="store_true", help="then type /incident commands yourself")
+    demo.add_argument("--out", type=Path, default=None, help="directory for the postmortem draft (default: a temp dir)")
+    demo.set_defaults(func=cmd_demo)
     parser.set_defaults(env=env, clock=clock)
     args = parser.parse_args(argv)
     return args.func(args)
