@@ -1,4 +1,4 @@
-"""The HTTP face of the bot: Bolt behind uvicorn (ASGI), plus `GET /healthz`.
+"""The HTTP face of the bot: Bolt behind uvicorn (ASGI), plus health, readiness and metrics.
 
 Bolt's ASGI adapter calls the synchronous app on the event loop; we hand each dispatch to a
 thread pool instead, so one slow request never holds up the acknowledgement of another.
@@ -7,7 +7,6 @@ thread pool instead, so one slow request never holds up the acknowledgement of a
 from __future__ import annotations
 
 import asyncio
-import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -18,9 +17,10 @@ from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.db import Database
+from bot.observability.endpoints import OperatorEndpoints, send_json, serve_lifespan
+from bot.runtime import Runtime
 
 EVENTS_PATH = "/slack/events"
-HEALTH_PATH = "/healthz"
 
 
 class ThreadedSlackRequestHandler(SlackRequestHandler):
@@ -36,21 +36,23 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         return await loop.run_in_executor(self._executor, self.app.dispatch, bolt_request)
 
 
-def build_asgi_app(app: App, db: Database, *, threads: int = 32) -> Callable[..., Any]:
+def build_asgi_app(app: App, db: Database, *, threads: int = 32, runtime: Runtime | None = None,
+                   slack_http: bool = True, on_shutdown: list[Callable[[], None]] | None = None) -> Callable[..., Any]:
+    """The ASGI app: Slack's requests (unless in Socket Mode, where they come over the socket),
+    and the operator's endpoints (`bot.observability.endpoints`)."""
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dispatch")
     slack_handler = ThreadedSlackRequestHandler(app, executor)
+    operator = OperatorEndpoints(db, executor, runtime=runtime)
 
     async def asgi(scope: dict[str, Any], receive: Callable, send: Callable) -> None:
-        if scope["type"] == "http" and scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
-            healthy = await asyncio.get_running_loop().run_in_executor(executor, db.is_healthy)
-            body = json.dumps({"status": "ok" if healthy else "database unavailable"}).encode()
-            await send({
-                "type": "http.response.start",
-                "status": 200 if healthy else 503,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            })
-            await send({"type": "http.response.body", "body": body})
+        if scope["type"] == "lifespan":
+            await serve_lifespan(receive, send, on_shutdown or [])
             return
-        await slack_handler(scope, receive, send)
+        if scope["type"] == "http" and await operator.answer(scope, send):
+            return
+        if slack_http and scope["type"] == "http" and scope["path"] == EVENTS_PATH:
+            await slack_handler(scope, receive, send)
+            return
+        await send_json(send, 404, {"error": "not found"})
 
     return asgi

@@ -114,6 +114,10 @@ class Settings:
     postmortem_reminder_days: int = 3
     listener_threads: int = 32
     log_level: str = "INFO"
+    # --- operations (issue 13) ---
+    log_format: str = "plain"  # plain | json
+    metrics_token: str | None = None  # when set, GET /metrics wants `Authorization: Bearer <it>`
+    web_concurrency: int = 1  # worker processes sharing PORT (from_env defaults to the CPUs, at most 4)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -148,7 +152,9 @@ class Settings:
             raise SettingsError(f"NUDGE_SCHEDULE {err}") from None
         return cls(
             slack_bot_token=_required(env, "SLACK_BOT_TOKEN", "xoxb-"),
-            slack_signing_secret=_required(env, "SLACK_SIGNING_SECRET"),
+            # Socket Mode takes Slack's requests over an authenticated WebSocket: nothing to verify
+            slack_signing_secret=(env.get("SLACK_SIGNING_SECRET") or "").strip() if app_token
+            else _required(env, "SLACK_SIGNING_SECRET"),
             slack_app_token=app_token,
             database_url=database_url,
             slack_api_url=_url(env, "SLACK_API_URL", SLACK_API_DEFAULT),
@@ -165,4 +171,21 @@ class Settings:
             postmortem_reminder_days=_int(env, "POSTMORTEM_REMINDER_DAYS", 3, minimum=1, maximum=60),
             listener_threads=_int(env, "LISTENER_THREADS", 32, minimum=4, maximum=512),
             log_level=log_level,
+            **_operations(env),
         )
+
+
+def _operations(env: Mapping[str, str]) -> dict[str, object]:
+    """LOG_FORMAT, METRICS_TOKEN and WEB_CONCURRENCY (issue 13)."""
+    log_format = (env.get("LOG_FORMAT") or "plain").strip().lower()
+    if log_format not in ("plain", "json"):
+        raise SettingsError(f"LOG_FORMAT must be plain or json, not {log_format!r}")
+    token = (env.get("METRICS_TOKEN") or "").strip() or None
+    if token is not None and len(token) < 16:
+        raise SettingsError("METRICS_TOKEN must be at least 16 characters (e.g. `openssl rand -hex 16`)")
+    default_workers = max(1, min(os.cpu_count() or 1, 4))
+    return {
+        "log_format": log_format,
+        "metrics_token": token,
+        "web_concurrency": _int(env, "WEB_CONCURRENCY", default_workers, minimum=1, maximum=32),
+    }

@@ -52,7 +52,7 @@ class BotUnderTest:
     def start(self, db: Database) -> "BotUnderTest":
         self.runtime = build_runtime(self.settings, clock=self.clock, db=db)
         app = self.app = create_app(self.runtime)
-        asgi = build_asgi_app(app, db, threads=self.settings.listener_threads)
+        asgi = build_asgi_app(app, db, threads=self.settings.listener_threads, runtime=self.runtime)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))

@@ -74,7 +74,7 @@ class DemoWorkspace:
 
         self.runtime = build_runtime(self.settings, clock=self.clock, db=self.db)
         self.app = create_app(self.runtime)
-        asgi = build_asgi_app(self.app, self.db, threads=self.settings.listener_threads)
+        asgi = build_asgi_app(self.app, self.db, threads=self.settings.listener_threads, runtime=self.runtime)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"

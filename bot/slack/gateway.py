@@ -28,6 +28,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
+from bot.observability import metrics
 from bot.slack import blocks as bk
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def failure_code(err: SlackApiError) -> str:
 
 def retry_handlers(max_retries: int = 3) -> list[Any]:
     return [
+        metrics.RateLimitCounter(),  # counts each 429 before the next handler retries it
         RateLimitErrorRetryHandler(max_retry_count=max_retries),
         ServerErrorRetryHandler(max_retry_count=max_retries),
         ConnectionErrorRetryHandler(max_retry_count=max_retries),
@@ -95,6 +97,7 @@ class SlackGateway:
         self._lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="user-lookup")
 
     # -- calling -----------------------------------------------------------------------------
+    @metrics.counts_slack_calls
     def call(self, method: str, **params: Any) -> dict[str, Any]:
         """Call a Web API method; raise SlackFailure with Slack's error code when it fails."""
         try:

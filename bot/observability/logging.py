@@ -1,0 +1,134 @@
+"""Log lines: plain text by default, or one JSON object per line (`LOG_FORMAT=json`).
+
+Each line carries the request it belongs to (team, channel, user, sub-command) from context
+variables the request set, and the error id where there is one. Nothing secret leaves: Slack
+tokens (`xox…-`, `xapp-`) and the signing secret are blanked, and messages are cut short so a
+user's long text never lands in the logs whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import json
+import logging
+import re
+from typing import Any, Iterable, Iterator
+
+MAX_MESSAGE = 300
+MAX_TRACEBACK = 8000
+_TOKEN = re.compile(r"\b(xox[a-z]-|xapp-)[A-Za-z0-9-]+")
+_FIELDS = ("team", "channel", "user", "subcommand")
+_context: dict[str, contextvars.ContextVar[str | None]] = {
+    name: contextvars.ContextVar(f"log_{name}", default=None) for name in _FIELDS
+}
+# Bolt warns that it ignores SLACK_BOT_TOKEN (read from the environment) because we hand it a
+# client and an authorizer: true, intended, and not worth an operator's attention at start-up.
+_BOLT_NOISE = ("As you gave `client` as well, `token` will be unused",
+               "`token` (or SLACK_BOT_TOKEN env variable) will be ignored")
+
+
+def set_request_context(**values: str | None) -> None:
+    """Name the request the current thread (and the work it hands on) is serving."""
+    for name, value in values.items():
+        _context[name].set(value or None)
+
+
+@contextlib.contextmanager
+def subcommand_context(name: str) -> Iterator[None]:
+    token = _context["subcommand"].set(name)
+    try:
+        yield
+    finally:
+        _context["subcommand"].reset(token)
+
+
+def request_fields(body: dict[str, Any]) -> dict[str, str | None]:
+    """team, channel and user of a Slack request body, whichever surface it came from."""
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    item = event.get("item") if isinstance(event.get("item"), dict) else {}
+
+    def pick(*values: Any) -> str | None:
+        return next((str(v) for v in values if isinstance(v, str) and v), None)
+
+    def nested(key: str) -> Any:
+        value = body.get(key)
+        return value.get("id") if isinstance(value, dict) else value
+
+    return {
+        "team": pick(body.get("team_id"), nested("team")),
+        "channel": pick(body.get("channel_id"), nested("channel"), event.get("channel"), item.get("channel")),
+        "user": pick(body.get("user_id"), nested("user"), event.get("user")),
+    }
+
+
+class Redactor:
+    def __init__(self, secrets: Iterable[str] = ()):
+        self.secrets = [s for s in secrets if s and len(s) >= 4]
+
+    def __call__(self, text: str) -> str:
+        text = _TOKEN.sub(lambda m: m.group(1) + "[redacted]", text)
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more characters]"
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, redact: Redactor):
+        super().__init__()
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": _cut(self.redact(record.getMessage()), MAX_MESSAGE),
+        }
+        error_id = getattr(record, "error_id", None)
+        if error_id:
+            line["error_id"] = error_id
+        for name in _FIELDS:
+            value = _context[name].get()
+            if value:
+                line[name] = value
+        if record.exc_info:
+            line["traceback"] = _cut(self.redact(self.formatException(record.exc_info)), MAX_TRACEBACK)
+        return json.dumps(line, ensure_ascii=False)
+
+
+class PlainFormatter(logging.Formatter):
+    def __init__(self, redact: Redactor):
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
+
+
+class _DropBoltNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(noise in message for noise in _BOLT_NOISE)
+
+
+def configure_logging(level: str, log_format: str = "plain", *, secrets: Iterable[str] = ()) -> None:
+    """One handler on the root logger, JSON or plain, redacting `secrets` and Slack tokens."""
+    redact = Redactor(secrets)
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter(redact) if log_format == "json" else PlainFormatter(redact))
+    handler.addFilter(_DropBoltNoise())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    if level != "DEBUG":
+        # Alembic's "Context impl", "Will assume…" and APScheduler's per-tick lines are chatter at INFO.
+        for chatty in ("alembic", "apscheduler"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
