@@ -177,12 +177,13 @@ class DatabaseGauges:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._values: dict[str, float] | None = None
-        self._read_at = 0.0
+        self._read_at: float | None = None
         self.reads = 0
 
     def values(self) -> dict[str, float] | None:
         with self._lock:
-            if self._values is None or self._monotonic() - self._read_at >= self._max_age:
+            # a failed read waits its minute too: a database that is down is not asked on every scrape
+            if self._read_at is None or self._monotonic() - self._read_at >= self._max_age:
                 try:
                     self._values = self._read()
                     self.reads += 1
