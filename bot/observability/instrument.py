@@ -6,7 +6,7 @@ import contextlib
 from typing import Any, Iterator
 
 from bot.observability import metrics
-from bot.observability.logging import request_fields, set_request_context, subcommand_context
+from bot.observability.logging import request_fields, set_request_context
 
 
 def instrument(app: Any) -> None:
@@ -18,5 +18,8 @@ def instrument(app: Any) -> None:
 @contextlib.contextmanager
 def counted_subcommand(name: str) -> Iterator[None]:
     """A sub-command's outcome counted, and its name on every log line written meanwhile."""
-    with subcommand_context(name), metrics.count_subcommand(name):
+    # set, not reset: each task runs in a context of its own (TrackedExecutor), and the error a
+    # failure logs after this block (answering_failures, outside it) still names the sub-command
+    set_request_context(subcommand=name)
+    with metrics.count_subcommand(name):
         yield

@@ -8,17 +8,16 @@ user's long text never lands in the logs whole.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import datetime as dt
 import json
 import logging
 import re
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 MAX_MESSAGE = 300
 MAX_TRACEBACK = 8000
-_TOKEN = re.compile(r"\b(xox[a-z]-|xapp-)[A-Za-z0-9-]+")
+_TOKEN = re.compile(r"(xox[a-z]-|xapp-)[A-Za-z0-9-]+")  # no \\b: reprs glue "\\n" to the token
 _FIELDS = ("team", "channel", "user", "subcommand")
 _context: dict[str, contextvars.ContextVar[str | None]] = {
     name: contextvars.ContextVar(f"log_{name}", default=None) for name in _FIELDS
@@ -33,15 +32,6 @@ def set_request_context(**values: str | None) -> None:
     """Name the request the current thread (and the work it hands on) is serving."""
     for name, value in values.items():
         _context[name].set(value or None)
-
-
-@contextlib.contextmanager
-def subcommand_context(name: str) -> Iterator[None]:
-    token = _context["subcommand"].set(name)
-    try:
-        yield
-    finally:
-        _context["subcommand"].reset(token)
 
 
 def request_fields(body: dict[str, Any]) -> dict[str, str | None]:
