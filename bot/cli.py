@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None,
     except DBAPIError as err:  # the database stopped answering midway: one line, not a traceback
         if not err.connection_invalidated and "OperationalError" not in type(err).__name__ + type(err.orig).__name__:
             raise
-        print(f"incident-bot: the database does not answer{_where(args.env)}: {_first_line(err.orig)}", file=sys.stderr)
+        print(f"incident-bot: the database does not answer{_where(args.env)}: {_first_line(err.orig or err)}", file=sys.stderr)
         return 2
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -175,7 +175,13 @@ class Settings:
         )
 
 
-def _operations(env: Mapping[str, str]) -> dict[str, object]:
+class _Operations(TypedDict):
+    log_format: str
+    metrics_token: str | None
+    web_concurrency: int
+
+
+def _operations(env: Mapping[str, str]) -> _Operations:
     """LOG_FORMAT, METRICS_TOKEN and WEB_CONCURRENCY (issue 13)."""
     log_format = (env.get("LOG_FORMAT") or "plain").strip().lower()
     if log_format not in ("plain", "json"):

@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from bot.clock import SettableClock
 from bot.demo.workspace import GENERAL, DemoWorkspace
@@ -167,6 +167,5 @@ def _speaker(line: str) -> tuple[str | None, str]:
     """`as ann /incident …` speaks as ann; anything else as carol."""
     if line.startswith("as "):
         _, name, rest = (line.split(" ", 2) + ["", ""])[:3]
-        found: Callable[[], str | None] = lambda: next((uid for uid, n, _ in PEOPLE if n == name.strip("@")), None)
-        return found(), rest.strip()
+        return next((uid for uid, n, _ in PEOPLE if n == name.strip("@")), None), rest.strip()
     return CAROL, line

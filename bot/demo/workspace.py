@@ -134,7 +134,7 @@ class DemoWorkspace:
     def _post(self, body: str, content_type: str) -> int:
         stamp = str(int(time.time()))
         headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp,
-                   "X-Slack-Signature": SignatureVerifier(self.secret).generate_signature(timestamp=stamp, body=body)}
+                   "X-Slack-Signature": str(SignatureVerifier(self.secret).generate_signature(timestamp=stamp, body=body))}
         return self._http.post(f"{self.url}/slack/events", content=body.encode(), headers=headers).status_code
 
     def settle(self, timeout: float = 15.0) -> None:

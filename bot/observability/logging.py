@@ -36,8 +36,10 @@ def set_request_context(**values: str | None) -> None:
 
 def request_fields(body: dict[str, Any]) -> dict[str, str | None]:
     """team, channel and user of a Slack request body, whichever surface it came from."""
-    event = body.get("event") if isinstance(body.get("event"), dict) else {}
-    item = event.get("item") if isinstance(event.get("item"), dict) else {}
+    raw_event = body.get("event")
+    event: dict[str, Any] = raw_event if isinstance(raw_event, dict) else {}
+    raw_item = event.get("item")
+    item: dict[str, Any] = raw_item if isinstance(raw_item, dict) else {}
 
     def pick(*values: Any) -> str | None:
         return next((str(v) for v in values if isinstance(v, str) and v), None)
