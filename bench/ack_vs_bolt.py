@@ -27,10 +27,21 @@ from slack_sdk.signature import SignatureVerifier
 
 from common import migrated_database, percentile
 
-from bot.demo.slack_standin import SlackStandIn
-
 SECRET = "bench-signing-secret"
 HERE = Path(__file__).resolve().parent
+# The stand-in's own process: prints its URL; each line `N` read from stdin mints N response_urls
+# (printed one a line); it serves until its stdin closes.
+STANDIN = """
+import sys
+from bot.demo.slack_standin import SlackStandIn
+standin = SlackStandIn().start()
+standin.add_channel("C0GENERAL", "general")
+standin.add_user("U0BENCH", name="bench")
+print(standin.url, flush=True)
+for line in sys.stdin:
+    print("\\n".join(standin.response_url() for _ in range(int(line))), flush=True)
+standin.stop()
+"""
 
 
 def bare_app():  # type: ignore[no-untyped-def]
@@ -125,9 +136,9 @@ def main() -> None:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PROMETHEUS_"))}
     base_env["PYTHONPATH"] = os.pathsep.join([str(HERE), root, base_env.get("PYTHONPATH", "")])
 
-    standin = SlackStandIn().start()
-    standin.add_channel("C0GENERAL", "general")
-    standin.add_user("U0BENCH", name="bench")
+    standin = subprocess.Popen([sys.executable, "-c", STANDIN], env=base_env, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    standin_url = standin.stdout.readline().strip()  # type: ignore[union-attr]
     db = migrated_database(args.db)
 
     bare_port, bot_port = free_port(), free_port()
@@ -135,18 +146,23 @@ def main() -> None:
                   "--host", "127.0.0.1", "--port", str(bare_port), "--log-level", "warning", "--no-access-log"],
                  base_env, bare_port)
     bot_env = {**base_env, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-               "SLACK_API_URL": standin.base_url, "DATABASE_URL": db.url, "WEB_CONCURRENCY": str(args.workers),
-               "LOG_LEVEL": "WARNING", "PORT": str(bot_port)}
+               "SLACK_API_URL": standin_url + "/api/", "DATABASE_URL": db.url, "WEB_CONCURRENCY": str(args.workers),
+               "LOG_LEVEL": "WARNING", "PORT": str(bot_port), "INCIDENT_CREATE_CHANNEL": "false"}
     bot = start([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"], bot_env, bot_port)
     try:
-        declare_url = standin.response_url()
-        content, headers = body("declare Bench incident sev2", "C0GENERAL", declare_url)
+        # declared in #general itself (INCIDENT_CREATE_CHANNEL=false): the timeline entries go there
+        def response_urls(count: int) -> list[str]:
+            standin.stdin.write(f"{count}\n")  # type: ignore[union-attr]
+            standin.stdin.flush()  # type: ignore[union-attr]
+            return [standin.stdout.readline().strip() for _ in range(count)]  # type: ignore[union-attr]
+
+        content, headers = body("declare Bench incident sev2", "C0GENERAL", response_urls(1)[0])
         httpx.post(f"http://127.0.0.1:{bot_port}/slack/events", content=content, headers=headers)
-        standin.wait_for_responses(1, timeout=30, where=lambda r: r.token == declare_url.rsplit("/", 1)[-1])
-        channel = next(cid for cid, info in standin.channels.items() if info["name"].startswith("inc-"))
+        wait_for_entries(db, "Bench incident", 1)
 
         def batch(prefix: str, count: int) -> list[tuple[bytes, dict[str, str]]]:
-            return [body(f"timeline {prefix} {n}", channel, standin.response_url()) for n in range(count)]
+            urls = response_urls(count)
+            return [body(f"timeline {prefix} {n}", "C0GENERAL", urls[n]) for n in range(count)]
 
         for url in (f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{bot_port}"):  # warm both up
             asyncio.run(load(url, batch("warm-up", 64), args.concurrency))
@@ -154,21 +170,16 @@ def main() -> None:
                                                      batch("bench entry", args.requests), args.concurrency))
         bot_latencies, bot_wall = asyncio.run(load(f"http://127.0.0.1:{bot_port}",
                                                    batch("bench entry", args.requests), args.concurrency))
-        standin.wait_for_responses(args.requests + 64 + 1, timeout=300)
-
-        from sqlalchemy import func, select
-
-        from bot.models import TimelineEntry
-
-        with db.unit_of_work() as session:
-            stored = session.scalars(select(TimelineEntry.text).where(TimelineEntry.text.like("bench entry %"))).all()
-            distinct = session.scalar(select(func.count(func.distinct(TimelineEntry.text)))
-                                      .where(TimelineEntry.text.like("bench entry %")))
+        stored, distinct = wait_for_entries(db, "bench entry", args.requests)
     finally:
         for process in (bare, bot):
             process.terminate()
-            process.wait(timeout=30)
-        standin.stop()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        standin.stdin.close()  # type: ignore[union-attr]
+        standin.wait(timeout=30)
 
     print(f"{args.requests} × `/incident timeline`, {args.concurrency} concurrent senders, {args.workers} worker "
           f"process(es) each, db={db.engine.dialect.name}, {os.cpu_count()} CPUs")
@@ -176,8 +187,26 @@ def main() -> None:
     bot_p99, bot_rate = figures("bot", bot_latencies, bot_wall)
     print(f"ratios: p99 bot/bare = {bot_p99 / bare_p99:.2f} (target <= 1.5)   "
           f"throughput bot/bare = {bot_rate / bare_rate:.2f} (target >= 0.7)")
-    print(f"entries stored: {len(stored)} of {args.requests}, distinct {distinct} (each exactly once: "
-          f"{len(stored) == distinct == args.requests})")
+    print(f"entries stored: {stored} of {args.requests}, distinct {distinct} (each exactly once: "
+          f"{stored == distinct == args.requests})")
+
+
+def wait_for_entries(db, prefix: str, count: int, timeout: float = 300.0) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """(stored, distinct) timeline entries whose text starts with `prefix`, once `count` are stored."""
+    from sqlalchemy import func, select
+
+    from bot.models import TimelineEntry
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with db.unit_of_work() as session:
+            stored = session.scalar(select(func.count()).select_from(TimelineEntry)
+                                    .where(TimelineEntry.text.like(f"%{prefix}%"))) or 0
+            distinct = session.scalar(select(func.count(func.distinct(TimelineEntry.text)))
+                                      .where(TimelineEntry.text.like(f"%{prefix}%"))) or 0
+        if stored >= count or time.monotonic() > deadline:
+            return stored, distinct
+        time.sleep(0.2)
 
 
 if __name__ == "__main__":
