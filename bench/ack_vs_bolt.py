@@ -129,7 +129,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=max(1, min(os.cpu_count() or 1, 4)))
-    parser.add_argument("--db", default=None, help="database URL (default: a temporary SQLite file)")
+    parser.add_argument("--db", default=None, help="a PostgreSQL server URL to bench on a fresh database of its own "
+                                                   "there (default: a temporary SQLite file)")
     args = parser.parse_args()
 
     root = str(HERE.parent)
@@ -139,7 +140,8 @@ def main() -> None:
     standin = subprocess.Popen([sys.executable, "-c", STANDIN], env=base_env, stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True)
     standin_url = standin.stdout.readline().strip()  # type: ignore[union-attr]
-    db = migrated_database(args.db)
+    fresh = fresh_postgres(args.db) if args.db else None
+    db = migrated_database(fresh)
 
     bare_port, bot_port = free_port(), free_port()
     bare = start([sys.executable, "-m", "uvicorn", "ack_vs_bolt:bare_app", "--factory", "--workers", str(args.workers),
@@ -180,6 +182,9 @@ def main() -> None:
                 process.kill()
         standin.stdin.close()  # type: ignore[union-attr]
         standin.wait(timeout=30)
+        db.dispose()
+        if fresh:
+            drop_postgres(fresh)
 
     print(f"{args.requests} × `/incident timeline`, {args.concurrency} concurrent senders, {args.workers} worker "
           f"process(es) each, db={db.engine.dialect.name}, {os.cpu_count()} CPUs")
@@ -189,6 +194,35 @@ def main() -> None:
           f"throughput bot/bare = {bot_rate / bare_rate:.2f} (target >= 0.7)")
     print(f"entries stored: {stored} of {args.requests}, distinct {distinct} (each exactly once: "
           f"{stored == distinct == args.requests})")
+
+
+def fresh_postgres(server_url: str) -> str:
+    """A new, empty database on the server at `server_url`; never the one the URL names."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from bot.db import normalize_url
+
+    url = make_url(normalize_url(server_url))
+    name = f"incident_bot_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres(database_url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def wait_for_entries(db, prefix: str, count: int, timeout: float = 300.0) -> tuple[int, int]:  # type: ignore[no-untyped-def]
