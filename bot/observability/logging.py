@@ -16,6 +16,7 @@ import re
 from typing import Any, Iterable
 
 MAX_MESSAGE = 300
+_HANDLER_NAME = "incident-bot"
 MAX_TRACEBACK = 8000
 _TOKEN = re.compile(r"(xox[a-z]-|xapp-)[A-Za-z0-9-]+")  # no \\b: reprs glue "\\n" to the token
 _FIELDS = ("team", "channel", "user", "subcommand")
@@ -115,9 +116,11 @@ def configure_logging(level: str, log_format: str = "plain", *, secrets: Iterabl
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter(redact) if log_format == "json" else PlainFormatter(redact))
     handler.addFilter(_DropBoltNoise())
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
+    for old in list(root.handlers):  # ours from an earlier call; handlers others installed stay
+        if old.get_name() == _HANDLER_NAME:
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     if level != "DEBUG":
