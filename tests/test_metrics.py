@@ -13,9 +13,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.observability.metrics import DatabaseGauges
+from bot.jobs import all_jobs
+from bot.observability.metrics import DatabaseGauges, count_hook
+from bot.settings import Settings, SettingsError
 from tests.conftest import ANN, BOB
 from tests.flows import declare
+from tests.harness import utc
+from tests.postmortem_steps import at, run, seed_incident, wait_until_settled
 
 TOKEN = "m" * 24
 
@@ -177,3 +181,67 @@ scrape_configs:
         except subprocess.TimeoutExpired:
             server.kill()
 
+
+
+def job(name: str):
+    return next(j for j in all_jobs() if j.name == name)
+
+
+def test_the_background_sweeps_count_nudges_and_postmortem_retries(bot, standin, clock):
+    channel = declare(bot)
+    bot.command("action Fix the retries <@U0ANN> by Jul 10", user=ANN, channel=channel)
+    before = scrape(bot)
+    clock.set(utc(2026, 6, 29, 9, 5))  # the Monday after: the weekly nudge is due
+    job("weekly-nudges").run(bot.runtime)
+    job("weekly-nudges").run(bot.runtime)  # a second sweep finds it sent: nothing more
+    after = scrape(bot)
+    assert value(after, "incident_bot_nudges_total", outcome="claimed") - value(
+        before, "incident_bot_nudges_total", outcome="claimed") == 1
+    assert value(after, "incident_bot_nudges_total", outcome="sent") - value(
+        before, "incident_bot_nudges_total", outcome="sent") == 1
+
+
+def test_a_postmortem_publication_retried_by_the_sweep_is_counted(bot, db):
+    channel = seed_incident(bot)
+    bot.standin.fail("files.getUploadURLExternal", status=500, times=4)  # past the client's own retries
+    run(bot, at(14, 48), "close 14:47 Metrics normal", channel=channel)
+    assert wait_until_settled(bot, channel).publish_state == "pending"
+    before = scrape(bot)
+    bot.clock.set(at(14, 49))
+    assert job("publish-postmortems").run(bot.runtime) == 1
+    after = scrape(bot)
+    assert value(after, "incident_bot_postmortem_publish_retries_total") - value(
+        before, "incident_bot_postmortem_publish_retries_total") == 1
+
+
+def test_webhook_deliveries_are_counted_by_source_and_outcome_and_as_hook_requests(bot):
+    before = scrape(bot)
+    count_hook("alertmanager", "accepted")
+    count_hook("alertmanager", "refused")
+    after = scrape(bot)
+    for labels, name in (({"source": "alertmanager", "outcome": "accepted"}, "incident_bot_hook_deliveries_total"),
+                         ({"source": "alertmanager", "outcome": "refused"}, "incident_bot_hook_deliveries_total"),
+                         ({"surface": "hook", "outcome": "ok"}, "incident_bot_requests_total"),
+                         ({"surface": "hook", "outcome": "refused"}, "incident_bot_requests_total")):
+        assert value(after, name, **labels) - value(before, name, **labels) == 1
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"LOG_FORMAT": "yaml"}, "LOG_FORMAT"),
+    ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN"),
+    ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
+    ({"WEB_CONCURRENCY": "many"}, "WEB_CONCURRENCY"),
+])
+def test_operations_settings_are_checked_in_one_line(env, named):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", **env})
+    assert str(raised.value).startswith(named) and "\n" not in str(raised.value)
+
+
+def test_socket_mode_needs_no_signing_secret_but_http_mode_does():
+    assert Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}).slack_app_token == "xapp-1"
+    with pytest.raises(SettingsError, match="^SLACK_SIGNING_SECRET is not set$"):
+        Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1"})
+    defaults = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
+    assert (defaults.log_format, defaults.metrics_token) == ("plain", None)
+    assert 1 <= defaults.web_concurrency <= 4

@@ -143,8 +143,10 @@ class RateLimitCounter(RetryHandler):
 
 
 def count_hook(source: str, outcome: str) -> None:
-    """One webhook delivery from `source` (alertmanager, github …): `accepted` or `refused`."""
+    """One webhook delivery from `source` (alertmanager, github …): `accepted` or `refused`.
+    Also a request of the `hook` surface, beside Slack's."""
     HOOK_DELIVERIES.labels(source, outcome).inc()
+    REQUESTS.labels("hook", "ok" if outcome == "accepted" else "refused").inc()
 
 
 def count_nudge_sweep(report: Any) -> None:
