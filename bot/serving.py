@@ -96,13 +96,15 @@ def _serve_socket_mode(runtime: Any, common: dict[str, Any]) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
     from slack_sdk.errors import SlackApiError, SlackClientError
 
+    from bot.observability.logging import quiet
     from handlers import create_app
 
     settings = runtime.settings
     app = create_app(runtime)
     handler = SocketModeHandler(app, settings.slack_app_token)
     try:
-        handler.connect()
+        with quiet():  # until Slack answers (or not), which the next lines say in one line either way
+            handler.connect()
     except SlackApiError as err:
         code = err.response.get("error") if isinstance(err.response.data, dict) else err.response.status_code
         print(f"incident-bot: Slack refused the Socket Mode connection: {code} (check SLACK_APP_TOKEN)", file=sys.stderr)

@@ -8,12 +8,13 @@ user's long text never lands in the logs whole.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import json
 import logging
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 MAX_MESSAGE = 300
 _HANDLER_NAME = "incident-bot"
@@ -110,12 +111,40 @@ class _DropBoltNoise(logging.Filter):
         return not any(noise in message for noise in _BOLT_NOISE)
 
 
+class _DropSdkRetryChatter(logging.Filter):
+    """The SDK logs each failed attempt (ERROR) and each retry (INFO) of a call it then retries;
+    the gateway reports the outcome once, so below DEBUG the attempts are noise."""
+
+    _CHATTER = ("Failed to send a request to Slack API server", "A retry handler found", "Going to retry the same")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("slack_sdk") and record.getMessage().startswith(self._CHATTER))
+
+
+@contextlib.contextmanager
+def quiet(level: int = logging.CRITICAL) -> Iterator[None]:
+    """Hold back our handler's lines below `level` (unless at DEBUG): for a start-up step whose
+    outcome is reported as one line of its own."""
+    handler = next((h for h in logging.getLogger().handlers if h.get_name() == _HANDLER_NAME), None)
+    if handler is None or logging.getLogger().level <= logging.DEBUG:
+        yield
+        return
+    previous = handler.level
+    handler.setLevel(level)
+    try:
+        yield
+    finally:
+        handler.setLevel(previous)
+
+
 def configure_logging(level: str, log_format: str = "plain", *, secrets: Iterable[str] = ()) -> None:
     """One handler on the root logger, JSON or plain, redacting `secrets` and Slack tokens."""
     redact = Redactor(secrets)
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter(redact) if log_format == "json" else PlainFormatter(redact))
     handler.addFilter(_DropBoltNoise())
+    if level != "DEBUG":
+        handler.addFilter(_DropSdkRetryChatter())
     handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
     for old in list(root.handlers):  # ours from an earlier call; handlers others installed stay
