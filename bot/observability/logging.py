@@ -138,7 +138,11 @@ def quiet(level: int = logging.CRITICAL) -> Iterator[None]:
 
 
 def configure_logging(level: str, log_format: str = "plain", *, secrets: Iterable[str] = ()) -> None:
-    """One handler on the root logger, JSON or plain, redacting `secrets` and Slack tokens."""
+    """One handler on the root logger, JSON or plain, redacting `secrets` and Slack tokens.
+    Where logging was set up already by someone else (a test runner, an embedding app), theirs stays."""
+    root = logging.getLogger()
+    if any(h.get_name() != _HANDLER_NAME for h in root.handlers):
+        return
     redact = Redactor(secrets)
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter(redact) if log_format == "json" else PlainFormatter(redact))
@@ -146,7 +150,6 @@ def configure_logging(level: str, log_format: str = "plain", *, secrets: Iterabl
     if level != "DEBUG":
         handler.addFilter(_DropSdkRetryChatter())
     handler.set_name(_HANDLER_NAME)
-    root = logging.getLogger()
     for old in list(root.handlers):  # ours from an earlier call; handlers others installed stay
         if old.get_name() == _HANDLER_NAME:
             root.removeHandler(old)
