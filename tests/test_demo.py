@@ -89,9 +89,13 @@ def test_the_interactive_demo_answers_what_is_typed_until_quit(tmp_path):
                         "as ann /incident timeline 25:99 nonsense\n"
                         "as nobody /incident help\n"
                         "quit\n")
+    typed = io.StringIO(typed.getvalue().replace("quit\n", "/incident close\nquit\n"))
     shown = io.StringIO()
     assert run_demo(tmp_path, interactive=True, stdin=typed, out=shown) == 0
     out = shown.getvalue()
+    assert "#general> /incident declare Queue is backing up sev3" in out  # piped lines are echoed
+    saved = re.search(r"is in: (\S+\.md)", out)
+    assert saved and "consumers stuck on a poison message" in Path(saved.group(1)).read_text()
     assert "new channel #inc-" in out and "queue-is-backing-up" in out
     assert "as the *detected* milestone" in out and "queue depth alert" in out
     assert "the bot reacts :memo: on the message" in out

@@ -90,6 +90,19 @@ def play_reference_incident(workspace: DemoWorkspace, clock: SettableClock, prin
     return channel
 
 
+def save_drafts(workspace: DemoWorkspace, printer: Printer, out_dir: Path, *, saved: set[str]) -> None:
+    """Write each postmortem draft posted since the last call to `out_dir`, and say where."""
+    for file in workspace.postmortem_files():
+        if file["id"] in saved:
+            continue
+        saved.add(file["id"])
+        target = out_dir / str(file["filename"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(bytes(file["content"]))
+        channels = ", ".join(f"#{workspace.channel_name(c)}" for c in file.get("channels", []))
+        printer.say(f"\nThe postmortem draft (also posted in {channels}) is in: {target}")
+
+
 def wait_for_draft(workspace: DemoWorkspace, timeout: float = 20.0) -> bytes:
     import time
 
@@ -111,18 +124,16 @@ def run_demo(out_dir: Path | None, *, interactive: bool, stdin: TextIO = sys.std
         workspace.add_person(user_id, name, tz)
     try:
         printer.say("incident-bot demo: the real bot and server, a local Slack stand-in, a temporary database")
+        if interactive:
+            printer.say(f"(database: {workspace.settings.database_url}; times are now, in UTC)")
+            clock.set(dt.datetime.now(dt.timezone.utc))
+            return prompt(workspace, clock, printer, stdin, out_dir or workspace.directory)
         printer.say(f"(database: {workspace.settings.database_url}; the clock follows the reference incident "
                     f"of {DAY:%d %B %Y}, times in UTC)")
-        if interactive:
-            clock.set(dt.datetime.now(dt.timezone.utc))
-            return prompt(workspace, clock, printer, stdin)
-        channel = play_reference_incident(workspace, clock, printer)
-        draft = wait_for_draft(workspace)
+        play_reference_incident(workspace, clock, printer)
+        wait_for_draft(workspace)
         printer.news()
-        target = (out_dir or workspace.directory) / f"postmortem-{workspace.channel_name(channel)}.md"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(draft)
-        printer.say(f"\nThe postmortem draft (also posted in #{workspace.channel_name(channel)}) is in: {target}")
+        save_drafts(workspace, printer, out_dir or workspace.directory, saved=set())
         return 0
     finally:
         workspace.stop()
@@ -136,13 +147,17 @@ PROMPT_HELP = """Type as in Slack (you are carol, in #general until you declare 
   quit"""
 
 
-def prompt(workspace: DemoWorkspace, clock: SettableClock, printer: Printer, stdin: TextIO) -> int:
+def prompt(workspace: DemoWorkspace, clock: SettableClock, printer: Printer, stdin: TextIO, out_dir: Path) -> int:
     printer.say(PROMPT_HELP)
     channel = GENERAL
+    saved: set[str] = set()
+    echo = not stdin.isatty()  # typed lines piped in are shown, as a terminal would have shown them
     while True:
         printer.out.write(f"#{workspace.channel_name(channel)}> ")
         printer.out.flush()
         line = stdin.readline()
+        if echo:
+            printer.say(line.rstrip("\n"))
         if not line or line.strip() in ("quit", "exit", "q"):
             printer.say()
             return 0
@@ -160,7 +175,20 @@ def prompt(workspace: DemoWorkspace, clock: SettableClock, printer: Printer, std
             printer.say(PROMPT_HELP)
             continue
         printer.news()
+        if text.startswith(("/incident close", "/incident resolve", "/incident postmortem")):
+            _wait_for_new_draft(workspace, saved)
+            printer.news()
+        save_drafts(workspace, printer, out_dir, saved=saved)
         channel = workspace.incident_channel() or channel
+
+
+def _wait_for_new_draft(workspace: DemoWorkspace, saved: set[str], timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and all(f["id"] in saved for f in workspace.postmortem_files()):
+        workspace.settle()
+        time.sleep(0.05)
 
 
 def _speaker(line: str) -> tuple[str | None, str]:

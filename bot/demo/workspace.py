@@ -160,7 +160,9 @@ class DemoWorkspace:
         return next((cid for cid, info in self.standin.channels.items() if info.get("name") == name), None)
 
     def postmortem_files(self) -> list[dict[str, Any]]:
-        files = [f for f in self.standin.files.values() if str(f.get("filename", "")).startswith("postmortem-")]
+        # shared into a channel: the upload is complete (a file exists, empty, from the upload URL on)
+        files = [f for f in list(self.standin.files.values())
+                 if str(f.get("filename", "")).startswith("postmortem-") and f.get("channels")]
         return sorted(files, key=lambda f: f["created"])
 
     def news(self) -> list[Seen]:
