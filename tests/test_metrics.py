@@ -245,3 +245,10 @@ def test_socket_mode_needs_no_signing_secret_but_http_mode_does():
     defaults = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
     assert (defaults.log_format, defaults.metrics_token) == ("plain", None)
     assert 1 <= defaults.web_concurrency <= 4
+
+
+def test_a_rate_limited_response_url_is_labelled_as_such_never_by_its_secret_path():
+    from bot.observability.metrics import _method_of
+
+    assert _method_of("https://slack.com/api/chat.postMessage") == "chat.postMessage"
+    assert _method_of("https://hooks.slack.com/commands/T0001/1234/SeCrEtPaTh") == "response_url"

@@ -138,8 +138,14 @@ class RateLimitCounter(RetryHandler):
 
     def _can_retry(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
         if response is not None and response.status_code == 429:
-            SLACK_RATELIMITED.labels(request.url.rsplit("/", 1)[-1] or "unknown").inc()
+            SLACK_RATELIMITED.labels(_method_of(request.url)).inc()
         return False
+
+
+def _method_of(url: str) -> str:
+    """`chat.postMessage` from …/api/chat.postMessage; a response_url (whose path is a secret) is just that."""
+    head, _, method = url.split("?", 1)[0].rpartition("/")
+    return method if head.endswith("/api") and method else "response_url"
 
 
 def count_hook(source: str, outcome: str) -> None:
