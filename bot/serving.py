@@ -23,6 +23,7 @@ from typing import Any, Callable
 from bot.settings import Settings
 
 WORKER_FACTORY = "bot.serving:worker_app"
+_made_here: list[str] = []  # the metrics directory, when serve made it
 
 
 def prepare_process(settings: Settings) -> None:
@@ -32,7 +33,10 @@ def prepare_process(settings: Settings) -> None:
     if _worker_count(settings) > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         if "prometheus_client" in sys.modules:
             raise RuntimeError("prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set")
-        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="incident-bot-metrics-")
+        chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        directory = chosen or tempfile.mkdtemp(prefix="incident-bot-metrics-")
+        if not chosen:
+            _made_here.append(directory)  # removed when serve ends
         # The client's files from an earlier run would count twice: the directory starts empty.
         shutil.rmtree(directory, ignore_errors=True)
         Path(directory).mkdir(parents=True, exist_ok=True)
@@ -63,6 +67,8 @@ def serve(settings: Settings, *, host: str, port: int) -> int:
     finally:
         stop_background()
         runtime.shutdown()
+        for directory in _made_here:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def worker_app() -> Callable[..., Any]:
