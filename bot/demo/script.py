@@ -137,6 +137,7 @@ def run_demo(out_dir: Path | None, *, interactive: bool, stdin: TextIO = sys.std
         return 0
     finally:
         workspace.stop()
+        workspace.remove_database(keep_directory=out_dir is None)  # the drafts stay where they were written
 
 
 PROMPT_HELP = """Type as in Slack (you are carol, in #general until you declare an incident):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import shutil
 import socket
 import tempfile
 import threading
@@ -96,6 +97,13 @@ class DemoWorkspace:
         if self.runtime is not None:
             self.runtime.shutdown()
         self.standin.stop()
+
+    def remove_database(self, *, keep_directory: bool) -> None:
+        self.db.dispose()
+        for path in self.directory.glob("demo.db*"):
+            path.unlink(missing_ok=True)
+        if not keep_directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     # -- people and what they do ---------------------------------------------------------------
     def add_person(self, user_id: str, name: str, tz: str = "UTC") -> None:
