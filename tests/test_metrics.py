@@ -252,3 +252,20 @@ def test_a_rate_limited_response_url_is_labelled_as_such_never_by_its_secret_pat
 
     assert _method_of("https://slack.com/api/chat.postMessage") == "chat.postMessage"
     assert _method_of("https://hooks.slack.com/commands/T0001/1234/SeCrEtPaTh") == "response_url"
+
+
+def test_requests_are_counted_by_the_surface_they_come_from(bot):
+    before = scrape(bot)
+    bot.event({"type": "reaction_added", "user": ANN, "reaction": "thumbsup", "item_user": BOB,
+               "item": {"type": "message", "channel": "C0GENERAL", "ts": "1.000001"}})
+    bot.interaction({"type": "shortcut", "callback_id": "no_such_shortcut", "user": {"id": ANN},
+                     "trigger_id": "trigger-1"})
+    bot.settle()
+    after = scrape(bot)
+
+    def moved(**labels: str) -> float:
+        return value(after, "incident_bot_requests_total", **labels) - value(
+            before, "incident_bot_requests_total", **labels)
+
+    assert moved(surface="event", outcome="ok") == 1
+    assert moved(surface="shortcut", outcome="unhandled") == 1  # no listener: Bolt answers 404
