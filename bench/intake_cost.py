@@ -58,7 +58,7 @@ def ack_latencies(db: Database, requests: int, concurrency: int) -> list[float]:
 def store_cost(db: Database, count: int = 300) -> list[float]:
     now = dt.datetime.now(dt.UTC)
     took = []
-    for n in range(count):
+    for _n in range(count):
         started = time.monotonic()
         intake.store(db, surface="command", key=f"bench-{uuid.uuid4().hex}", raw_body="text=x" * 80,
                      content_type="application/x-www-form-urlencoded", user_id="U0BENCH", worker="bench", now=now)

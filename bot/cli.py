@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Any, Mapping
 
 from bot.settings import Settings, SettingsError
@@ -18,8 +20,10 @@ def _settings_or_exit(env: Mapping[str, str] | None = None) -> Settings:
         raise SystemExit(2) from None
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _configure_logging(settings: Settings) -> None:
+    from bot.serving import prepare_process_logging_only
+
+    prepare_process_logging_only(settings)
 
 
 def _migrate_or_exit(engine: Any) -> str:
@@ -43,7 +47,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from bot.db import Database
 
     settings = _settings_or_exit()
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     db = Database(settings.database_url)
     revision = _migrate_or_exit(db.engine)
     print(f"database is at revision {revision}")
@@ -51,45 +55,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from bot.runtime import build_runtime
-    from bot.server import build_asgi_app
-    from handlers import create_app
+    from bot import serving
 
     settings = _settings_or_exit()
-    _configure_logging(settings.log_level)
-    runtime = build_runtime(settings)
-    _migrate_or_exit(runtime.db.engine)
-    app = create_app(runtime)
-    background = _start_background(runtime)
-    from bot.trackers.service import check_at_start
+    serving.prepare_process(settings)  # logging and the metrics directory, before the workers exist
+    from bot.db import Database
 
-    check_at_start(runtime)  # one line saying whether the tracker is usable; never stops the bot
-    try:
-        if settings.slack_app_token:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            runtime.logger.info("starting in Socket Mode")
-            SocketModeHandler(app, settings.slack_app_token).start()
-        else:
-            asgi = build_asgi_app(app, runtime.db, signing_secret=settings.slack_signing_secret,
-                                  threads=settings.listener_threads, runtime=runtime)
-            uvicorn.run(asgi, host=args.host, port=args.port or settings.port, log_level=settings.log_level.lower(),
-                        lifespan="off")
-    finally:
-        for stop in background:
-            stop()
-        runtime.shutdown()
-    return 0
-
-
-def _start_background(runtime) -> list:  # type: ignore[no-untyped-def]
-    """Start the background work (scheduler); returns functions that stop it."""
-    from bot.jobs import all_jobs
-    from bot.scheduler import start_scheduler
-
-    return [start_scheduler(runtime, all_jobs(runtime.settings))]
+    database = Database(settings.database_url)
+    _migrate_or_exit(database.engine)
+    database.dispose()
+    return serving.serve(settings, host=args.host, port=args.port or settings.port)
 
 
 def cmd_nudge(args: argparse.Namespace) -> int:
@@ -98,7 +73,7 @@ def cmd_nudge(args: argparse.Namespace) -> int:
     from bot.runtime import build_runtime
 
     settings = _settings_or_exit(args.env)
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     runtime = build_runtime(settings, clock=args.clock)
     try:
         report = nudges.run_weekly(runtime, on_schedule=False, force=args.force, dry_run=args.dry_run)
@@ -150,13 +125,15 @@ def cmd_review(args: argparse.Namespace) -> int:
     from bot.insights import review_describe
 
     return review_describe.run_from_cli(_settings_or_exit(args.env), args)
+
+
 def cmd_tracker(args: argparse.Namespace) -> int:
     """`tracker sync`: the reconcile sweep now; `tracker check`: is the tracker usable, and as whom."""
     from bot.runtime import build_runtime
     from bot.trackers import outbox, service, sync
 
     settings = _settings_or_exit(args.env)
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     runtime = build_runtime(settings, clock=args.clock)
     try:
         line = service.describe_check(settings.trackers, runtime.tracker)
@@ -171,6 +148,13 @@ def cmd_tracker(args: argparse.Namespace) -> int:
         return 0
     finally:
         runtime.shutdown()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo.script import run_demo
+
+    logging.basicConfig(level="ERROR", format="%(levelname)s %(name)s: %(message)s")
+    return run_demo(args.out, interactive=args.interactive)
 
 
 def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None, clock: Any = None) -> int:
@@ -194,9 +178,46 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None,
     tracker = sub.add_parser("tracker", help="tickets: `sync` reads every open item's ticket now; `check` tests the settings")
     tracker.add_argument("action", choices=("sync", "check"))
     tracker.set_defaults(func=cmd_tracker)
+    demo = sub.add_parser("demo", help="play a reference incident against a local Slack stand-in (no Slack needed)")
+    demo.add_argument("--interactive", action="store_true", help="then type /incident commands yourself")
+    demo.add_argument("--out", type=Path, default=None, help="directory for the postmortem draft (default: a temp dir)")
+    demo.set_defaults(func=cmd_demo)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.set_defaults(env=env, clock=clock)
     args = parser.parse_args(argv)
-    return args.func(args)
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        return args.func(args)
+    except DBAPIError as err:  # the database stopped answering midway: one line, not a traceback
+        if not err.connection_invalidated and "OperationalError" not in type(err).__name__ + type(err.orig).__name__:
+            raise
+        print(f"incident-bot: the database does not answer{_where(args.env)}: {_first_line(err.orig or err)}", file=sys.stderr)
+        return 2
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("incident-bot")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _where(env: Mapping[str, str] | None) -> str:
+    from sqlalchemy.engine import make_url
+
+    raw = ((os.environ if env is None else env).get("DATABASE_URL") or "sqlite:///incident-bot.db").strip()
+    try:
+        return " at " + make_url(raw).render_as_string(hide_password=True)
+    except Exception:
+        return ""
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else error.__class__.__name__
 
 
 if __name__ == "__main__":

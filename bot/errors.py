@@ -21,7 +21,7 @@ class PermissionDenied(UserError):
 def report_unexpected(logger: logging.Logger, what: str) -> str:
     """Log the exception being handled with a traceback and a short id; return the id for the user."""
     error_id = secrets.token_hex(4)
-    logger.exception("unexpected error %s while %s", error_id, what)
+    logger.exception("unexpected error %s while %s", error_id, what, extra={"error_id": error_id})
     return error_id
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.observability import metrics
 from bot.runtime import Runtime
 from bot.scheduler import Job
 from bot.settings import Settings
@@ -17,13 +18,17 @@ INTAKE_TICK_SECONDS = 10
 def _publish_postmortems(runtime: Runtime) -> object:
     from bot.postmortem import publish
 
-    return publish.retry_due(runtime)
+    tried = publish.retry_due(runtime)
+    metrics.count_postmortem_retries(tried)
+    return tried
 
 
 def _weekly_nudges(runtime: Runtime) -> object:
     from bot.nudges import weekly as nudges
 
-    return nudges.run_weekly(runtime)
+    report = nudges.run_weekly(runtime)
+    metrics.count_nudge_sweep(report)
+    return report
 
 
 def _postmortem_reminders(runtime: Runtime) -> object:

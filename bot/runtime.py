@@ -12,6 +12,7 @@ from typing import Any
 from bot.clock import Clock, SystemClock
 from bot.db import Database
 from bot.intake import new_worker_id
+from bot.observability.executors import TrackedExecutor
 from bot.settings import Settings
 from bot.slack.gateway import SlackGateway, build_web_client
 from bot.trackers.registry import build_tracker
@@ -28,12 +29,12 @@ class Runtime:
     # Work that follows an acknowledgement runs here, not on Bolt's listener threads: a listener
     # then holds its thread for microseconds, so a burst of slow requests never delays an ack.
     after_ack: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=64, thread_name_prefix="after-ack")
+        default_factory=lambda: TrackedExecutor(64, "after-ack", pool="commands")
     )
     # Events (pins, edits) get a pool of their own: a storm of them, or Slack rate-limiting their
     # reads, then never delays the answer to someone's command.
     after_ack_events: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="after-ack-events")
+        default_factory=lambda: TrackedExecutor(32, "after-ack-events", pool="events")
     )
 
     # Who holds this process's intake leases (bot/intake.py), and how the Slack shell carries out

@@ -1,4 +1,4 @@
-"""The HTTP face of the bot: Bolt behind uvicorn (ASGI), plus `GET /healthz`.
+"""The HTTP face of the bot: Bolt behind uvicorn (ASGI), plus health, readiness and metrics.
 
 Bolt's ASGI adapter calls the synchronous app on the event loop; we hand each dispatch to a
 thread pool instead, so one slow request never holds up the acknowledgement of another.
@@ -8,7 +8,6 @@ Every request is verified on its raw bytes (bot/slack/verify.py) before Bolt par
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,11 +20,12 @@ from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.db import Database
-from handlers import tracker_hooks
+from bot.observability.endpoints import OperatorEndpoints, send_json, serve_lifespan
+from bot.runtime import Runtime
 from bot.slack import verify
+from handlers import tracker_hooks
 
 EVENTS_PATH = "/slack/events"
-HEALTH_PATH = "/healthz"
 HOOKS_PATH = "/hooks/"
 
 
@@ -64,22 +64,21 @@ async def _raw_body(request: AsgiHttpRequest) -> bytes:
     return bytes(chunks)
 
 
-def build_asgi_app(app: App, db: Database, *, signing_secret: str, threads: int = 32,
-                   runtime: Any = None) -> Callable[..., Any]:
+def build_asgi_app(app: App, db: Database, *, signing_secret: str | None, threads: int = 32,
+                   runtime: Runtime | None = None, slack_http: bool = True,
+                   on_shutdown: list[Callable[[], None]] | None = None) -> Callable[..., Any]:
+    """The ASGI app: the operator's endpoints (`bot.observability.endpoints`), webhooks under
+    /hooks/, and Slack's requests (unless in Socket Mode, where they come over the socket)."""
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dispatch")
-    slack_handler = ThreadedSlackRequestHandler(app, executor, signing_secret=signing_secret)
+    slack_handler = ThreadedSlackRequestHandler(app, executor, signing_secret=signing_secret or "")
+    operator = OperatorEndpoints(db, executor, runtime=runtime)
     hooks = _hooks(runtime)
 
     async def asgi(scope: dict[str, Any], receive: Callable, send: Callable) -> None:
-        if scope["type"] == "http" and scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
-            healthy = await asyncio.get_running_loop().run_in_executor(executor, db.is_healthy)
-            body = json.dumps({"status": "ok" if healthy else "database unavailable"}).encode()
-            await send({
-                "type": "http.response.start",
-                "status": 200 if healthy else 503,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            })
-            await send({"type": "http.response.body", "body": body})
+        if scope["type"] == "lifespan":
+            await serve_lifespan(receive, send, on_shutdown or [])
+            return
+        if scope["type"] == "http" and await operator.answer(scope, send):
             return
         # A tracker's own deliveries (/hooks/jira, GitHub `issues` events) go to the tracker adapter;
         # every other /hooks/<source> delivery is a fact from monitoring (handlers/hooks.py).
@@ -87,7 +86,10 @@ def build_asgi_app(app: App, db: Database, *, signing_secret: str, threads: int 
             return
         if hooks is not None and scope["type"] == "http" and scope["path"].startswith(HOOKS_PATH):
             return await hooks(scope, receive, send)
-        await slack_handler(scope, receive, send)
+        if slack_http and scope["type"] == "http" and scope["path"] == EVENTS_PATH:
+            await slack_handler(scope, receive, send)
+            return
+        await send_json(send, 404, {"error": "not found"})
 
     return asgi
 

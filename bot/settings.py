@@ -10,7 +10,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -153,7 +153,7 @@ def _tracker_users(env: Mapping[str, str], name: str) -> dict[str, str]:
     users: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in raw.split(","))):
         slack_id, sep, login = part.partition("=")
-        if not sep or not slack_id.strip()[:1] in ("U", "W") or not login.strip():
+        if not sep or slack_id.strip()[:1] not in ("U", "W") or not login.strip():
             raise SettingsError(f"{name} must look like U0123ABC=octocat,U0456DEF=hubot (Slack id=tracker user), not {part!r}")
         users[slack_id.strip()] = login.strip()
     return users
@@ -245,6 +245,10 @@ class Settings:
     github_webhook_secret: str | None = None
     alerts_channel: str | None = None
     hooks_lookback: dt.timedelta = field(default_factory=lambda: dt.timedelta(hours=6))
+    # --- operations (issue 13) ---
+    log_format: str = "plain"  # plain | json
+    metrics_token: str | None = None  # when set, GET /metrics wants `Authorization: Bearer <it>`
+    web_concurrency: int = 1  # worker processes sharing PORT (from_env defaults to the CPUs, at most 4)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -280,7 +284,9 @@ class Settings:
         review_schedule, review_channel = _review(env)
         return cls(
             slack_bot_token=_required(env, "SLACK_BOT_TOKEN", "xoxb-"),
-            slack_signing_secret=_required(env, "SLACK_SIGNING_SECRET"),
+            # Socket Mode takes Slack's requests over an authenticated WebSocket: nothing to verify
+            slack_signing_secret=(env.get("SLACK_SIGNING_SECRET") or "").strip() if app_token
+            else _required(env, "SLACK_SIGNING_SECRET"),
             slack_app_token=app_token,
             database_url=database_url,
             slack_api_url=_url(env, "SLACK_API_URL", SLACK_API_DEFAULT),
@@ -307,6 +313,7 @@ class Settings:
             share_stakeholders_channel=_share_channel(env, "SHARE_STAKEHOLDERS_CHANNEL"),
             postmortem_review_reminder_days=_int(env, "POSTMORTEM_REVIEW_REMINDER_DAYS", 2, minimum=1, maximum=60),
             **_sources_settings(env),
+            **_operations(env),
         )
 
 
@@ -340,4 +347,26 @@ def _sources_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "github_webhook_secret": _secret(env, "GITHUB_WEBHOOK_SECRET"),
         "alerts_channel": (env.get("ALERTS_CHANNEL") or "").strip().lstrip("#") or None,
         "hooks_lookback": _lookback(env, "HOOKS_LOOKBACK", "6h"),
+    }
+
+
+class _Operations(TypedDict):
+    log_format: str
+    metrics_token: str | None
+    web_concurrency: int
+
+
+def _operations(env: Mapping[str, str]) -> _Operations:
+    """LOG_FORMAT, METRICS_TOKEN and WEB_CONCURRENCY (issue 13)."""
+    log_format = (env.get("LOG_FORMAT") or "plain").strip().lower()
+    if log_format not in ("plain", "json"):
+        raise SettingsError(f"LOG_FORMAT must be plain or json, not {log_format!r}")
+    token = (env.get("METRICS_TOKEN") or "").strip() or None
+    if token is not None and len(token) < 16:
+        raise SettingsError("METRICS_TOKEN must be at least 16 characters (e.g. `openssl rand -hex 16`)")
+    default_workers = max(1, min(os.cpu_count() or 1, 4))
+    return {
+        "log_format": log_format,
+        "metrics_token": token,
+        "web_concurrency": _int(env, "WEB_CONCURRENCY", default_workers, minimum=1, maximum=32),
     }

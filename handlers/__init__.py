@@ -5,10 +5,10 @@ Listeners parse a request, call a service in `bot/`, and turn the result into a 
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from slack_bolt import App
 
+from bot.observability.executors import TrackedExecutor
+from bot.observability.instrument import instrument
 from bot.runtime import Runtime
 from handlers.authorization import BotIdentity
 from handlers import (
@@ -35,9 +35,10 @@ def create_app(runtime: Runtime) -> App:
         authorize=identity.authorizer(),
         # Bolt's default pool of 5 threads starves when listeners wait on slow Web API calls,
         # and a listener waiting for a thread cannot ack: size it for concurrent load.
-        listener_executor=ThreadPoolExecutor(max_workers=settings.listener_threads, thread_name_prefix="listener"),
+        listener_executor=TrackedExecutor(settings.listener_threads, "listener"),  # keeps the log context
         logger=runtime.logger.getChild("bolt"),
     )
+    instrument(app)  # metrics and log context for every request, in HTTP and Socket Mode
     for module in LISTENER_MODULES:
         module.register(app, runtime)
     install_intake(app, runtime)

@@ -9,6 +9,7 @@ from slack_bolt import Ack, App
 from bot import incidents
 from bot.errors import UserError
 from bot.slack.blocks import sections_for_lines
+from bot.observability.instrument import counted_subcommand as counted
 from bot.runtime import Runtime
 from bot.slack.text import unescape_incoming
 from handlers import (
@@ -85,10 +86,10 @@ def handle(runtime: Runtime, body: dict[str, Any]) -> None:
         reply.text = prefix + reply.text
         if prefix:
             reply.blocks = [*sections_for_lines([prefix.strip()]), *(reply.blocks or [])]
-        with answering_failures(runtime, request.response_url, "showing help"):
+        with answering_failures(runtime, request.response_url, "showing help"), counted(name and "unknown" or "help"):
             send_reply(runtime, request.response_url, reply)
         return
-    with answering_failures(runtime, request.response_url, f"running /incident {name}"):
+    with answering_failures(runtime, request.response_url, f"running /incident {name}"), counted(command.name):
         if command.needs_incident:
             with runtime.db.unit_of_work() as session:
                 request.incident_id = incidents.require_by_channel(session, request.channel_id).id

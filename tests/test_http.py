@@ -39,14 +39,16 @@ def test_unsigned_wrongly_signed_and_stale_requests_get_401_and_change_nothing(b
     standin.wait_for("conversations.create")
 
 
-def test_healthz_answers_200_with_a_database_and_503_without(bot, standin, clock, tmp_path):
+def test_healthz_says_the_process_answers_and_readyz_says_whether_the_database_does(bot, standin, clock, tmp_path):
     assert bot.get("/healthz").status_code == 200
     assert bot.get("/healthz").json() == {"status": "ok"}
+    assert bot.get("/readyz").json() == {"status": "ok"}
     for url in (f"sqlite:///{tmp_path}/missing-dir/x.db", "postgresql+psycopg://nobody@127.0.0.1:1/none"):
         broken = Database(url)
         down = BotUnderTest(standin=standin, clock=clock, settings=bot_settings(standin, url)).start(broken)
         try:
-            response = down.get("/healthz")
+            assert down.get("/healthz").status_code == 200  # alive: restarting it would not bring the database
+            response = down.get("/readyz")
             assert response.status_code == 503 and response.json()["status"] == "database unavailable"
         finally:
             down.stop()

@@ -43,6 +43,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
+from bot.observability import metrics
 from bot.slack import blocks as bk
 
 logger = logging.getLogger(__name__)
@@ -127,7 +128,8 @@ def retry_handlers(max_retries: int = 3, *, resend_lost: bool = True) -> list[An
 def api_retry_handlers(max_retries: int = 3) -> list[Any]:
     """For the Web API: 429 (Slack did nothing; wait Retry-After) and requests that never left.
     5xx and lost answers are handled by `SlackGateway.call`, which knows which methods create."""
-    return [RateLimitErrorRetryHandler(max_retry_count=max_retries), _NotSentRetryHandler(max_retries)]
+    return [metrics.RateLimitCounter(),  # counts each 429 before the next handler retries it
+            RateLimitErrorRetryHandler(max_retry_count=max_retries), _NotSentRetryHandler(max_retries)]
 
 
 def build_web_client(token: str, base_url: str, *, max_retries: int = 3, timeout: int = 15) -> WebClient:
@@ -169,6 +171,7 @@ class SlackGateway:
             return self._once(method, params)
         return self._repeating(method, params)
 
+    @metrics.counts_slack_calls  # every attempt goes out here, whichever path sent it
     def _once(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
             response = self.client.api_call(method, json=params) if _wants_json(method) else self.client.api_call(
