@@ -20,6 +20,7 @@ from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.db import Database
+from bot.observability import metrics
 from bot.observability.endpoints import OperatorEndpoints, send_json, serve_lifespan
 from bot.runtime import Runtime
 from bot.slack import verify
@@ -36,12 +37,14 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         self._signing_secret = signing_secret
 
     async def dispatch(self, request: AsgiHttpRequest) -> BoltResponse:
+        started = time.perf_counter()
         headers = request.get_headers()
-        checked = verify.check(await _raw_body(request), headers, secret=self._signing_secret,  # type: ignore[arg-type]
-                               now=time.time())
+        raw = await _raw_body(request)
+        checked = verify.check(raw, headers, secret=self._signing_secret, now=time.time())  # type: ignore[arg-type]
         if isinstance(checked, verify.Refusal):
             client = str(headers.get("x-forwarded-for") or "a client")[:100]  # said by the client: capped
             verify.log_refusal(_logger, checked, client)
+            metrics.count_refused(raw, checked.status, time.perf_counter() - started)
             return BoltResponse(status=checked.status, body=checked.reason)
         bolt_request = BoltRequest(body=checked.body, query=request.query_string, headers=headers)
         loop = asyncio.get_running_loop()

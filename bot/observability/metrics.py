@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import hmac
+import json
 import os
 import threading
 import time
+import urllib.parse
 from typing import Any, Callable, Iterator, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -69,6 +71,28 @@ def outcome_of(status: int) -> str:
     if status == 404:
         return "unhandled"
     return "error" if status >= 500 else "bad_request"
+
+
+def count_refused(raw_body: bytes, status: int, seconds: float) -> None:
+    """A request refused before Bolt saw it (bad signature, junk): counted under the surface its
+    body claims (a label from a fixed set, never trusted for anything else), or `other`."""
+    body: dict[str, Any] = {}
+    try:
+        text = raw_body[:65536].decode("utf-8")
+        if text.startswith("{"):
+            parsed = json.loads(text)
+            body = parsed if isinstance(parsed, dict) else {}
+        else:
+            form = urllib.parse.parse_qs(text)
+            body = {"command": (form.get("command") or [""])[0]}
+            if "payload" in form:
+                parsed = json.loads(form["payload"][0])
+                body = parsed if isinstance(parsed, dict) else {}
+    except ValueError:  # undecodable or not JSON: UnicodeDecodeError and JSONDecodeError alike
+        body = {}
+    surface = surface_of(body)
+    ACK_SECONDS.labels(surface).observe(seconds)
+    REQUESTS.labels(surface, outcome_of(status)).inc()
 
 
 def observe_dispatch(app: Any, on_request: Callable[[dict[str, Any]], None] | None = None) -> None:

@@ -115,7 +115,11 @@ def describe_check(settings: TrackerSettings, tracker: object) -> str:
 
 
 def check_at_start(runtime: Runtime) -> None:
-    """The check call at serve start, in the background: one clear line, never fatal."""
+    """The check call at serve start, in the background: one clear line, never fatal. Without a
+    tracker there is nothing to check, and nothing is said (`incident-bot tracker check` says so)."""
+    if runtime.tracker is None:
+        return
+
     def run() -> None:
         line = describe_check(runtime.settings.trackers, runtime.tracker)
         (runtime.logger.warning if "not usable" in line else runtime.logger.info)("%s", line)
