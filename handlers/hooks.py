@@ -19,6 +19,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from bot.errors import report_unexpected
+from bot.observability import metrics
 from bot.runtime import Runtime
 from bot.sources import deliveries, notices, registry
 from bot.sources.github import GITHUB_EVENT_HANDLERS
@@ -39,6 +40,7 @@ class HookCounters:
     def count(self, source: str, outcome: str) -> None:
         with self._lock:
             self._counts[(source, outcome)] += 1
+        metrics.count_hook(source, "refused" if outcome.startswith("refused") else outcome)
 
     def snapshot(self) -> dict[tuple[str, str], int]:
         with self._lock:

@@ -18,6 +18,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.errors import report_unexpected
+from bot.observability import metrics
 from bot.runtime import Runtime
 from bot.trackers import inbound
 
@@ -108,6 +109,7 @@ async def serve(app: App, executor: Any, scope: dict[str, Any], receive: Callabl
             return 500, f"error {error_id}"
 
     status, text = await asyncio.get_running_loop().run_in_executor(executor, work)
+    metrics.count_hook(scope["path"].rsplit("/", 1)[-1], "accepted" if status == 200 else "refused")
     await _answer(send, status, text)
     return True
 

@@ -20,6 +20,7 @@ import uvicorn
 from slack_sdk.signature import SignatureVerifier
 
 from bot.clock import SettableClock
+from bot.demo.workspace import as_slack_sends, drain
 from bot.db import Database
 from bot.runtime import Runtime, build_runtime
 from bot.server import build_asgi_app
@@ -76,9 +77,9 @@ class BotUnderTest:
     def settle(self, timeout: float = 10.0) -> None:
         """Wait until every request answered so far is fully handled: Bolt's listeners first, then
         the work they handed on after their ack. For asserting that something did NOT happen."""
-        _drain(self.app.listener_runner.listener_executor, timeout)
-        _drain(self.runtime.after_ack, timeout)
-        _drain(self.runtime.after_ack_events, timeout)
+        drain(self.app.listener_runner.listener_executor, timeout)
+        drain(self.runtime.after_ack, timeout)
+        drain(self.runtime.after_ack_events, timeout)
 
     def stop(self) -> None:
         if self.runtime.stop_intake is not None:
@@ -182,7 +183,7 @@ def command_body(standin: SlackStandIn, text: str, *, user: str, channel: str, c
         "token": "legacy", "team_id": "T0001", "team_domain": "example", "channel_id": channel,
         "channel_name": channel_name, "user_id": user, "user_name": user.lower(), "command": command,
         # Slack HTML-escapes & < > in command text; mentions arrive as <@U…|name> (should_escape)
-        "text": _slack_escape(text), "api_app_id": "A0001", "is_enterprise_install": "false",
+        "text": as_slack_sends(text), "api_app_id": "A0001", "is_enterprise_install": "false",
         "response_url": response_url, "trigger_id": f"trigger-{time.monotonic_ns()}",
     }
     return urllib.parse.urlencode(form), response_url
@@ -218,30 +219,6 @@ def find_element(blocks: list[dict[str, Any]] | str, action_id: str) -> dict[str
         if accessory and accessory.get("action_id") == action_id:
             return {**accessory, "block_id": block.get("block_id", "")}
     raise AssertionError(f"no element {action_id!r} in blocks: {json.dumps(blocks)[:2000]}")
-
-
-def _slack_escape(text: str) -> str:
-    """What Slack does to typed text before sending it: escape & < > but keep its own markup."""
-    import re
-
-    out = []
-    position = 0
-    for match in re.finditer(r"<(@[UW][A-Z0-9]+(\|[^>]*)?|#C[A-Z0-9]+(\|[^>]*)?|![a-z^A-Z0-9|@ -]+|https?://[^>]+)>", text):
-        out.append(text[position:match.start()].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-        out.append(match.group(0))
-        position = match.end()
-    out.append(text[position:].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-    return "".join(out)
-
-
-def _drain(executor: Any, timeout: float) -> None:
-    """Fill every worker of a ThreadPoolExecutor with a marker; once all markers run at the same
-    time, each worker has finished whatever was queued before them."""
-    workers = executor._max_workers
-    barrier = threading.Barrier(workers + 1, timeout=timeout)
-    for _ in range(workers):
-        executor.submit(barrier.wait)
-    barrier.wait()
 
 
 def utc(*args: int) -> dt.datetime:

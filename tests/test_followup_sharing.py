@@ -171,3 +171,19 @@ def test_follow_up_settings_read_ids_and_names():
                                   "SHARE_ENGINEERING_CHANNEL": "C0ENGINEERS", "SHARE_STAKEHOLDERS_CHANNEL": "#leads"})
     assert (settings.share_engineering_channel, settings.share_stakeholders_channel) == ("C0ENGINEERS", "leads")
     assert settings.postmortem_review_reminder_days == 2
+
+
+def test_the_periodic_review_counts_late_and_missing_shares(make_bot, db, standin, clock):
+    standin.add_channel("C0ENGINEERS", "eng-postmortems")
+    standin.add_channel("C0STAKEHOLD", "stakeholders")
+    bot = make_bot(**SHARING)
+    channel = closed_incident(bot)  # resolved 2026-06-22 14:47: engineering due 23rd 14:47, stakeholders 24th 14:47
+    run(bot, t(17, 47, day=23), "postmortem share engineering", user=ANN, channel=channel)  # 3 hours late
+    clock.set(t(9, 0, day=26))  # past both deadlines; stakeholders never heard
+    run(bot, t(9, 0, day=26), "review 2026-Q2", user=ANN, channel="C0GENERAL")
+    standin.wait_for("files.completeUploadExternal",
+                     where=lambda c: c.params.get("channel_id") == standin.dm_channel(ANN))
+    text = "\n".join(reply_text(m) for m in standin.messages[standin.dm_channel(ANN)])
+    assert "Postmortems shared late*: 2" in text
+    assert "engineering: shared 3 hours late" in text
+    assert "stakeholders: not shared, due 2026-06-24 14:47 UTC" in text

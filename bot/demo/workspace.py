@@ -118,7 +118,7 @@ class DemoWorkspace:
         form = {
             "token": "legacy", "team_id": TEAM, "team_domain": "example", "channel_id": channel,
             "channel_name": self.channel_name(channel), "user_id": user, "user_name": self.user_name(user),
-            "command": "/incident", "text": _as_slack_sends(text), "api_app_id": "A0DEMO",
+            "command": "/incident", "text": as_slack_sends(text), "api_app_id": "A0DEMO",
             "response_url": response_url, "trigger_id": f"trigger-{time.monotonic_ns()}",
         }
         status = self._post(urllib.parse.urlencode(form), "application/x-www-form-urlencoded")
@@ -151,7 +151,7 @@ class DemoWorkspace:
         assert self.runtime is not None
         for pool in (self.app.listener_runner.listener_executor, self.runtime.after_ack,
                      self.runtime.after_ack_events):
-            _drain(pool, timeout)
+            drain(pool, timeout)
 
     # -- reading the workspace -----------------------------------------------------------------
     def user_name(self, user_id: str) -> str:
@@ -235,12 +235,13 @@ def _json_list(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _as_slack_sends(text: str) -> str:
-    """Slack HTML-escapes & < > in what people type, but keeps its own <@U…> mentions."""
+def as_slack_sends(text: str) -> str:
+    """What Slack does to typed text before sending it: escape & < > but keep its own markup
+    (mentions, channel links, <!…> broadcasts and links)."""
     import re
 
     out, position = [], 0
-    for match in re.finditer(r"<(@[UW][A-Z0-9]+(\|[^>]*)?|#C[A-Z0-9]+(\|[^>]*)?)>", text):
+    for match in re.finditer(r"<(@[UW][A-Z0-9]+(\|[^>]*)?|#C[A-Z0-9]+(\|[^>]*)?|![a-z^A-Z0-9|@ -]+|https?://[^>]+)>", text):
         out.append(text[position:match.start()].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
         out.append(match.group(0))
         position = match.end()
@@ -248,7 +249,7 @@ def _as_slack_sends(text: str) -> str:
     return "".join(out)
 
 
-def _drain(executor: Any, timeout: float) -> None:
+def drain(executor: Any, timeout: float) -> None:
     """Occupy every worker of a ThreadPoolExecutor at once: then all work queued before is done."""
     workers = executor._max_workers
     barrier = threading.Barrier(workers + 1, timeout=timeout)

@@ -1,8 +1,8 @@
 """How an incident was detected: by monitoring, by people, or not recorded.
 
-Read from what exists today: the `detected` milestone (a pinned message from a bot, such as an
-alert, means monitoring) and the words of that milestone and the `detection` facts. One function,
-so richer signals (alert facts from the monitoring sources) slot in here.
+Read from the `detected` milestone — taken from an alert or page the monitoring webhooks
+recorded (bot/sources), or a pinned message from a bot, means monitoring — and otherwise from
+the words of that milestone and of the `detection` facts.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from bot.insights.history import IncidentRecord
-from bot.models import FactSection, Milestone
+from bot.models import EntrySource, FactSection, Milestone
 
 MONITORING, PEOPLE, UNKNOWN = "monitoring", "people", "not recorded"
 _MONITORING_WORDS = re.compile(
@@ -23,6 +23,8 @@ _PEOPLE_WORDS = re.compile(
 
 def how_detected(record: IncidentRecord) -> str:
     detected = record.milestones.get(Milestone.DETECTED)
+    if detected is not None and detected.source == EntrySource.MONITORING.value:
+        return MONITORING  # the first alert or page the team's monitoring sent
     if detected is not None and detected.author_id.startswith("B"):
         return MONITORING  # a bot's message (an alert) was pinned as the detection
     texts = ([detected.text] if detected is not None else []) + record.facts_in(FactSection.DETECTION)

@@ -69,7 +69,9 @@ class IncidentRecord:
     facts: dict[FactSection, list[str]] = field(default_factory=dict)
     milestones: dict[Milestone, MilestoneRecord] = field(default_factory=dict)
     items: list[ItemRecord] = field(default_factory=list)
-    postmortem_status: str | None = None  # draft | final | None (no draft yet)
+    postmortem_status: str | None = None  # draft | review | final | None (no draft yet)
+    resolved_at: dt.datetime | None = None  # the resolved milestone, else the close: sharing's clock
+    shared_at: dict[str, dt.datetime | None] = field(default_factory=dict)  # audience -> first share
 
     def facts_in(self, section: FactSection) -> list[str]:
         return self.facts.get(section, [])
@@ -94,6 +96,7 @@ def load(session: Session, incident_ids: Iterable[int], *, with_items: bool = Tr
     facts: dict[int, dict[FactSection, list[str]]] = defaultdict(lambda: defaultdict(list))
     items: dict[int, list[ItemRecord]] = defaultdict(list)
     drafts: dict[int, str] = {}
+    shares: dict[int, dict[str, dt.datetime | None]] = {}
     for chunk in _chunks(ids):
         incidents += session.scalars(select(Incident).where(Incident.id.in_(chunk)))
         marked = session.execute(
@@ -129,10 +132,12 @@ def load(session: Session, incident_ids: Iterable[int], *, with_items: bool = Tr
                 .where(ActionItem.incident_id.in_(chunk)).order_by(ActionItem.id)
             ):
                 items[row[0]].append(ItemRecord(row[1], row[2], row[3], row[4], row[5].value, row[6], row[7], row[8]))
-        for incident_id, status in session.execute(
-            select(Postmortem.incident_id, Postmortem.status).where(Postmortem.incident_id.in_(chunk))
+        for incident_id, status, engineering, stakeholders in session.execute(
+            select(Postmortem.incident_id, Postmortem.status, Postmortem.shared_engineering_at,
+                   Postmortem.shared_stakeholders_at).where(Postmortem.incident_id.in_(chunk))
         ):
             drafts[incident_id] = status
+            shares[incident_id] = {"engineering": engineering, "stakeholders": stakeholders}
     labels = label_store.of_many(session, ids)
     records = {}
     for incident in incidents:
@@ -146,6 +151,8 @@ def load(session: Session, incident_ids: Iterable[int], *, with_items: bool = Tr
             facts={section: list(texts) for section, texts in facts[incident.id].items()},
             milestones=dict(milestones[incident.id]), items=items[incident.id],
             postmortem_status=drafts.get(incident.id),
+            resolved_at=milestone_times[incident.id].get(Milestone.RESOLVED) or incident.closed_at,
+            shared_at=shares.get(incident.id, {}),
         )
     return records
 

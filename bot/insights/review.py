@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.insights import history
+from bot.postmortem import sharing
 from bot.insights.detection import MONITORING, PEOPLE, UNKNOWN, how_detected
 from bot.insights.periods import Period
 from bot.insights.related import stem, words
@@ -104,6 +105,17 @@ class Waiting:
     has_draft: bool
 
 
+@dataclass(frozen=True)
+class LateShare:
+    """A postmortem shared with an audience after its deadline, or not yet and the deadline passed."""
+
+    incident_id: int
+    title: str
+    audience: str  # engineering (24 h after resolution) | stakeholders (48 h)
+    deadline: dt.datetime
+    shared_at: dt.datetime | None  # None: not shared yet
+
+
 @dataclass
 class Review:
     period: Period
@@ -119,6 +131,7 @@ class Review:
     dropped_reasons: list[tuple[int, int, str]] = field(default_factory=list)  # (item, incident, reason)
     themes: list[Theme] = field(default_factory=list)
     waiting: list[Waiting] = field(default_factory=list)
+    late_shares: list[LateShare] = field(default_factory=list)
     weeks: list[tuple[dt.date, int, int]] = field(default_factory=list)  # (week ending, open, done)
 
 
@@ -196,6 +209,7 @@ def compute(records: Iterable[history.IncidentRecord], period: Period, *, now: d
         for word in {stem(w): w for cause in record.facts_in(FactSection.CAUSE) for w in words(cause)}.items():
             cause_incidents[word[0]].append(record.id)
             cause_words.setdefault(word[0], word[1])
+        review.late_shares += late_shares(record, now)
         if record.status == "closed" and record.postmortem_status != "final" and record.closed_at is not None:
             closed_on = record.closed_at.astimezone(zone).date()
             review.waiting.append(Waiting(record.id, record.title, record.channel_id, closed_on,
@@ -206,6 +220,19 @@ def compute(records: Iterable[history.IncidentRecord], period: Period, *, now: d
     review.waiting.sort(key=lambda w: (-w.days, w.incident_id))
     review.weeks = weekly_items(chosen, period, now=now, zone=zone)
     return review
+
+
+def late_shares(record: history.IncidentRecord, now: dt.datetime) -> list[LateShare]:
+    """The sharing deadlines this incident's postmortem missed (bot/postmortem/sharing.py sets them)."""
+    if record.status != "closed" or record.postmortem_status is None:
+        return []
+    late = []
+    for audience in sharing.AUDIENCES.values():
+        deadline = sharing.deadline(record.resolved_at, audience)
+        shared_at = record.shared_at.get(audience.name)
+        if deadline is not None and (shared_at > deadline if shared_at else now > deadline):
+            late.append(LateShare(record.id, record.title, audience.name, deadline, shared_at))
+    return late
 
 
 def _themes(found: dict[str, list[int]], kind: str, shown: dict[str, str]) -> list[Theme]:

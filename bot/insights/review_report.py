@@ -150,6 +150,14 @@ def build(review: Review, names: Mapping[str, str], *, share_in: str | None = No
     ]
     blocks += bk.sections_for_lines(waiting)
 
+    shares = [f"*Postmortems shared late*: {len(review.late_shares)} (engineering within 24 hours of resolution, "
+              "stakeholders within 48)"] + [
+        f"• #{s.incident_id} {_title(s.title)} — {s.audience}: "
+        + (f"shared {human_duration(s.shared_at - s.deadline)} late" if s.shared_at else f"not shared, due {s.deadline:%Y-%m-%d %H:%M} UTC")
+        for s in review.late_shares[:MAX_WAITING_LINES]
+    ]
+    blocks += bk.sections_for_lines(shares)
+
     # Every incident is in the CSV; the message lists as many as fit beside the rest (newest last).
     budget = bk.MAX_BLOCKS_TOTAL_TEXT - bk.text_size(blocks) - TAIL_RESERVE
     incident_lines = ["*Every incident* (detect · acknowledge · mitigate · resolve; action items)"]

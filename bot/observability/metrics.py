@@ -173,10 +173,10 @@ def _method_of(url: str) -> str:
 
 
 def count_hook(source: str, outcome: str) -> None:
-    """One webhook delivery from `source` (alertmanager, github …): `accepted` or `refused`.
-    Also a request of the `hook` surface, beside Slack's."""
+    """One webhook delivery from `source` (alertmanager, github …): `accepted`, `duplicate`,
+    `ignored` or `refused`. Also a request of the `hook` surface, beside Slack's."""
     HOOK_DELIVERIES.labels(source, outcome).inc()
-    REQUESTS.labels("hook", "ok" if outcome == "accepted" else "refused").inc()
+    REQUESTS.labels("hook", "refused" if outcome == "refused" else "ok").inc()
 
 
 def count_nudge_sweep(report: Any) -> None:

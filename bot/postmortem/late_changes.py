@@ -67,7 +67,7 @@ def schedule_rerenders(session: Session, now: dt.datetime) -> list[int]:
     rows = session.scalars(
         select(Postmortem).where(
             Postmortem.changes_seen > Postmortem.changes_rendered,
-            Postmortem.status == "draft",
+            Postmortem.status != "final",  # a draft, or one in review: approval is not changed behind its back
             Postmortem.publish_state == drafts.PUBLISHED,
             or_(Postmortem.last_change_at <= now - QUIET, Postmortem.stale_since <= now - MAX_WAIT),
         )
