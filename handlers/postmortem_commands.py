@@ -37,9 +37,9 @@ def _fact_command(section: FactSection):  # type: ignore[no-untyped-def]
             fact = fact_store.add_fact(session, incident, section, request.args, author=request.user_id,
                                        now=runtime.clock.now())
             ref, text = fact_ref(fact.id), fact.text
-            draft_note = late_changes.author_note(session, incident)
             back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=runtime.clock.now(),
                                                   what=ref)
+            draft_note = late_changes.author_note(session, incident)
         note = "".join(f"\n{line}" for line in (back_in_review, draft_note) if line)
         if section == FactSection.SUMMARY:
             replaces = f" It replaces {fact_ref(earlier[-1].id)} in the draft." if earlier else ""

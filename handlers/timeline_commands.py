@@ -50,8 +50,9 @@ def add(request: CommandRequest) -> Reply:
             recorded_at=now, milestone=draft.milestone, source=EntrySource.COMMAND,
         )
         entry_id = entry.id
-        draft_note = late_changes.author_note(session, incident)
+        # Back in review first: the note then says the draft will be re-rendered, as it will be.
         back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=now, what=entry_ref(entry_id))
+        draft_note = late_changes.author_note(session, incident)
         intake.complete_in(session)  # in the entry's own commit: a replay never adds it twice
     milestone = f" as the *{draft.milestone.value}* milestone" if draft.milestone else ""
     lines = [

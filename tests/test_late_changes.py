@@ -60,15 +60,19 @@ def test_a_burst_of_late_changes_makes_one_new_draft_with_all_of_them(bot, db):
         assert words in files[-1]
 
 
-def test_a_final_postmortem_is_not_changed_behind_its_reviewers_backs_and_the_author_is_told(bot, db):
+def test_a_change_to_an_approved_postmortem_puts_it_back_in_review_first_and_then_reaches_the_draft(bot, db):
     channel = closed_incident(bot)
     run(bot, CLOSED + dt.timedelta(minutes=1), "postmortem final", channel=channel)
+    bot.settle()
     reply = run(bot, CLOSED + dt.timedelta(minutes=2), "cause A late finding", user=ANN, channel=channel)
-    assert "The final postmortem does not include this yet: run `/incident postmortem`" in reply
+    assert "this change puts it back *in review*" in reply
+    assert "re-rendered with this about 20 seconds after the last change" in reply
+    assert "final postmortem does not include this" not in reply
     bot.clock.set(CLOSED + dt.timedelta(minutes=10))
     before = len(draft_files(bot, channel))
     publish.retry_due(bot.runtime)
-    assert len(draft_files(bot, channel)) == before
+    assert len(draft_files(bot, channel)) == before + 1
+    assert "A late finding" in draft_files(bot, channel)[-1]
 
 
 def test_an_update_over_the_limit_is_refused_with_the_limit_and_nothing_is_posted(bot, db, standin):
