@@ -49,7 +49,8 @@ class BotProcess:
     def start(self, timeout: float = 30.0) -> BotProcess:
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen([*_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                                            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)  # its worker processes die with it
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -63,9 +64,12 @@ class BotProcess:
         raise RuntimeError(f"the bot did not answer /healthz within {timeout}s")
 
     def kill(self) -> None:
-        """SIGKILL: no draining, no clean-up, as an out-of-memory kill or a lost node."""
+        """SIGKILL to the process and its workers: no draining, no clean-up, as a lost node."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.process.wait(timeout=10)
 
     def stop(self) -> None:

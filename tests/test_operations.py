@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import threading
@@ -58,7 +60,8 @@ def serving(tmp_path, **env: str) -> Iterator[Served]:
     log = tmp_path / f"serve-{port}.log"  # a file, not a pipe: a chatty server never blocks on it
     with open(log, "w") as sink:
         process = subprocess.Popen([*_incident_bot(), "serve", "--host", "127.0.0.1"],
-                                   env=_cli_env(PORT=str(port), **env), cwd=tmp_path, stdout=sink, stderr=sink, text=True)
+                                   env=_cli_env(PORT=str(port), **env), cwd=tmp_path, stdout=sink, stderr=sink, text=True,
+                                   start_new_session=True)  # a group: no worker outlives the test
     served = Served(process, port, log)
     try:
         deadline = time.monotonic() + 60
@@ -81,6 +84,8 @@ def serving(tmp_path, **env: str) -> Iterator[Served]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # any worker left behind
 
 
 def test_json_logs_parse_name_the_request_and_leak_no_token_nor_long_text(standin, db_url, tmp_path):
@@ -299,8 +304,13 @@ def test_several_workers_share_the_port_and_200_concurrent_commands_land_once_ea
         tokens = {token for _, token in sent}
         replies = standin.wait_for_responses(200, timeout=120, where=lambda r: r.token in tokens)
         assert [r.payload["text"] for r in replies if "Added" not in r.payload["text"]] == []
-        metrics = served.http.get(f"{served.url}/metrics").text  # summed over every worker's files
-        assert 'incident_bot_subcommands_total{outcome="ok",subcommand="timeline"} 200.0' in metrics
+        # Summed over every worker's files. A sub-command is counted once its answer is sent, so the
+        # last few may be counted a moment after their answers arrived here: read until they are.
+        wanted = 'incident_bot_subcommands_total{outcome="ok",subcommand="timeline"} 200.0'
+        deadline = time.monotonic() + 15
+        while wanted not in (metrics := served.http.get(f"{served.url}/metrics").text) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert wanted in metrics, [line for line in metrics.splitlines() if "subcommands_total" in line]
     db = Database(db_url)
     try:
         with db.unit_of_work() as session:

@@ -5,14 +5,14 @@ queried with ts_rank.
 SQLite: an FTS5 table over the documents (external content), kept in step by triggers, queried
 with bm25. Neither index is in the SQLAlchemy models (tests/test_migrations.py ignores them).
 
-Revision ID: 0006_insights
-Revises: 0001
+Revision ID: 0003_insights
+Revises: 0002_hardening
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_insights"
-down_revision = "0003_hardening"
+revision = "0003_insights"
+down_revision = "0002_hardening"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """the follow-up: postmortem owner, status history, reviewers and observers, meeting, sharing, checklist
 
-Revision ID: 0007_followup
-Revises: 0001
+Revision ID: 0006_followup
+Revises: 0005_intake
 Create Date: 2026-11-30 21:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007_followup'
-down_revision = '0002_intake'
+revision = '0006_followup'
+down_revision = '0005_intake'
 branch_labels = None
 depends_on = None
 

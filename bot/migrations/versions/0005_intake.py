@@ -1,16 +1,16 @@
 """intake: requests stored before they are acknowledged (issue 8)
 
-Revision ID: 0002_intake
-Revises: 0001
+Revision ID: 0005_intake
+Revises: 0004_trackers
 Create Date: 2026-11-30 21:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0002_intake'
+revision = '0005_intake'
 # The lead re-chains revisions at merge; 0001's id is '0001'.
-down_revision = '0005_trackers'
+down_revision = '0004_trackers'
 branch_labels = None
 depends_on = None
 

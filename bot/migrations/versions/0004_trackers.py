@@ -1,13 +1,13 @@
 """trackers: action items' tickets, the tracker outbox, webhook deliveries (issue 10)
 
-Revision ID: 0005_trackers
-Revises: 0001
+Revision ID: 0004_trackers
+Revises: 0003_insights
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_trackers"
-down_revision = "0006_insights"
+revision = "0004_trackers"
+down_revision = "0003_insights"
 branch_labels = None
 depends_on = None
 

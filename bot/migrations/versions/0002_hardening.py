@@ -1,13 +1,13 @@
 """hardening (issue 8): postmortem drafts know about changes made after they were rendered
 
-Revision ID: 0003_hardening
+Revision ID: 0002_hardening
 Revises: 0001
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003_hardening'
+revision = '0002_hardening'
 down_revision = '0001'
 branch_labels = None
 depends_on = None

@@ -1,15 +1,15 @@
 """sources: webhook deliveries, facts from monitoring, watches, notices, alert posts (issue 9)
 
-Revision ID: 0004_sources
-Revises: 0001
+Revision ID: 0007_sources
+Revises: 0006_followup
 Create Date: 2026-11-30
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004_sources'
-down_revision = '0007_followup'
+revision = '0007_sources'
+down_revision = '0006_followup'
 branch_labels = None
 depends_on = None
 
