@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from bot import incidents
 from bot.errors import UserError
+from bot.insights import labels
 from bot.slack.text import escape, mention, slack_date
 from bot.sources import routing
 from handlers.command_table import CommandRequest, SubCommand
-from handlers.replies import Reply
+from handlers.replies import Reply, best_effort
 
 GROUP = "Monitoring"
 
@@ -23,6 +24,10 @@ def watch(request: CommandRequest) -> Reply:
         added = routing.add_watch(session, incident, matchers, by=request.user_id, now=now,
                                   lookback=runtime.settings.hooks_lookback)
         text = added.watch.text
+        named = labels.add_watched_services(session, incident, matchers, by=request.user_id, now=now)
+        incident_topic = incidents.topic(incident) if named else None
+    if incident_topic:  # the services it now names show in the topic
+        best_effort(runtime, "updating the topic", runtime.gateway.set_topic, request.channel_id, incident_topic)
     back = (f" {added.backfilled} matching facts from the last {_span(runtime.settings.hooks_lookback)} are now on the timeline."
             if added.backfilled else "")
     return Reply(text=f":eyes: {mention(request.user_id)} set this incident to watch `{escape(text)}`: alerts, pages and "

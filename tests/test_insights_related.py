@@ -41,6 +41,16 @@ def test_services_and_tags_show_in_topic_and_list_and_bad_names_change_nothing(b
     assert "is not a service name" in refused
 
 
+def test_a_watch_on_a_service_names_that_service_on_the_incident(bot, db, standin):
+    channel = declare(bot, "Checkout returns 503 sev2")
+    run(bot, "watch service=payments env=prod", channel=channel)
+    assert "`payments`" in run(bot, "service", channel=channel)
+    assert "| payments |" in standin.channels[channel]["topic"]
+    run(bot, "watch service=~pay.*", channel=channel)  # a pattern names no service
+    run(bot, "watch service=payments", channel=channel)  # nor one it has already
+    assert run(bot, "service", channel=channel).startswith("Services: `payments`.")
+
+
 def test_related_incidents_are_ranked_with_reasons_for_a_known_history(bot, db, standin):
     same_both = past_incident(bot, utc(2026, 5, 4, 10), "Checkout DB pool exhausted service:checkout sev2",
                               causes=("Leaked connections exhausted the DB connection pool",),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
@@ -83,6 +83,19 @@ def of_many(session: Session, incident_ids: Iterable[int]) -> dict[int, Labels]:
         for incident_id, kind, name in session.execute(query):
             (found[incident_id].services if kind == SERVICE else found[incident_id].tags).append(name)
     return {i: Labels(tuple(c.services), tuple(c.tags)) for i, c in found.items()}
+
+
+def add_watched_services(session: Session, incident: Incident, matchers: Iterable[Sequence[str]], *, by: str,
+                         now: dt.datetime) -> list[str]:
+    """A watch on `service=<name>` names that service on the incident too (one it does not have yet);
+    returns the names added. Patterns (`service=~…`) name nothing."""
+    current = list(of(session, incident.id).services)
+    wanted = [name.lower() for key, op, name in matchers if key == "service" and op == "=" and _NAME.match(name.lower())]
+    added = [name for name in dict.fromkeys(wanted) if name not in current]
+    if added and len(current) + len(added) <= MAX_LABELS:
+        set_services(session, incident, current + added, by=by, now=now)
+        return added
+    return []
 
 
 def set_services(session: Session, incident: Incident, services: list[str], *, by: str, now: dt.datetime,
