@@ -17,10 +17,9 @@ from bot import home
 from bot.actions import items as action_items
 from bot.errors import UserError, report_unexpected, unexpected_error_text
 from bot.models import ActionItem
-from bot.nudges import weekly as nudges
 from bot.runtime import Runtime
-from bot.schedule_spec import parse_weekly_schedule
 from bot.slack.gateway import SlackFailure
+from handlers.nudge_buttons import done_change, snooze_change
 from handlers.replies import after_ack, body_value
 
 
@@ -34,17 +33,13 @@ def register(app: App, runtime: Runtime) -> None:
     @app.action(home.DONE_ACTION)
     def press_done(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        after_ack(runtime, "marking an item done from the App Home", _click, runtime, body, action,
-                  lambda session, item, user, now: action_items.mark_done(session, item, by=user, now=now))
+        after_ack(runtime, "marking an item done from the App Home", _click, runtime, body, action, done_change)
 
     @app.action(home.SNOOZE_ACTION)
     def press_snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        settings = runtime.settings
-        schedule = parse_weekly_schedule(settings.nudge_schedule)
         after_ack(runtime, "snoozing an item from the App Home", _click, runtime, body, action,
-                  lambda session, item, user, now: action_items.snooze(
-                      session, item, nudges.snooze_until(now, schedule, settings.timezone), by=user, now=now))
+                  snooze_change(runtime))
 
 
 def _publish(runtime: Runtime, user: str, notice: str | None) -> None:

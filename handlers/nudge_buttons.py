@@ -24,21 +24,29 @@ from handlers import ticket_commands
 from handlers.replies import after_ack, answering_failures, best_effort, body_value
 
 
+def done_change(session: Any, item: ActionItem, user: str, now: Any) -> Any:
+    """What a Done button does (on a nudge or on the App Home)."""
+    return action_items.mark_done(session, item, by=user, now=now)
+
+
+def snooze_change(runtime: Runtime) -> Callable[[Any, ActionItem, str, Any], Any]:
+    """What a Snooze button does: quiet until the next weekly nudge but one."""
+    settings = runtime.settings
+    schedule = parse_weekly_schedule(settings.nudge_schedule)
+    return lambda session, item, user, now: action_items.snooze(
+        session, item, nudges.snooze_until(now, schedule, settings.timezone), by=user, now=now)
+
+
 def register(app: App, runtime: Runtime) -> None:
     @app.action(nudge_messages.DONE_ACTION)
     def press_done(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        _click(runtime, body, action, "marking an item done from a nudge",
-               lambda session, item, user, now: action_items.mark_done(session, item, by=user, now=now))
+        _click(runtime, body, action, "marking an item done from a nudge", done_change)
 
     @app.action(nudge_messages.SNOOZE_ACTION)
     def press_snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        settings = runtime.settings
-        schedule = parse_weekly_schedule(settings.nudge_schedule)
-        _click(runtime, body, action, "snoozing an item from a nudge",
-               lambda session, item, user, now: action_items.snooze(
-                   session, item, nudges.snooze_until(now, schedule, settings.timezone), by=user, now=now))
+        _click(runtime, body, action, "snoozing an item from a nudge", snooze_change(runtime))
 
     @app.action(nudge_messages.REASSIGN_ACTION)
     def pick_owner(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
