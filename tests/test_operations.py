@@ -25,6 +25,7 @@ from bot.db import Database
 from bot.models import TimelineEntry
 from bot.observability.logging import MAX_MESSAGE
 from tests.conftest import ANN, BOB, CAROL, bot_settings
+from tests.hook_steps import HOOKS_TOKEN, generic_headers
 from tests.harness import BOT_TOKEN, SIGNING_SECRET, BotUnderTest, sign
 from tests.test_settings_and_cli import _cli_env, _incident_bot
 from tests.test_socket_mode import SocketModeEndpoint
@@ -147,7 +148,7 @@ def test_socket_mode_opens_port_for_health_readiness_and_metrics_but_not_for_sla
     standin.socket_mode_url = endpoint.url
     # no SLACK_SIGNING_SECRET: Socket Mode has nothing to verify
     env = dict(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN="xapp-1-test", SLACK_API_URL=standin.base_url,
-               DATABASE_URL=db_url, LOG_LEVEL="WARNING")
+               DATABASE_URL=db_url, LOG_LEVEL="WARNING", HOOKS_TOKEN=HOOKS_TOKEN)
     try:
         with serving(tmp_path, **env) as served:
             assert endpoint.acked.wait(30)
@@ -160,8 +161,19 @@ def test_socket_mode_opens_port_for_health_readiness_and_metrics_but_not_for_sla
             forged = served.http.post(f"{served.url}/slack/events", content=body,
                                       headers={"Content-Type": "application/x-www-form-urlencoded"})
             assert forged.status_code == 404
+            # webhooks from monitoring are served on the same port in Socket Mode
+            event = json.dumps({"text": "Deploy v2.4.1", "occurred_at": "2026-06-22T14:00:00Z", "source": "ci",
+                                "kind": "deploy", "labels": {"service": "checkout"}, "dedup_key": "d-1"}).encode()
+            hook = served.http.post(f"{served.url}/hooks/generic", content=event,
+                                    headers={"Content-Type": "application/json", **generic_headers(event)})
+            assert hook.status_code == 200 and hook.json()["status"] == "accepted"
+            unsigned = served.http.post(f"{served.url}/hooks/generic", content=event,
+                                        headers={"Content-Type": "application/json"})
+            assert unsigned.status_code == 401
         served.process.wait(timeout=20)
-        assert "WARNING" not in served.log.read_text()  # nothing about what the bot itself passes to Bolt
+        # nothing about what the bot itself passes to Bolt; the one warning is the refused unsigned hook's
+        warnings = [line for line in served.log.read_text().splitlines() if "WARNING" in line]
+        assert len(warnings) == 1 and "hook generic refused with 401" in warnings[0], warnings
     finally:
         endpoint.close()
 
