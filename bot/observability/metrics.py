@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hmac
 import json
 import os
 import threading
@@ -22,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import GaugeMetricFamily
 from slack_sdk.http_retry.handler import RetryHandler
 
+from bot import signatures
 from bot.errors import UserError
 
 PREFIX = "incident_bot"
@@ -272,7 +272,4 @@ class _Delegate:
 
 def authorized(token: str | None, authorization: str | None) -> bool:
     """METRICS_TOKEN, when set, must come as `Authorization: Bearer <token>`."""
-    if not token:
-        return True
-    scheme, _, given = (authorization or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    return not token or signatures.bearer_matches(token, authorization)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot import signatures
 from bot.settings import Settings
 from bot.sources import alertmanager, generic, github, grafana, pagerduty
 from bot.sources.values import FactDraft
@@ -30,29 +31,23 @@ class Source:
     event: Callable[[Headers, Any], str] = lambda headers, payload: ""
 
 
-def _hex_hmac(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def verify_bearer(secret: str, headers: Headers, body: bytes) -> bool:
     """`Authorization: Bearer <token>` (Alertmanager's http_config.authorization, Grafana's header)."""
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), secret.encode())
+    return signatures.bearer_matches(secret, headers.get("authorization"))
 
 
 def verify_sha256_header(header: str) -> Callable[[str, Headers, bytes], bool]:
     """`<header>: sha256=<hex>`, the HMAC-SHA256 of the raw body (GitHub's and the generic hook's)."""
 
     def verify(secret: str, headers: Headers, body: bytes) -> bool:
-        scheme, _, given = headers.get(header, "").partition("=")
-        return scheme == "sha256" and hmac.compare_digest(given.strip().lower().encode(), _hex_hmac(secret, body).encode())
+        return signatures.sha256_matches(secret, body, headers.get(header))
 
     return verify
 
 
 def verify_pagerduty(secret: str, headers: Headers, body: bytes) -> bool:
     """`X-PagerDuty-Signature: v1=<hex>[,v1=<hex>…]`: any listed signature may match (secrets rotate)."""
-    expected = f"v1={_hex_hmac(secret, body)}".encode()
+    expected = f"v1={signatures.hex_hmac(secret, body)}".encode()
     matched = False
     for part in headers.get("x-pagerduty-signature", "").split(",")[:10]:
         matched |= hmac.compare_digest(part.strip().lower().encode(), expected)
