@@ -138,8 +138,7 @@ class TrackerSettings:
     users: dict[str, str] = field(default_factory=dict)  # Slack user id -> tracker login / account id
     auto: bool = False
     sync_minutes: int = 15
-    github_webhook_secret: str | None = None
-    jira_webhook_secret: str | None = None
+    jira_webhook_secret: str | None = None  # (GitHub's secret is one for both hooks: Settings.github_webhook_secret)
 
     @property
     def jira_cloud(self) -> bool:
@@ -199,7 +198,6 @@ def _tracker_settings(env: Mapping[str, str]) -> TrackerSettings:
         users=_tracker_users(env, "TRACKER_USERS"),
         auto=_bool(env, "TRACKER_AUTO", kind is not None) and kind is not None,
         sync_minutes=_int(env, "TRACKER_SYNC_MINUTES", 15, minimum=1, maximum=1440),
-        github_webhook_secret=opt("GITHUB_WEBHOOK_SECRET"),
         jira_webhook_secret=opt("JIRA_WEBHOOK_SECRET"),
     )
 # --- end trackers ------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def handle(runtime: Runtime, path: str, headers: dict[str, str], body: bytes) ->
     """One delivery, synchronously (runs on a worker thread): (HTTP status, what happened)."""
     trackers = runtime.settings.trackers
     if path == "/hooks/github":
-        status, payload = verify_and_parse(trackers.github_webhook_secret, body, headers.get("x-hub-signature-256"))
+        status, payload = verify_and_parse(runtime.settings.github_webhook_secret, body, headers.get("x-hub-signature-256"))
         if status != 200:
             return status, "bad signature" if status == 401 else "not a JSON object"
         return 200, dispatch_github(runtime, headers.get("x-github-event", ""), payload, headers.get("x-github-delivery"))
