@@ -164,11 +164,13 @@ class RealAlertmanager:
     def __init__(self, hook_url: str, token: str = HOOKS_TOKEN, *, group_by: tuple[str, ...] = ("alertname", "service")):
         self.directory = tempfile.mkdtemp(prefix="alertmanager-")
         self.port = _free_port()
+        # group_wait leaves a loaded machine time to take in every alert of one POST before the
+        # group's first notification (with 1s, a busy CI run once saw it split in two).
         config = f"""
 route:
   receiver: bot
   group_by: [{", ".join(group_by)}]
-  group_wait: 1s
+  group_wait: 3s
   group_interval: 1s
   repeat_interval: 2s
 receivers:
