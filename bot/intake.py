@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Result, delete, or_, select, update
+from sqlalchemy import Result, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -147,13 +147,16 @@ def store(db: Database, *, surface: str, key: str, raw_body: str, content_type: 
           worker: str, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE) -> Held | None:
     """Commit the request; None when it is stored already (a re-delivered event)."""
     try:
+        # A Core INSERT … RETURNING, not an ORM object: this runs before every acknowledgement, and
+        # the ORM's flush machinery cost more CPU than the statement itself.
         with db.unit_of_work() as session:
-            row = InboxRequest(surface=surface, dedup_key=key, raw_body=raw_body, content_type=content_type,
-                               user_id=user_id, received_at=now, state=InboxState.PENDING, claimed_by=worker,
-                               lease_until=now + lease, attempts=1)
-            session.add(row)
-            session.flush()
-            return Held(row.id, worker, 1, user_id, now)
+            row_id = session.execute(
+                insert(InboxRequest).values(surface=surface, dedup_key=key, raw_body=raw_body, content_type=content_type,
+                                            user_id=user_id, received_at=now, state=InboxState.PENDING,
+                                            claimed_by=worker, lease_until=now + lease, attempts=1)
+                .returning(InboxRequest.id)
+            ).scalar_one()
+            return Held(row_id, worker, 1, user_id, now)
     except IntegrityError:
         return None
 
