@@ -6,7 +6,7 @@ import contextlib
 import threading
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -88,14 +88,6 @@ class Database:
             raise
         finally:
             session.close()
-
-    def is_healthy(self) -> bool:
-        try:
-            with self.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            return True
-        except Exception:
-            return False
 
     def dispose(self) -> None:
         self.engine.dispose()
