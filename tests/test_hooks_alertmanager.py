@@ -52,16 +52,19 @@ def test_alerts_posted_to_alertmanager_land_on_the_timeline_at_their_start_once(
     alertmanager.post_alerts([api_alert("HighErrorRate", started, instance="web-1"),
                               api_alert("HighErrorRate", utc(2026, 6, 22, 14, 33), instance="web-2"),
                               api_alert("DiskFull", started, service="billing")])
-    text = timeline_with(bot, channel, "alertmanager firing")
-    # One group notification of two alerts is one entry, at the first alert's start; billing is not watched.
-    assert "alertmanager firing: 2 alerts — HighErrorRate (web-1), HighErrorRate (web-2)" in text
+    text = timeline_with(bot, channel, "HighErrorRate (web-2)")
+    # Both alerts, each once, from the first alert's start; billing is not watched. (Alertmanager usually
+    # sends the two in one notification — one entry, as tests/test_hooks.py shows with fixed payloads —
+    # but a loaded machine can see it notify twice; either way nothing is doubled or lost.)
+    assert text.count("HighErrorRate (web-1)") == 1 and text.count("HighErrorRate (web-2)") == 1, text
     assert f"<!date^{int(started.timestamp())}^" in text
     assert "DiskFull" not in text
     assert "[detected]" in text  # the earliest firing alert detected it
     # Alertmanager repeats the group every repeat_interval (2s here): still one entry.
     wait_until(lambda: count(db, HookDelivery) >= 1, what="a delivery")
     time.sleep(5)
-    assert timeline_text(bot, channel).count("alertmanager firing") == 1
+    again = timeline_text(bot, channel)
+    assert again.count("HighErrorRate (web-1)") == 1 and again.count("HighErrorRate (web-2)") == 1, again
     assert count(db, SourceFact) == 3
 
 
