@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from bot import timeline
+from bot.db import Database
 from bot.errors import UserError
 from bot.insights import search_index
 from bot.models import EntryKind, EntrySource, Incident, IncidentStatus
@@ -173,6 +174,27 @@ def require_by_channel(session: Session, channel_id: str) -> Incident:
     if incident is None:
         raise NotAnIncidentChannel()
     return incident
+
+
+class ChannelIncidents:
+    """Which incident each channel belongs to, remembered once found.
+
+    Safe to keep without expiry: a channel id is unique among incidents, never reassigned, and
+    incidents are never deleted. Only found channels are kept (a channel may get its incident later)."""
+
+    LIMIT = 100_000  # ids, not rows: a few MB at most
+
+    def __init__(self) -> None:
+        self._found: dict[str, int] = {}
+
+    def require(self, db: Database, channel_id: str) -> int:
+        found = self._found.get(channel_id)
+        if found is None:
+            with db.unit_of_work() as session:
+                found = require_by_channel(session, channel_id).id
+            if len(self._found) < self.LIMIT:
+                self._found[channel_id] = found
+        return found
 
 
 def get(session: Session, incident_id: int) -> Incident:

@@ -12,7 +12,8 @@ the acknowledgement's time); the work then runs from it, and the row is settled:
 - `answering` → the work's effect is committed (`complete_in` marks it in the *same* transaction
   as the effect, so a replay never does it twice); only the answer to its author may be missing,
   so a take-over tells the author instead of doing the work again.
-- `done` → answered (`mark_done`), or nothing to do.
+- `done` → answered (`mark_done`), or nothing to do. A process settles its answered requests in
+  batches (`DoneMarks`: one UPDATE for all answered within 50 ms) rather than a transaction each.
 
 A slow process whose lease ran out and was taken over finds out at `complete_in`, which raises
 `LeaseLost`: its transaction rolls back, so the effect still happens once.
@@ -37,7 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Result, delete, insert, or_, select, update
+from sqlalchemy import Result, delete, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -184,13 +185,20 @@ def complete_in(session: Session) -> None:
 
 def mark_done(db: Database, held: Held, *, now: dt.datetime) -> bool:
     """Settle the request; False when another process holds it now (it settles it instead)."""
+    return mark_all_done(db, [held], now=now) == 1
+
+
+def mark_all_done(db: Database, held: list[Held], *, now: dt.datetime) -> int:
+    """Settle these requests in one statement; returns how many were still ours to settle."""
     with db.unit_of_work() as session:
-        changed = _rowcount(session.execute(
-            update(InboxRequest).where(*_mine(held), InboxRequest.state.in_(_OPEN))
+        return _rowcount(session.execute(
+            update(InboxRequest)
+            .where(tuple_(InboxRequest.id, InboxRequest.claimed_by, InboxRequest.attempts)
+                   .in_([(h.id, h.worker, h.attempts) for h in held]),
+                   InboxRequest.state.in_(_OPEN))
             .values(state=InboxState.DONE, done_at=now)
             .execution_options(synchronize_session=False)
         ))
-    return changed == 1
 
 
 def release(db: Database, held: Held, *, now: dt.datetime) -> None:
@@ -356,3 +364,53 @@ class LeaseKeeper:
                 renew(self._db, self._worker, now=self._now(), lease=self.lease)
             except Exception:
                 logger.exception("renewing intake leases failed; trying again shortly")
+
+
+class DoneMarks:
+    """Settles this process's answered requests in batches, off the threads that answered them.
+
+    Under a burst, one UPDATE then settles everything answered within `gather` instead of a
+    transaction per request. A request answered in the last instant before a crash stays open;
+    its take-over then tells its author once more that it was done (the work is not repeated)."""
+
+    BATCH = 500
+
+    def __init__(self, db: Database, now: Callable[[], dt.datetime], gather: float = 0.05):
+        self._db, self._now, self._gather = db, now, gather
+        self._waiting: list[Held] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="intake-done", daemon=True)
+
+    def start(self) -> DoneMarks:
+        self._thread.start()
+        return self
+
+    def add(self, held: Held) -> None:
+        with self._lock:
+            self._waiting.append(held)
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Settle everything answered so far, now."""
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+        for start in range(0, len(waiting), self.BATCH):
+            try:
+                mark_all_done(self._db, waiting[start:start + self.BATCH], now=self._now())
+            except Exception:  # left open: taken over later, and only answered again, never redone
+                logger.exception("settling %s answered requests failed", len(waiting[start:start + self.BATCH]))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            self._stop.wait(self._gather)  # let the rest of a burst join this batch
+            self.flush()

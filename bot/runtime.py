@@ -11,6 +11,8 @@ from typing import Any
 
 from bot.clock import Clock, SystemClock
 from bot.db import Database
+from bot import intake
+from bot.incidents import ChannelIncidents
 from bot.intake import new_worker_id
 from bot.observability.executors import TrackedExecutor
 from bot.settings import Settings
@@ -26,6 +28,7 @@ class Runtime:
     clock: Clock
     logger: logging.Logger
     tracker: Any = None  # the configured ticket tracker (bot.trackers), or None
+    channel_incidents: ChannelIncidents = field(default_factory=ChannelIncidents)
     # Work that follows an acknowledgement runs here, not on Bolt's listener threads: a listener
     # then holds its thread for microseconds, so a burst of slow requests never delays an ack.
     after_ack: ThreadPoolExecutor = field(
@@ -42,6 +45,14 @@ class Runtime:
     worker_id: str = field(default_factory=new_worker_id)
     replay: Callable[[Any], None] | None = None
     stop_intake: Callable[[], None] | None = None
+    done_marks: intake.DoneMarks | None = None  # settles answered requests in batches (set with the above)
+
+    def settle(self, held: intake.Held) -> None:
+        """The request is answered: mark it done (batched when this process runs the intake)."""
+        if self.done_marks is not None:
+            self.done_marks.add(held)
+        else:
+            intake.mark_done(self.db, held, now=self.clock.now())
 
     @property
     def intake_lease(self) -> dt.timedelta:

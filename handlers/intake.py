@@ -89,7 +89,7 @@ class IncidentApp(App):
         with intake.receiving(held):
             response = super().dispatch(req)
         if not held.handed_off:  # the listener found nothing to do (e.g. a modal with errors)
-            intake.mark_done(runtime.db, held, now=runtime.clock.now())
+            runtime.settle(held)
         return response
 
 
@@ -113,7 +113,13 @@ def _content_type(req: BoltRequest) -> str | None:
 def install(app: App, runtime: Runtime) -> None:
     """Keep this process's leases alive, and let the take-over job replay through this app."""
     keeper = intake.LeaseKeeper(runtime.db, runtime.worker_id, runtime.clock.now, runtime.intake_lease).start()
-    runtime.stop_intake = keeper.stop
+    marks = runtime.done_marks = intake.DoneMarks(runtime.db, runtime.clock.now).start()
+
+    def stop() -> None:
+        marks.stop()  # settles what was answered, while our leases still cover it
+        keeper.stop()
+
+    runtime.stop_intake = stop
     runtime.replay = lambda taken: replay(app, runtime, taken)
 
 

@@ -107,7 +107,7 @@ def after_ack(runtime: Runtime, what: str, work: Any, *args: Any, for_event: boo
             report_unexpected(runtime.logger, what)
         if held is not None:
             try:
-                intake.mark_done(runtime.db, held, now=runtime.clock.now())
+                runtime.settle(held)
             except Exception:  # left open: taken over later, and only answered if its effect is in
                 report_unexpected(runtime.logger, f"settling the stored request of {what}")
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import incidents
 from bot.errors import UserError
 from bot.slack.blocks import sections_for_lines
 from bot.observability.instrument import counted_subcommand as counted
@@ -91,8 +90,7 @@ def handle(runtime: Runtime, body: dict[str, Any]) -> None:
         return
     with answering_failures(runtime, request.response_url, f"running /incident {name}"), counted(command.name):
         if command.needs_incident:
-            with runtime.db.unit_of_work() as session:
-                request.incident_id = incidents.require_by_channel(session, request.channel_id).id
+            request.incident_id = runtime.channel_incidents.require(runtime.db, request.channel_id)
         reply = command.run(request)
         if reply is not None:
             send_reply(runtime, request.response_url, reply)

@@ -80,6 +80,8 @@ class BotUnderTest:
         drain(self.app.listener_runner.listener_executor, timeout)
         drain(self.runtime.after_ack, timeout)
         drain(self.runtime.after_ack_events, timeout)
+        if self.runtime.done_marks is not None:
+            self.runtime.done_marks.flush()
 
     def stop(self) -> None:
         if self.runtime.stop_intake is not None:

@@ -152,6 +152,8 @@ class DemoWorkspace:
         for pool in (self.app.listener_runner.listener_executor, self.runtime.after_ack,
                      self.runtime.after_ack_events):
             drain(pool, timeout)
+        if self.runtime.done_marks is not None:
+            self.runtime.done_marks.flush()
 
     # -- reading the workspace -----------------------------------------------------------------
     def user_name(self, user_id: str) -> str:
