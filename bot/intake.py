@@ -148,10 +148,10 @@ def store(db: Database, *, surface: str, key: str, raw_body: str, content_type: 
           worker: str, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE) -> Held | None:
     """Commit the request; None when it is stored already (a re-delivered event)."""
     try:
-        # A Core INSERT … RETURNING, not an ORM object: this runs before every acknowledgement, and
-        # the ORM's flush machinery cost more CPU than the statement itself.
-        with db.unit_of_work() as session:
-            row_id = session.execute(
+        # A Core INSERT … RETURNING on a bare connection, no ORM session: this runs before every
+        # acknowledgement, and the ORM's machinery cost more CPU than the statement itself.
+        with db.engine.begin() as connection:
+            row_id = connection.execute(
                 insert(InboxRequest).values(surface=surface, dedup_key=key, raw_body=raw_body, content_type=content_type,
                                             user_id=user_id, received_at=now, state=InboxState.PENDING,
                                             claimed_by=worker, lease_until=now + lease, attempts=1)
@@ -174,10 +174,9 @@ def complete_in(session: Session) -> None:
     held = current()
     if held is None:
         return
-    changed = _rowcount(session.execute(
+    changed = _rowcount(session.connection().execute(  # Core: the ORM's bulk-update layer costs more than the UPDATE
         update(InboxRequest).where(*_mine(held), InboxRequest.state == InboxState.PENDING)
         .values(state=InboxState.ANSWERING)
-        .execution_options(synchronize_session=False)
     ))
     if changed != 1:
         raise LeaseLost(f"intake {held.id} was taken over by another process")
@@ -190,14 +189,13 @@ def mark_done(db: Database, held: Held, *, now: dt.datetime) -> bool:
 
 def mark_all_done(db: Database, held: list[Held], *, now: dt.datetime) -> int:
     """Settle these requests in one statement; returns how many were still ours to settle."""
-    with db.unit_of_work() as session:
-        return _rowcount(session.execute(
+    with db.engine.begin() as connection:
+        return _rowcount(connection.execute(
             update(InboxRequest)
             .where(tuple_(InboxRequest.id, InboxRequest.claimed_by, InboxRequest.attempts)
                    .in_([(h.id, h.worker, h.attempts) for h in held]),
                    InboxRequest.state.in_(_OPEN))
             .values(state=InboxState.DONE, done_at=now)
-            .execution_options(synchronize_session=False)
         ))
 
 
@@ -210,11 +208,10 @@ def release(db: Database, held: Held, *, now: dt.datetime) -> None:
 
 def renew(db: Database, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE) -> int:
     """Push out the lease of every open request this process holds; returns how many."""
-    with db.unit_of_work() as session:
-        return _rowcount(session.execute(
+    with db.engine.begin() as connection:
+        return _rowcount(connection.execute(
             update(InboxRequest).where(InboxRequest.claimed_by == worker, InboxRequest.state.in_(_OPEN))
             .values(lease_until=now + lease)
-            .execution_options(synchronize_session=False)
         ))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from bot.clock import Clock, SystemClock
 from bot.db import Database
 from bot import intake
+from bot.ack_priority import AckPriority
 from bot.incidents import ChannelIncidents
 from bot.intake import new_worker_id
 from bot.observability.executors import TrackedExecutor
@@ -34,6 +35,8 @@ class Runtime:
     after_ack: ThreadPoolExecutor = field(
         default_factory=lambda: TrackedExecutor(64, "after-ack", pool="commands")
     )
+    # Acknowledgements go first: follow-up work narrows while any request awaits its ack.
+    ack_priority: AckPriority = field(default_factory=AckPriority)
     # Events (pins, edits) get a pool of their own: a storm of them, or Slack rate-limiting their
     # reads, then never delays the answer to someone's command.
     after_ack_events: ThreadPoolExecutor = field(

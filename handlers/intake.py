@@ -68,6 +68,10 @@ class IncidentApp(App):
         self.identity = identity
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
+        with self._runtime.ack_priority.acknowledging():
+            return self._dispatch(req)
+
+    def _dispatch(self, req: BoltRequest) -> BoltResponse:
         runtime = self._runtime
         held: intake.Held | None = req.context.get(REPLAY)
         if held is None:

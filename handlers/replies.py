@@ -95,10 +95,12 @@ def after_ack(runtime: Runtime, what: str, work: Any, *args: Any, for_event: boo
     with an error id. The stored request being dispatched goes along: it is settled when the work
     is over, whatever its outcome (an error is answered, not retried)."""
     held = intake.hand_off()
+    # An urgent job (a trigger id expiring in 3 s) is as pressing as an ack: it never waits.
+    priority = contextlib.nullcontext if urgent else runtime.ack_priority.following_up
 
     def run() -> None:
         try:
-            with intake.working_on(held):
+            with intake.working_on(held), priority():
                 work(*args)
         except intake.LeaseLost as lost:
             runtime.logger.warning("%s: %s; its work is left to that process", what, lost)

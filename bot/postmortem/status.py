@@ -189,9 +189,11 @@ def approve(session: Session, incident_id: int, *, by: str, now: dt.datetime) ->
 
 def after_edit(session: Session, incident_id: int, *, by: str, now: dt.datetime, what: str) -> str | None:
     """A fact or the timeline changed: an approved postmortem goes back to review. Returns what to tell."""
-    row = drafts.get(session, incident_id)
-    if row is None or row.status != APPROVED:
+    # The status alone first: this runs for every timeline entry, and only an approved draft needs its row.
+    if session.scalar(select(Postmortem.status).where(Postmortem.incident_id == incident_id)) != APPROVED:
         return None
+    row = drafts.get(session, incident_id)
+    assert row is not None
     record(session, row, REVIEW, by=by, now=now, reason=f"{what} changed after approval")
     return (":leftwards_arrow_with_hook: The postmortem was approved; this change puts it back *in review*. "
             "A reviewer or the commander approves it again with `/incident postmortem approve` "
