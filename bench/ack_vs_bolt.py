@@ -2,9 +2,14 @@
 
 Both run the same server stack (uvicorn, the same worker count, our ASGI handler, 32 listener
 threads) as separate processes on loopback; the same load hits each: N signed
-`/incident timeline …` commands from 32 concurrent senders (asyncio + httpx). For the bot the
-stand-in (in this process) takes the replies, and afterwards the database must hold every
-entry exactly once. Prints p50/p99 acknowledgement, throughput, and the bot/bare ratios.
+`/incident timeline …` commands from 32 concurrent senders. For the bot the stand-in (its own
+process) takes the replies, and afterwards the database must hold every entry exactly once.
+Prints p50/p99 acknowledgement, acknowledgements per second, the bot/bare ratios, how long
+until the bot's last entry was stored, and the CPU each server spent per request.
+
+The senders write pre-signed HTTP/1.1 requests on keep-alive sockets (asyncio streams): an
+HTTP client library here (httpx) costs ~8 ms of CPU a request, so it saturated a core at ~125
+requests/s and the bare app's figure was the client's ceiling, not the app's.
 
     python bench/ack_vs_bolt.py [--requests 1500] [--concurrency 32] [--workers N] [--db URL]
 """
@@ -97,25 +102,55 @@ def body(text: str, channel: str, response_url: str, user: str = "U0BENCH") -> t
 
 
 async def load(url: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int) -> tuple[list[float], float]:
-    """Send every request with `concurrency` senders; returns per-request ack seconds and wall time."""
+    """Send every request with `concurrency` senders, each on its own keep-alive connection;
+    returns per-request acknowledgement seconds and the wall time."""
+    host, port = urllib.parse.urlsplit(url).hostname or "127.0.0.1", urllib.parse.urlsplit(url).port or 80
+    wire = [b"".join([f"POST /slack/events HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(content)}\r\n".encode(),
+                      *(f"{name}: {value}\r\n".encode() for name, value in headers.items()), b"\r\n", content])
+            for content, headers in requests]
+    wire.reverse()
     latencies: list[float] = []
-    queue: asyncio.Queue = asyncio.Queue()
-    for item in requests:
-        queue.put_nowait(item)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        async def sender() -> None:
-            while not queue.empty():
-                content, headers = queue.get_nowait()
-                started = time.perf_counter()
-                response = await client.post(f"{url}/slack/events", content=content, headers=headers)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    raise SystemExit(f"answered {response.status_code}: {response.text[:200]}")
 
-        began = time.perf_counter()
-        await asyncio.gather(*(sender() for _ in range(concurrency)))
-        return latencies, time.perf_counter() - began
+    async def sender() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while wire:
+                request = wire.pop()
+                started = time.perf_counter()
+                writer.write(request)
+                status = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                answer = await reader.readexactly(length) if length else b""
+                latencies.append(time.perf_counter() - started)
+                if status.split(b" ")[1:2] != [b"200"]:
+                    raise SystemExit(f"answered {status.decode().strip()}: {answer[:200]!r}")
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - began
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU (user + system) used so far by a process and its children (Linux /proc; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0.0
+    for entry in entries:
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if entry == str(pid) or fields[1] == str(pid):  # the server, or one of its worker processes
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def figures(label: str, latencies: list[float], wall: float) -> tuple[float, float]:
@@ -168,11 +203,17 @@ def main() -> None:
 
         for url in (f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{bot_port}"):  # warm both up
             asyncio.run(load(url, batch("warm-up", 64), args.concurrency))
-        bare_latencies, bare_wall = asyncio.run(load(f"http://127.0.0.1:{bare_port}",
-                                                     batch("bench entry", args.requests), args.concurrency))
-        bot_latencies, bot_wall = asyncio.run(load(f"http://127.0.0.1:{bot_port}",
-                                                   batch("bench entry", args.requests), args.concurrency))
+        bare_requests, bot_requests = batch("bench entry", args.requests), batch("bench entry", args.requests)
+        cpu_before = cpu_seconds(bare.pid)
+        bare_latencies, bare_wall = asyncio.run(load(f"http://127.0.0.1:{bare_port}", bare_requests, args.concurrency))
+        bare_cpu = cpu_seconds(bare.pid) - cpu_before
+        cpu_before, began = cpu_seconds(bot.pid), time.perf_counter()
+        bot_latencies, bot_wall = asyncio.run(load(f"http://127.0.0.1:{bot_port}", bot_requests, args.concurrency))
+        bot_ack_cpu = cpu_seconds(bot.pid) - cpu_before
         stored, distinct = wait_for_entries(db, "bench entry", args.requests)
+        all_stored = time.perf_counter() - began
+        time.sleep(1)  # the last answers and settling
+        bot_cpu = cpu_seconds(bot.pid) - cpu_before
     finally:
         for process in (bare, bot):
             process.terminate()
@@ -192,6 +233,12 @@ def main() -> None:
     bot_p99, bot_rate = figures("bot", bot_latencies, bot_wall)
     print(f"ratios: p99 bot/bare = {bot_p99 / bare_p99:.2f} (target <= 1.5)   "
           f"throughput bot/bare = {bot_rate / bare_rate:.2f} (target >= 0.7)")
+    print(f"bot: every entry stored {all_stored:.1f}s after the first request ({args.requests / all_stored:.1f} "
+          f"commands/s carried out); acknowledged in {bot_wall:.1f}s")
+    if bare_cpu:
+        print(f"CPU per request: bare {bare_cpu / args.requests * 1000:.1f} ms; bot {bot_ack_cpu / args.requests * 1000:.1f}"
+              f" ms while acknowledging, {bot_cpu / args.requests * 1000:.1f} ms with all its work (stand-in and "
+              f"database server not counted)")
     print(f"entries stored: {stored} of {args.requests}, distinct {distinct} (each exactly once: "
           f"{stored == distinct == args.requests})")
 

@@ -25,7 +25,7 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=20)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_timeout=30)
+    return create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True, pool_timeout=30)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -144,6 +144,10 @@ def _rowcount(result: Result[Any]) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+# Built once: a statement made per call (`.values(...)`) is hashed for the compiled cache every time.
+_STORE = insert(InboxRequest).returning(InboxRequest.id)
+
+
 def store(db: Database, *, surface: str, key: str, raw_body: str, content_type: str | None, user_id: str | None,
           worker: str, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE) -> Held | None:
     """Commit the request; None when it is stored already (a re-delivered event)."""
@@ -151,12 +155,11 @@ def store(db: Database, *, surface: str, key: str, raw_body: str, content_type: 
         # A Core INSERT … RETURNING on a bare connection, no ORM session: this runs before every
         # acknowledgement, and the ORM's machinery cost more CPU than the statement itself.
         with db.engine.begin() as connection:
-            row_id = connection.execute(
-                insert(InboxRequest).values(surface=surface, dedup_key=key, raw_body=raw_body, content_type=content_type,
-                                            user_id=user_id, received_at=now, state=InboxState.PENDING,
-                                            claimed_by=worker, lease_until=now + lease, attempts=1)
-                .returning(InboxRequest.id)
-            ).scalar_one()
+            row_id = connection.execute(_STORE, {
+                "surface": surface, "dedup_key": key, "raw_body": raw_body, "content_type": content_type,
+                "user_id": user_id, "received_at": now, "state": InboxState.PENDING, "claimed_by": worker,
+                "lease_until": now + lease, "attempts": 1,
+            }).scalar_one()
             return Held(row_id, worker, 1, user_id, now)
     except IntegrityError:
         return None

@@ -311,7 +311,7 @@ class Settings:
             share_stakeholders_channel=_share_channel(env, "SHARE_STAKEHOLDERS_CHANNEL"),
             postmortem_review_reminder_days=_int(env, "POSTMORTEM_REVIEW_REMINDER_DAYS", 2, minimum=1, maximum=60),
             **_sources_settings(env),
-            **_operations(env),
+            **_operations(env, sqlite=database_url.startswith("sqlite")),
         )
 
 
@@ -354,7 +354,7 @@ class _Operations(TypedDict):
     web_concurrency: int
 
 
-def _operations(env: Mapping[str, str]) -> _Operations:
+def _operations(env: Mapping[str, str], *, sqlite: bool) -> _Operations:
     """LOG_FORMAT, METRICS_TOKEN and WEB_CONCURRENCY (issue 13)."""
     log_format = (env.get("LOG_FORMAT") or "plain").strip().lower()
     if log_format not in ("plain", "json"):
@@ -362,7 +362,9 @@ def _operations(env: Mapping[str, str]) -> _Operations:
     token = (env.get("METRICS_TOKEN") or "").strip() or None
     if token is not None and len(token) < 16:
         raise SettingsError("METRICS_TOKEN must be at least 16 characters (e.g. `openssl rand -hex 16`)")
-    default_workers = max(1, min(os.cpu_count() or 1, 4))
+    # SQLite has one writer: more processes only queue on its file lock, whose busy-polling gave
+    # seconds-long acknowledgements under a burst (bench/ack_vs_bolt.py); one process queues fairly.
+    default_workers = 1 if sqlite else max(1, min(os.cpu_count() or 1, 4))
     return {
         "log_format": log_format,
         "metrics_token": token,

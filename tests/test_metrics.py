@@ -244,7 +244,16 @@ def test_socket_mode_needs_no_signing_secret_but_http_mode_does():
         Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1"})
     defaults = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
     assert (defaults.log_format, defaults.metrics_token) == ("plain", None)
-    assert 1 <= defaults.web_concurrency <= 4
+
+
+def test_workers_default_to_the_cpus_on_postgresql_and_to_one_on_sqlite():
+    import os
+
+    base = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    on_postgres = Settings.from_env({**base, "DATABASE_URL": "postgresql://db/incidents"})
+    assert on_postgres.web_concurrency == max(1, min(os.cpu_count() or 1, 4))
+    assert Settings.from_env(base).web_concurrency == 1  # the default database is a SQLite file
+    assert Settings.from_env({**base, "DATABASE_URL": "sqlite:///x.db", "WEB_CONCURRENCY": "3"}).web_concurrency == 3
 
 
 def test_a_rate_limited_response_url_is_labelled_as_such_never_by_its_secret_path():
