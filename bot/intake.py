@@ -154,7 +154,7 @@ def store(db: Database, *, surface: str, key: str, raw_body: str, content_type: 
     try:
         # A Core INSERT … RETURNING on a bare connection, no ORM session: this runs before every
         # acknowledgement, and the ORM's machinery cost more CPU than the statement itself.
-        with db.engine.begin() as connection:
+        with db.one_statement() as connection:
             row_id = connection.execute(_STORE, {
                 "surface": surface, "dedup_key": key, "raw_body": raw_body, "content_type": content_type,
                 "user_id": user_id, "received_at": now, "state": InboxState.PENDING, "claimed_by": worker,
@@ -192,7 +192,7 @@ def mark_done(db: Database, held: Held, *, now: dt.datetime) -> bool:
 
 def mark_all_done(db: Database, held: list[Held], *, now: dt.datetime) -> int:
     """Settle these requests in one statement; returns how many were still ours to settle."""
-    with db.engine.begin() as connection:
+    with db.one_statement() as connection:
         return _rowcount(connection.execute(
             update(InboxRequest)
             .where(tuple_(InboxRequest.id, InboxRequest.claimed_by, InboxRequest.attempts)
@@ -211,7 +211,7 @@ def release(db: Database, held: Held, *, now: dt.datetime) -> None:
 
 def renew(db: Database, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE) -> int:
     """Push out the lease of every open request this process holds; returns how many."""
-    with db.engine.begin() as connection:
+    with db.one_statement() as connection:
         return _rowcount(connection.execute(
             update(InboxRequest).where(InboxRequest.claimed_by == worker, InboxRequest.state.in_(_OPEN))
             .values(lease_until=now + lease)
