@@ -47,7 +47,3 @@ class AckPriority:
             with self._changed:
                 self._working -= 1
                 self._changed.notify()
-
-    @property
-    def acknowledging_now(self) -> int:
-        return self._acking

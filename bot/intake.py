@@ -397,15 +397,19 @@ class DoneMarks:
         with self._lock:
             waiting, self._waiting = self._waiting, []
         for start in range(0, len(waiting), self.BATCH):
+            batch = waiting[start:start + self.BATCH]
             try:
-                mark_all_done(self._db, waiting[start:start + self.BATCH], now=self._now())
-            except Exception:  # left open: taken over later, and only answered again, never redone
-                logger.exception("settling %s answered requests failed", len(waiting[start:start + self.BATCH]))
+                mark_all_done(self._db, batch, now=self._now())
+            except Exception:  # tried again with the next batch; if we die first, a take-over only answers again
+                logger.exception("settling %s answered requests failed; trying again later", len(batch))
+                with self._lock:
+                    self._waiting[:0] = batch
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
         self.flush()
 
     def _run(self) -> None:

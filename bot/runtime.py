@@ -14,7 +14,6 @@ from bot.db import Database
 from bot import intake
 from bot.ack_priority import AckPriority
 from bot.incidents import ChannelIncidents
-from bot.intake import new_worker_id
 from bot.observability.executors import TrackedExecutor
 from bot.settings import Settings
 from bot.slack.gateway import SlackGateway, build_web_client
@@ -45,7 +44,7 @@ class Runtime:
 
     # Who holds this process's intake leases (bot/intake.py), and how the Slack shell carries out
     # a request taken over from a process that stopped (set by handlers/intake.py).
-    worker_id: str = field(default_factory=new_worker_id)
+    worker_id: str = field(default_factory=intake.new_worker_id)
     replay: Callable[[Any], None] | None = None
     stop_intake: Callable[[], None] | None = None
     done_marks: intake.DoneMarks | None = None  # settles answered requests in batches (set with the above)
