@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,14 +30,14 @@ class Runtime:
     channel_incidents: ChannelIncidents = field(default_factory=ChannelIncidents)
     # Work that follows an acknowledgement runs here, not on Bolt's listener threads: a listener
     # then holds its thread for microseconds, so a burst of slow requests never delays an ack.
-    after_ack: ThreadPoolExecutor = field(
+    after_ack: TrackedExecutor = field(
         default_factory=lambda: TrackedExecutor(64, "after-ack", pool="commands")
     )
     # Acknowledgements go first: follow-up work narrows while any request awaits its ack.
     ack_priority: AckPriority = field(default_factory=AckPriority)
     # Events (pins, edits) get a pool of their own: a storm of them, or Slack rate-limiting their
     # reads, then never delays the answer to someone's command.
-    after_ack_events: ThreadPoolExecutor = field(
+    after_ack_events: TrackedExecutor = field(
         default_factory=lambda: TrackedExecutor(32, "after-ack-events", pool="events")
     )
 

@@ -95,12 +95,10 @@ def after_ack(runtime: Runtime, what: str, work: Any, *args: Any, for_event: boo
     with an error id. The stored request being dispatched goes along: it is settled when the work
     is over, whatever its outcome (an error is answered, not retried)."""
     held = intake.hand_off()
-    # An urgent job (a trigger id expiring in 3 s) is as pressing as an ack: it never waits.
-    priority = contextlib.nullcontext if urgent else runtime.ack_priority.following_up
 
     def run() -> None:
         try:
-            with intake.working_on(held), priority():
+            with intake.working_on(held):
                 work(*args)
         except intake.LeaseLost as lost:
             runtime.logger.warning("%s: %s; its work is left to that process", what, lost)
@@ -114,9 +112,11 @@ def after_ack(runtime: Runtime, what: str, work: Any, *args: Any, for_event: boo
                 report_unexpected(runtime.logger, f"settling the stored request of {what}")
 
     if urgent:
+        # A trigger id expires in 3 s: as pressing as an ack, so it never waits behind them.
         threading.Thread(target=run, name="after-ack-urgent", daemon=True).start()
     else:
-        (runtime.after_ack_events if for_event else runtime.after_ack).submit(run)
+        pool = runtime.after_ack_events if for_event else runtime.after_ack
+        pool.submit_gated(runtime.ack_priority.following_up, run)  # acknowledgements go first
 
 
 def best_effort(runtime: Runtime, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:

@@ -124,3 +124,23 @@ def test_a_channel_without_an_incident_is_asked_again_once_one_is_declared_there
     bot.command("declare Checkout returns 503", user=ANN, channel="C0GENERAL")  # in place: #general is its channel
     assert "Added" in bot.command("timeline now it counts", user=ANN, channel="C0GENERAL").text
     assert "Added" in bot.command("timeline and again", user=ANN, channel="C0GENERAL").text
+
+
+def test_work_held_back_for_acknowledgements_still_counts_as_waiting():
+    from prometheus_client import REGISTRY
+
+    from bot.observability.executors import TrackedExecutor
+
+    def waiting() -> float:
+        return REGISTRY.get_sample_value("incident_bot_after_ack_waiting", {"pool": "gate-test"}) or 0.0
+
+    priority = AckPriority(busy_slots=0)  # while an ack is pending, nothing follows up
+    pool = TrackedExecutor(2, "gate-test", pool="gate-test")
+    ran = threading.Event()
+    with priority.acknowledging():
+        pool.submit_gated(priority.following_up, ran.set)
+        time.sleep(0.2)
+        assert not ran.is_set() and waiting() == 1  # started on a thread, yet still waiting its turn
+    assert ran.wait(5)
+    pool.shutdown(wait=True)
+    assert waiting() == 0

@@ -3,7 +3,9 @@ context (team, channel, user, sub-command) and the pool reports how much is wait
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+from contextlib import AbstractContextManager
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -16,15 +18,24 @@ class TrackedExecutor(ThreadPoolExecutor):
         self._waiting = metrics.AFTER_ACK_WAITING.labels(pool) if pool else None
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        return self.submit_gated(contextlib.nullcontext, fn, *args, **kwargs)
+
+    def submit_gated(self, gate: Callable[[], AbstractContextManager[Any]], fn: Callable[..., Any], /,
+                     *args: Any, **kwargs: Any) -> Future:
+        """Run `fn` inside `gate()` (e.g. a slot while acknowledgements go first); until the gate
+        lets it in, it counts as waiting."""
         context = contextvars.copy_context()
         waiting = self._waiting
-        if waiting is None:
-            return super().submit(context.run, fn, *args, **kwargs)
-        waiting.inc()
 
         def started() -> Any:
-            waiting.dec()
-            return fn(*args, **kwargs)
+            with gate():
+                if waiting is not None:
+                    waiting.dec()
+                return fn(*args, **kwargs)
+
+        if waiting is None:
+            return super().submit(context.run, started)
+        waiting.inc()
 
         try:
             return super().submit(context.run, started)
