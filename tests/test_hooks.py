@@ -208,6 +208,22 @@ def test_the_same_delivery_at_two_replicas_at_once_is_one_fact(make_bot, db):
     assert "and 20 more" in listing
 
 
+def test_a_group_notified_one_alert_at_a_time_reads_as_two_alerts_told_apart(make_bot, db):
+    """Under load a real Alertmanager may notify web-1 alone, then the group with web-2 added: two
+    entries, and each must say which host fired, not two identical lines."""
+    bot = make_bot(**HOOK_ENV)
+    channel = declare(bot, "Checkout returns 503 service:checkout sev2")
+    web1 = alertmanager_alert("HighErrorRate", utc(2026, 6, 22, 14, 31), instance="web-1")
+    web2 = alertmanager_alert("HighErrorRate", utc(2026, 6, 22, 14, 33), instance="web-2")
+    for alerts in ([web1], [web1, web2]):
+        body = json.dumps(alertmanager_payload(alerts)).encode()
+        assert post_hook(bot, "alertmanager", body, bearer()).json()["status"] == "accepted"
+    listing = bot.command("timeline", user=ANN, channel=channel).text
+    assert listing.count("alertmanager firing: HighErrorRate (web-1): HighErrorRate on checkout") == 1, listing
+    assert listing.count("alertmanager firing: HighErrorRate (web-2): HighErrorRate on checkout") == 1, listing
+    assert count(db, SourceFact) == 2
+
+
 def test_a_delivery_left_uninterpreted_by_a_dead_process_is_interpreted_by_the_sweep(make_bot, db, clock):
     bot = make_bot(**HOOK_ENV)
     channel = declare(bot, "Checkout returns 503 service:checkout sev2")

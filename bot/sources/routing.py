@@ -261,12 +261,26 @@ def land(session: Session, incident: Incident, facts: list[SourceFact], *, now: 
 def entry_text(facts: list[SourceFact]) -> str:
     first = facts[0]
     if len(facts) == 1:
-        return f"{first.source} {first.status}: {first.title}"
+        return f"{first.source} {first.status}: {_told_apart(first)}"
     noun = {"alert": "alerts", "page": "pages", "deploy": "deploys"}.get(first.kind, "events")
     names = list(dict.fromkeys(_short_name(f) for f in facts))
     shown = ", ".join(names[:MAX_NAMES])
     more = f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else ""
     return f"{first.source} {first.status}: {len(facts)} {noun} — {shown}{more}"
+
+
+def _told_apart(fact: SourceFact) -> str:
+    """A lone alert's title with the label that tells it from its siblings (`HighErrorRate
+    (web-2): …`): Alertmanager may notify one group's alerts one at a time, and two entries
+    reading alike would leave a reviewer guessing which host fired when."""
+    name = fact.labels.get("alertname")
+    short = _short_name(fact)
+    if not name or short == name[:100] or not fact.title.startswith(name):
+        return fact.title
+    distinguishing = short[len(name):].strip(" ()")
+    if distinguishing in fact.title:
+        return fact.title
+    return (short + fact.title[len(name):])[:300]
 
 
 def _short_name(fact: SourceFact) -> str:
