@@ -46,11 +46,17 @@ def main() -> None:
     bot.stop()
     standin.stop()
 
-    print(f"requests={args.requests} concurrency={args.concurrency} slack_delay={args.slack_delay}s db={db.engine.dialect.name}")
+    print(
+        f"requests={args.requests} concurrency={args.concurrency} slack_delay={args.slack_delay}s db={db.engine.dialect.name}"
+    )
     print(f"{latency_line('ack  ', acks)} (Slack allows 3000ms); over 3s: {sum(a > 3 for a in acks)}")
-    print(f"all replies delivered {finished - started:.1f}s after the first request "
-          f"({finished - reply_started:.1f}s after the last ack)")
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (bot, stand-in and load generator in one process)")
+    print(
+        f"all replies delivered {finished - started:.1f}s after the first request "
+        f"({finished - reply_started:.1f}s after the last ack)"
+    )
+    print(
+        f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (bot, stand-in and load generator in one process)"
+    )
 
 
 if __name__ == "__main__":

@@ -28,9 +28,8 @@ import urllib.parse
 from pathlib import Path
 
 import httpx
-from slack_sdk.signature import SignatureVerifier
-
 from common import migrated_database, percentile
+from slack_sdk.signature import SignatureVerifier
 
 SECRET = "bench-signing-secret"
 HERE = Path(__file__).resolve().parent
@@ -59,10 +58,14 @@ def bare_app():  # type: ignore[no-untyped-def]
     from bot.db import Database
     from bot.server import build_asgi_app
 
-    app = App(signing_secret=SECRET, token_verification_enabled=False,
-              authorize=lambda **_: AuthorizeResult(enterprise_id=None, team_id="T0001", bot_user_id="UBOT",
-                                                    bot_id="BBOT", bot_token="xoxb-bare"),
-              listener_executor=ThreadPoolExecutor(max_workers=32))
+    app = App(
+        signing_secret=SECRET,
+        token_verification_enabled=False,
+        authorize=lambda **_: AuthorizeResult(
+            enterprise_id=None, team_id="T0001", bot_user_id="UBOT", bot_id="BBOT", bot_token="xoxb-bare"
+        ),
+        listener_executor=ThreadPoolExecutor(max_workers=32),
+    )
 
     @app.command("/incident")
     def only_ack(ack):  # type: ignore[no-untyped-def]
@@ -93,21 +96,42 @@ def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Pope
 
 
 def body(text: str, channel: str, response_url: str, user: str = "U0BENCH") -> tuple[bytes, dict[str, str]]:
-    raw = urllib.parse.urlencode({"command": "/incident", "text": text, "user_id": user, "channel_id": channel,
-                                  "channel_name": "bench", "response_url": response_url, "trigger_id": "t",
-                                  "team_id": "T0001", "api_app_id": "A0001"})
+    raw = urllib.parse.urlencode(
+        {
+            "command": "/incident",
+            "text": text,
+            "user_id": user,
+            "channel_id": channel,
+            "channel_name": "bench",
+            "response_url": response_url,
+            "trigger_id": "t",
+            "team_id": "T0001",
+            "api_app_id": "A0001",
+        }
+    )
     stamp = str(int(time.time()))
-    return raw.encode(), {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
-                          "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=raw)}
+    return raw.encode(), {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=raw),
+    }
 
 
 async def load(url: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int) -> tuple[list[float], float]:
     """Send every request with `concurrency` senders, each on its own keep-alive connection;
     returns per-request acknowledgement seconds and the wall time."""
     host, port = urllib.parse.urlsplit(url).hostname or "127.0.0.1", urllib.parse.urlsplit(url).port or 80
-    wire = [b"".join([f"POST /slack/events HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(content)}\r\n".encode(),
-                      *(f"{name}: {value}\r\n".encode() for name, value in headers.items()), b"\r\n", content])
-            for content, headers in requests]
+    wire = [
+        b"".join(
+            [
+                f"POST /slack/events HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(content)}\r\n".encode(),
+                *(f"{name}: {value}\r\n".encode() for name, value in headers.items()),
+                b"\r\n",
+                content,
+            ]
+        )
+        for content, headers in requests
+    ]
     wire.reverse()
     latencies: list[float] = []
 
@@ -164,27 +188,56 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=max(1, min(os.cpu_count() or 1, 4)))
-    parser.add_argument("--db", default=None, help="a PostgreSQL server URL to bench on a fresh database of its own "
-                                                   "there (default: a temporary SQLite file)")
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="a PostgreSQL server URL to bench on a fresh database of its own there (default: a temporary SQLite file)",
+    )
     args = parser.parse_args()
 
     root = str(HERE.parent)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PROMETHEUS_"))}
     base_env["PYTHONPATH"] = os.pathsep.join([str(HERE), root, base_env.get("PYTHONPATH", "")])
 
-    standin = subprocess.Popen([sys.executable, "-c", STANDIN], env=base_env, stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True)
+    standin = subprocess.Popen(
+        [sys.executable, "-c", STANDIN], env=base_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     standin_url = standin.stdout.readline().strip()  # type: ignore[union-attr]
     fresh = fresh_postgres(args.db) if args.db else None
     db = migrated_database(fresh)
 
     bare_port, bot_port = free_port(), free_port()
-    bare = start([sys.executable, "-m", "uvicorn", "ack_vs_bolt:bare_app", "--factory", "--workers", str(args.workers),
-                  "--host", "127.0.0.1", "--port", str(bare_port), "--log-level", "warning", "--no-access-log"],
-                 base_env, bare_port)
-    bot_env = {**base_env, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-               "SLACK_API_URL": standin_url + "/api/", "DATABASE_URL": db.url, "WEB_CONCURRENCY": str(args.workers),
-               "LOG_LEVEL": "WARNING", "PORT": str(bot_port), "INCIDENT_CREATE_CHANNEL": "false"}
+    bare = start(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "ack_vs_bolt:bare_app",
+            "--factory",
+            "--workers",
+            str(args.workers),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(bare_port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        base_env,
+        bare_port,
+    )
+    bot_env = {
+        **base_env,
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": standin_url + "/api/",
+        "DATABASE_URL": db.url,
+        "WEB_CONCURRENCY": str(args.workers),
+        "LOG_LEVEL": "WARNING",
+        "PORT": str(bot_port),
+        "INCIDENT_CREATE_CHANNEL": "false",
+    }
     bot = start([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"], bot_env, bot_port)
     try:
         # declared in #general itself (INCIDENT_CREATE_CHANNEL=false): the timeline entries go there
@@ -227,20 +280,30 @@ def main() -> None:
         if fresh:
             drop_postgres(fresh)
 
-    print(f"{args.requests} × `/incident timeline`, {args.concurrency} concurrent senders, {args.workers} worker "
-          f"process(es) each, db={db.engine.dialect.name}, {os.cpu_count()} CPUs")
+    print(
+        f"{args.requests} × `/incident timeline`, {args.concurrency} concurrent senders, {args.workers} worker "
+        f"process(es) each, db={db.engine.dialect.name}, {os.cpu_count()} CPUs"
+    )
     bare_p99, bare_rate = figures("bare", bare_latencies, bare_wall)
     bot_p99, bot_rate = figures("bot", bot_latencies, bot_wall)
-    print(f"ratios: p99 bot/bare = {bot_p99 / bare_p99:.2f} (target <= 1.5)   "
-          f"throughput bot/bare = {bot_rate / bare_rate:.2f} (target >= 0.7)")
-    print(f"bot: every entry stored {all_stored:.1f}s after the first request ({args.requests / all_stored:.1f} "
-          f"commands/s carried out); acknowledged in {bot_wall:.1f}s")
+    print(
+        f"ratios: p99 bot/bare = {bot_p99 / bare_p99:.2f} (target <= 1.5)   "
+        f"throughput bot/bare = {bot_rate / bare_rate:.2f} (target >= 0.7)"
+    )
+    print(
+        f"bot: every entry stored {all_stored:.1f}s after the first request ({args.requests / all_stored:.1f} "
+        f"commands/s carried out); acknowledged in {bot_wall:.1f}s"
+    )
     if bare_cpu:
-        print(f"CPU per request: bare {bare_cpu / args.requests * 1000:.1f} ms; bot {bot_ack_cpu / args.requests * 1000:.1f}"
-              f" ms while acknowledging, {bot_cpu / args.requests * 1000:.1f} ms with all its work (stand-in and "
-              f"database server not counted)")
-    print(f"entries stored: {stored} of {args.requests}, distinct {distinct} (each exactly once: "
-          f"{stored == distinct == args.requests})")
+        print(
+            f"CPU per request: bare {bare_cpu / args.requests * 1000:.1f} ms; bot {bot_ack_cpu / args.requests * 1000:.1f}"
+            f" ms while acknowledging, {bot_cpu / args.requests * 1000:.1f} ms with all its work (stand-in and "
+            f"database server not counted)"
+        )
+    print(
+        f"entries stored: {stored} of {args.requests}, distinct {distinct} (each exactly once: "
+        f"{stored == distinct == args.requests})"
+    )
 
 
 def fresh_postgres(server_url: str) -> str:
@@ -281,10 +344,18 @@ def wait_for_entries(db, prefix: str, count: int, timeout: float = 300.0) -> tup
     deadline = time.monotonic() + timeout
     while True:
         with db.unit_of_work() as session:
-            stored = session.scalar(select(func.count()).select_from(TimelineEntry)
-                                    .where(TimelineEntry.text.like(f"%{prefix}%"))) or 0
-            distinct = session.scalar(select(func.count(func.distinct(TimelineEntry.text)))
-                                      .where(TimelineEntry.text.like(f"%{prefix}%"))) or 0
+            stored = (
+                session.scalar(
+                    select(func.count()).select_from(TimelineEntry).where(TimelineEntry.text.like(f"%{prefix}%"))
+                )
+                or 0
+            )
+            distinct = (
+                session.scalar(
+                    select(func.count(func.distinct(TimelineEntry.text))).where(TimelineEntry.text.like(f"%{prefix}%"))
+                )
+                or 0
+            )
         if stored >= count or time.monotonic() > deadline:
             return stored, distinct
         time.sleep(0.2)

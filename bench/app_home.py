@@ -47,28 +47,61 @@ def seed(db: Database, count: int, items: int) -> None:
         incidents = []
         for n in range(count):
             closed = n % 2 == 1
-            incidents.append(Incident(
-                title=f"Incident {n}: checkout latency after deploy", severity=rng.choice(["sev1", "sev2", "sev3"]),
-                status=IncidentStatus.CLOSED if closed else IncidentStatus.OPEN, channel_id=f"C{n:08d}",
-                is_private=n % 10 == 0, declared_by=rng.choice(USERS), commander_id=rng.choice(USERS),
-                created_at=NOW - dt.timedelta(days=3), closed_at=NOW - dt.timedelta(days=1) if closed else None,
-                close_count=1 if closed else 0))
+            incidents.append(
+                Incident(
+                    title=f"Incident {n}: checkout latency after deploy",
+                    severity=rng.choice(["sev1", "sev2", "sev3"]),
+                    status=IncidentStatus.CLOSED if closed else IncidentStatus.OPEN,
+                    channel_id=f"C{n:08d}",
+                    is_private=n % 10 == 0,
+                    declared_by=rng.choice(USERS),
+                    commander_id=rng.choice(USERS),
+                    created_at=NOW - dt.timedelta(days=3),
+                    closed_at=NOW - dt.timedelta(days=1) if closed else None,
+                    close_count=1 if closed else 0,
+                )
+            )
         session.add_all(incidents)
         session.flush()
         for incident in incidents:
             for _ in range(5):
-                session.add(TimelineEntry(incident_id=incident.id, occurred_at=NOW - dt.timedelta(days=2),
-                                          recorded_at=NOW - dt.timedelta(days=2), author_id=rng.choice(USERS),
-                                          text="503 errors rise", kind=EntryKind.NOTE, source=EntrySource.COMMAND))
+                session.add(
+                    TimelineEntry(
+                        incident_id=incident.id,
+                        occurred_at=NOW - dt.timedelta(days=2),
+                        recorded_at=NOW - dt.timedelta(days=2),
+                        author_id=rng.choice(USERS),
+                        text="503 errors rise",
+                        kind=EntryKind.NOTE,
+                        source=EntrySource.COMMAND,
+                    )
+                )
             if incident.status == IncidentStatus.CLOSED:
-                session.add(Postmortem(incident_id=incident.id, status="draft", template="default", markdown="",
-                                       review=[], publish_state="published", publish_attempts=1,
-                                       meeting_at=NOW + dt.timedelta(hours=rng.randint(2, 48))))
+                session.add(
+                    Postmortem(
+                        incident_id=incident.id,
+                        status="draft",
+                        template="default",
+                        markdown="",
+                        review=[],
+                        publish_state="published",
+                        publish_attempts=1,
+                        meeting_at=NOW + dt.timedelta(hours=rng.randint(2, 48)),
+                    )
+                )
         for n in range(items):
-            session.add(ActionItem(incident_id=incidents[n % count].id, text=f"Add an alert on pool saturation {n}",
-                                   owner_id=BUSIEST if n % 20 == 0 else rng.choice(USERS), priority="P2",
-                                   due_date=(NOW + dt.timedelta(days=rng.randint(-10, 30))).date(),
-                                   status=ActionStatus.OPEN, created_by=USERS[1], created_at=NOW))
+            session.add(
+                ActionItem(
+                    incident_id=incidents[n % count].id,
+                    text=f"Add an alert on pool saturation {n}",
+                    owner_id=BUSIEST if n % 20 == 0 else rng.choice(USERS),
+                    priority="P2",
+                    due_date=(NOW + dt.timedelta(days=rng.randint(-10, 30))).date(),
+                    status=ActionStatus.OPEN,
+                    created_by=USERS[1],
+                    created_at=NOW,
+                )
+            )
 
 
 def main() -> None:
@@ -94,9 +127,11 @@ def main() -> None:
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
     assert view is not None
-    print(f"App Home of the busiest of {len(USERS)} people ({view.items_total} open items, {args.incidents} incidents, "
-          f"{args.items} items): median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
-          f"over {args.runs} runs; {len(view.blocks)} blocks; peak {peak / 2**20:.1f} MiB")
+    print(
+        f"App Home of the busiest of {len(USERS)} people ({view.items_total} open items, {args.incidents} incidents, "
+        f"{args.items} items): median {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
+        f"over {args.runs} runs; {len(view.blocks)} blocks; peak {peak / 2**20:.1f} MiB"
+    )
     db.dispose()
 
 

@@ -10,12 +10,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.slack_standin import SlackStandIn  # noqa: E402
+
 from bot.clock import SystemClock  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.migrate import upgrade_to_head  # noqa: E402
 from tests.conftest import bot_settings  # noqa: E402
 from tests.harness import BotUnderTest  # noqa: E402
-from tests.slack_standin import SlackStandIn  # noqa: E402
 
 
 def migrated_database(url: str | None) -> Database:
@@ -41,5 +42,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def latency_line(label: str, seconds: list[float]) -> str:
-    return (f"{label} p50={statistics.median(seconds) * 1000:.0f}ms p95={percentile(seconds, 0.95) * 1000:.0f}ms "
-            f"max={max(seconds) * 1000:.0f}ms")
+    return (
+        f"{label} p50={statistics.median(seconds) * 1000:.0f}ms p95={percentile(seconds, 0.95) * 1000:.0f}ms "
+        f"max={max(seconds) * 1000:.0f}ms"
+    )

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from common import latency_line, migrated_database
 from sqlalchemy import func, select
+from tests.slack_standin import SlackStandIn
 
 from bot.clock import SystemClock
 from bot.models import HookDelivery, SourceFact
@@ -31,7 +32,6 @@ from tests.hook_steps import (
     generic_headers,
     post_hook,
 )
-from tests.slack_standin import SlackStandIn
 
 
 def count(db, model) -> int:  # type: ignore[no-untyped-def]
@@ -51,8 +51,11 @@ def main() -> None:
     standin = SlackStandIn().start()
     standin.add_user("U0BENCH", tz="UTC")
     standin.add_channel("C0GENERAL", "general")
-    bot = BotUnderTest(standin=standin, clock=SystemClock(),  # type: ignore[arg-type]
-                       settings=bot_settings(standin, db.url, **HOOK_ENV)).start(db)
+    bot = BotUnderTest(
+        standin=standin,
+        clock=SystemClock(),  # type: ignore[arg-type]
+        settings=bot_settings(standin, db.url, **HOOK_ENV),
+    ).start(db)
     declared = bot.command("declare Hook storm service:checkout sev2", user="U0BENCH", channel="C0GENERAL")
     assert "<#" in declared.text, declared.text
     now = dt.datetime.now(dt.UTC)
@@ -60,8 +63,10 @@ def main() -> None:
     # 1. One notification of many alerts (a new group each round), then the same body repeated.
     big, repeat = [], []
     for round_ in range(5):
-        alerts = [alertmanager_alert(f"Big{round_}x{i}", now - dt.timedelta(minutes=5), instance=f"host-{i}")
-                  for i in range(args.alerts)]
+        alerts = [
+            alertmanager_alert(f"Big{round_}x{i}", now - dt.timedelta(minutes=5), instance=f"host-{i}")
+            for i in range(args.alerts)
+        ]
         body = json.dumps(alertmanager_payload(alerts, group_key=f'{{}}:{{round="{round_}"}}')).encode()
         started = time.perf_counter()
         response = post_hook(bot, "alertmanager", body, bearer())
@@ -82,8 +87,15 @@ def main() -> None:
     lock = threading.Lock()
 
     def deliver(n: int) -> None:
-        body = json.dumps({"text": f"event {n}", "occurred_at": now.isoformat(), "kind": "change",
-                           "labels": {"service": "checkout"}, "dedup_key": f"stream-{n}"}).encode()
+        body = json.dumps(
+            {
+                "text": f"event {n}",
+                "occurred_at": now.isoformat(),
+                "kind": "change",
+                "labels": {"service": "checkout"},
+                "dedup_key": f"stream-{n}",
+            }
+        ).encode()
         started = time.perf_counter()
         try:
             response = post_hook(bot, "generic", body, generic_headers(body))
@@ -109,8 +121,10 @@ def main() -> None:
     facts = count(db, SourceFact) - facts_before
     print(f"stream: {total} deliveries in {elapsed:.1f}s ({total / elapsed:.1f}/s asked {args.rate}/s)")
     print(latency_line("  answer:  ", latencies))
-    print(f"  stored deliveries {stored}/{total}, facts {facts}/{total}, refused or failed {len(failures)}, "
-          f"lost {total - facts}")
+    print(
+        f"  stored deliveries {stored}/{total}, facts {facts}/{total}, refused or failed {len(failures)}, "
+        f"lost {total - facts}"
+    )
     for failure in failures[:5]:
         print(f"  failure: {failure}")
     bot.stop()

@@ -29,8 +29,10 @@ POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def line(label: str, seconds: list[float]) -> str:
-    return (f"{label:<12} p50={statistics.median(seconds) * 1000:6.1f}ms p99={percentile(seconds, 0.99) * 1000:6.1f}ms "
-            f"max={max(seconds) * 1000:6.1f}ms")
+    return (
+        f"{label:<12} p50={statistics.median(seconds) * 1000:6.1f}ms p99={percentile(seconds, 0.99) * 1000:6.1f}ms "
+        f"max={max(seconds) * 1000:6.1f}ms"
+    )
 
 
 def ack_latencies(db: Database, requests: int, concurrency: int) -> list[float]:
@@ -43,8 +45,9 @@ def ack_latencies(db: Database, requests: int, concurrency: int) -> list[float]:
             bot.command(f"timeline warm-up {user}", user=user, channel=channel)
 
         def one(n: int) -> float:
-            return bot.command(f"timeline 1m ago bench entry {n}", user=users[n % concurrency], channel=channel,
-                               wait=False).acked_in
+            return bot.command(
+                f"timeline 1m ago bench entry {n}", user=users[n % concurrency], channel=channel, wait=False
+            ).acked_in
 
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             acks = list(pool.map(one, range(requests)))
@@ -60,8 +63,16 @@ def store_cost(db: Database, count: int = 300) -> list[float]:
     took = []
     for _n in range(count):
         started = time.monotonic()
-        intake.store(db, surface="command", key=f"bench-{uuid.uuid4().hex}", raw_body="text=x" * 80,
-                     content_type="application/x-www-form-urlencoded", user_id="U0BENCH", worker="bench", now=now)
+        intake.store(
+            db,
+            surface="command",
+            key=f"bench-{uuid.uuid4().hex}",
+            raw_body="text=x" * 80,
+            content_type="application/x-www-form-urlencoded",
+            user_id="U0BENCH",
+            worker="bench",
+            now=now,
+        )
         took.append(time.monotonic() - started)
     return took
 

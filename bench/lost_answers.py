@@ -15,8 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.slack.gateway import SlackGateway, build_web_client  # noqa: E402
 from tests.slack_standin import SlackStandIn  # noqa: E402
+
+from bot.slack.gateway import SlackGateway, build_web_client  # noqa: E402
 
 
 def run(posts: int, lose_every: int) -> tuple[list[float], int, int]:
@@ -45,8 +46,10 @@ def main() -> None:
         seconds, messages, doubles = run(args.posts, lose_every)
         lost = [s for i, s in enumerate(seconds) if lose_every and i % lose_every == 0]
         kept = [s for i, s in enumerate(seconds) if not (lose_every and i % lose_every == 0)]
-        line = f"{label}: {messages} messages for {args.posts} posts, {doubles} doubled; " \
-               f"median post {statistics.median(kept) * 1000:.1f} ms"
+        line = (
+            f"{label}: {messages} messages for {args.posts} posts, {doubles} doubled; "
+            f"median post {statistics.median(kept) * 1000:.1f} ms"
+        )
         if lost:
             line += f"; a post whose answer was lost {statistics.median(lost) * 1000:.0f} ms (pause + history lookup)"
         print(line)

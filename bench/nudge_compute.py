@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.nudges import weekly as nudges  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.migrate import upgrade_to_head  # noqa: E402
 from bot.models import ActionItem, ActionStatus, Incident, IncidentStatus  # noqa: E402
+from bot.nudges import weekly as nudges  # noqa: E402
 
-NOW = dt.datetime(2026, 6, 29, 9, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 29, 9, 0, tzinfo=dt.UTC)
 USERS = [f"U{n:07d}" for n in range(60)]
 
 
@@ -34,21 +34,33 @@ def seed(db: Database, channels: int, items: int) -> None:
     rng = random.Random(7)
     with db.unit_of_work() as session:
         incidents = [
-            Incident(title=f"Incident {n}: checkout latency after deploy", severity=rng.choice(["sev1", "sev2", "sev3"]),
-                     status=rng.choice([IncidentStatus.OPEN, IncidentStatus.CLOSED]), channel_id=f"C{n:08d}",
-                     is_private=n % 10 == 0, declared_by=USERS[0], commander_id=rng.choice(USERS),
-                     created_at=NOW - dt.timedelta(days=60), close_count=0)
+            Incident(
+                title=f"Incident {n}: checkout latency after deploy",
+                severity=rng.choice(["sev1", "sev2", "sev3"]),
+                status=rng.choice([IncidentStatus.OPEN, IncidentStatus.CLOSED]),
+                channel_id=f"C{n:08d}",
+                is_private=n % 10 == 0,
+                declared_by=USERS[0],
+                commander_id=rng.choice(USERS),
+                created_at=NOW - dt.timedelta(days=60),
+                close_count=0,
+            )
             for n in range(channels)
         ]
         session.add_all(incidents)
         session.flush()
         session.add_all(
-            ActionItem(incident_id=incidents[n % channels].id,
-                       text=f"Add an alert on queue depth for service {n} and page the owning team",
-                       owner_id=rng.choice(USERS + [None]), priority=rng.choice(["P0", "P1", "P2", "P3"]),
-                       due_date=(NOW + dt.timedelta(days=rng.randint(-30, 60))).date(),
-                       action_type=rng.choice([None, "prevent", "detect"]), status=ActionStatus.OPEN,
-                       created_by=USERS[0], created_at=NOW - dt.timedelta(days=30))
+            ActionItem(
+                incident_id=incidents[n % channels].id,
+                text=f"Add an alert on queue depth for service {n} and page the owning team",
+                owner_id=rng.choice(USERS + [None]),
+                priority=rng.choice(["P0", "P1", "P2", "P3"]),
+                due_date=(NOW + dt.timedelta(days=rng.randint(-30, 60))).date(),
+                action_type=rng.choice([None, "prevent", "detect"]),
+                status=ActionStatus.OPEN,
+                created_by=USERS[0],
+                created_at=NOW - dt.timedelta(days=30),
+            )
             for n in range(items)
         )
 
@@ -89,8 +101,10 @@ def main() -> None:
 
     print(f"database: {db.engine.dialect.name}; {args.items} open items across {args.channels} channels")
     print(f"messages built per run: {built} ({args.channels} channels + the digest)")
-    print(f"compute time: median {statistics.median(timings) * 1000:.0f} ms, "
-          f"best {min(timings) * 1000:.0f} ms, worst {max(timings) * 1000:.0f} ms over {args.runs} runs")
+    print(
+        f"compute time: median {statistics.median(timings) * 1000:.0f} ms, "
+        f"best {min(timings) * 1000:.0f} ms, worst {max(timings) * 1000:.0f} ms over {args.runs} runs"
+    )
     print(f"peak Python memory during one run: {peak / 1024 / 1024:.1f} MiB")
 
 

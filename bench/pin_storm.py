@@ -35,17 +35,26 @@ def main() -> None:
     bot, standin = running_bot(db, people)
     declared = bot.command("declare Pin storm sev2", user=people[0], channel="C0GENERAL")
     channel = declared.text.split("<#")[1].split(">")[0]
-    messages = [standin.add_message(channel, user=people[n % len(people)], text=f"finding {n}") for n in range(args.messages)]
+    messages = [
+        standin.add_message(channel, user=people[n % len(people)], text=f"finding {n}") for n in range(args.messages)
+    ]
     for ts in messages:
         for person in people:
             standin.react(channel, ts, "pushpin", user=person)
 
-    deliveries = [(ts, person, retry) for ts in messages for person in people for retry in [None, *range(1, args.retries + 1)]]
+    deliveries = [
+        (ts, person, retry) for ts in messages for person in people for retry in [None, *range(1, args.retries + 1)]
+    ]
 
     def deliver(delivery: tuple[str, str, int | None]) -> float:
         ts, person, retry = delivery
-        event = {"type": "reaction_added", "user": person, "reaction": "pushpin", "item_user": people[0],
-                 "item": {"type": "message", "channel": channel, "ts": ts}}
+        event = {
+            "type": "reaction_added",
+            "user": person,
+            "reaction": "pushpin",
+            "item_user": people[0],
+            "item": {"type": "message", "channel": channel, "ts": ts},
+        }
         started = time.monotonic()
         response = bot.event(event, event_id=f"Ev{ts}{person}", retry_num=retry)
         assert response.status_code == 200, response.text
@@ -57,16 +66,24 @@ def main() -> None:
     bot.settle(timeout=300)
     finished = time.monotonic()
     with db.unit_of_work() as session:
-        per_message = Counter(session.scalars(select(TimelineEntry.source_ts).where(TimelineEntry.source_ts.is_not(None))))
+        per_message = Counter(
+            session.scalars(select(TimelineEntry.source_ts).where(TimelineEntry.source_ts.is_not(None)))
+        )
     bot.stop()
     standin.stop()
 
-    print(f"messages={args.messages} pinners={args.pinners} retries={args.retries} deliveries={len(deliveries)} "
-          f"concurrency={args.concurrency} db={db.engine.dialect.name}")
+    print(
+        f"messages={args.messages} pinners={args.pinners} retries={args.retries} deliveries={len(deliveries)} "
+        f"concurrency={args.concurrency} db={db.engine.dialect.name}"
+    )
     print(latency_line("ack  ", acks))
-    print(f"every delivery handled {finished - started:.1f}s after the first ({len(deliveries) / (finished - started):.0f} deliveries/s)")
-    print(f"entries per message: {sorted(Counter(per_message.values()).items())} (want [(1, {args.messages})]); "
-          f"messages missing: {len(set(messages) - set(per_message))}")
+    print(
+        f"every delivery handled {finished - started:.1f}s after the first ({len(deliveries) / (finished - started):.0f} deliveries/s)"
+    )
+    print(
+        f"entries per message: {sorted(Counter(per_message.values()).items())} (want [(1, {args.messages})]); "
+        f"messages missing: {len(set(messages) - set(per_message))}"
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.slack_standin import SlackStandIn
+
 from bench.common import migrated_database
 from bot.clock import SettableClock
 from bot.models import ActionItem, ActionStatus, Incident, IncidentStatus
@@ -27,7 +29,6 @@ from bot.trackers import sync
 from tests.conftest import bot_settings
 from tests.github_standin import GitHubStandIn
 from tests.jira_standin import JiraStandIn
-from tests.slack_standin import SlackStandIn
 from tests.tracker_steps import github_env, jira_env
 
 NOW = dt.datetime(2026, 6, 29, 9, 0, tzinfo=dt.UTC)
@@ -39,16 +40,38 @@ def seed(db, tracker: str, keys: list[str], url_of) -> None:  # type: ignore[no-
     with db.unit_of_work() as session:
         session.query(ActionItem).delete()
         session.query(Incident).delete()
-        incidents = [Incident(title=f"Incident {n}", severity="sev2", status=IncidentStatus.CLOSED, channel_id=f"C{n:08d}",
-                              declared_by="U0000001", created_at=NOW - dt.timedelta(days=20), close_count=1)
-                     for n in range(100)]
+        incidents = [
+            Incident(
+                title=f"Incident {n}",
+                severity="sev2",
+                status=IncidentStatus.CLOSED,
+                channel_id=f"C{n:08d}",
+                declared_by="U0000001",
+                created_at=NOW - dt.timedelta(days=20),
+                close_count=1,
+            )
+            for n in range(100)
+        ]
         session.add_all(incidents)
         session.flush()
-        session.add_all(ActionItem(incident_id=incidents[n % 100].id, text=f"Item {n}", owner_id="U0ANN", priority="P2",
-                                   status=ActionStatus.OPEN, created_by="U0000001", created_at=NOW - dt.timedelta(days=10),
-                                   due_date=(NOW + dt.timedelta(days=20)).date(), ticket_tracker=tracker, ticket_key=key,
-                                   ticket_state="open", ticket_assignee=None, link_url=url_of(key))
-                        for n, key in enumerate(keys))
+        session.add_all(
+            ActionItem(
+                incident_id=incidents[n % 100].id,
+                text=f"Item {n}",
+                owner_id="U0ANN",
+                priority="P2",
+                status=ActionStatus.OPEN,
+                created_by="U0000001",
+                created_at=NOW - dt.timedelta(days=10),
+                due_date=(NOW + dt.timedelta(days=20)).date(),
+                ticket_tracker=tracker,
+                ticket_key=key,
+                ticket_state="open",
+                ticket_assignee=None,
+                link_url=url_of(key),
+            )
+            for n, key in enumerate(keys)
+        )
 
 
 def run(label: str, db, slack: SlackStandIn, env: dict[str, str], tracker_calls, limit_line) -> None:  # type: ignore[no-untyped-def]
@@ -58,12 +81,16 @@ def run(label: str, db, slack: SlackStandIn, env: dict[str, str], tracker_calls,
     report = sync.sweep(runtime)
     took = time.perf_counter() - started
     calls = tracker_calls() - before
-    print(f"{label}: first sweep {took:.2f}s ({report.calls_seconds:.2f}s reading tickets) — {report.checked} tickets, "
-          f"{report.changes} changes brought in, {calls} tracker calls; {limit_line()}")
+    print(
+        f"{label}: first sweep {took:.2f}s ({report.calls_seconds:.2f}s reading tickets) — {report.checked} tickets, "
+        f"{report.changes} changes brought in, {calls} tracker calls; {limit_line()}"
+    )
     started = time.perf_counter()
     again = sync.sweep(runtime)
-    print(f"{label}: second sweep {time.perf_counter() - started:.2f}s — {again.changes} changes "
-          f"({tracker_calls() - before - calls} calls)")
+    print(
+        f"{label}: second sweep {time.perf_counter() - started:.2f}s — {again.changes} changes "
+        f"({tracker_calls() - before - calls} calls)"
+    )
     assert again.changes == 0
     runtime.after_ack.shutdown(wait=True)
 
@@ -89,8 +116,14 @@ def main() -> None:
     for number in range(changed + 1, 2 * changed + 1):
         github.assign_as(number, "octo-bob", "octo-ann")
     seed(db, "github", [str(n) for n in range(1, args.items + 1)], lambda k: f"{github.base_url}acme/ops/issues/{k}")
-    run("GitHub", db, slack, github_env(github), lambda: len(github.calls),
-        lambda: f"{github.rate_limit - github.remaining} of {GITHUB_LIMIT_PER_HOUR} requests this hour used")
+    run(
+        "GitHub",
+        db,
+        slack,
+        github_env(github),
+        lambda: len(github.calls),
+        lambda: f"{github.rate_limit - github.remaining} of {GITHUB_LIMIT_PER_HOUR} requests this hour used",
+    )
     github.stop()
 
     jira = JiraStandIn(cloud=True).start()
@@ -101,7 +134,14 @@ def main() -> None:
     for n in range(changed + 1, 2 * changed + 1):
         jira.assign_as(f"OPS-{n}", "acc-bob", "acc-ann")
     seed(db, "jira", [f"OPS-{n}" for n in range(1, args.items + 1)], lambda k: f"{jira.site}browse/{k}")
-    run("Jira Cloud", db, slack, jira_env(jira, TRACKER_USERS="U0BOB=acc-bob"), lambda: len(jira.calls), lambda: JIRA_CLOUD_NOTE)
+    run(
+        "Jira Cloud",
+        db,
+        slack,
+        jira_env(jira, TRACKER_USERS="U0BOB=acc-bob"),
+        lambda: len(jira.calls),
+        lambda: JIRA_CLOUD_NOTE,
+    )
     jira.stop()
     slack.stop()
 

@@ -6,8 +6,9 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from bot.settings import Settings, SettingsError
 
@@ -95,8 +96,12 @@ def _describe_nudges(report: Any, *, dry_run: bool, missed_total: int) -> str:
         lines += [f"\n{line}" for line in report.not_planned]
         lines.append("\n(dry run: nothing was sent or recorded; channels found archived would also get DMs)")
         return "\n".join(lines)
-    for label, done in (("sent", report.sent), ("found already posted", report.recovered),
-                        ("channel archived or bot removed", report.gone), ("failed, retried later", report.failed)):
+    for label, done in (
+        ("sent", report.sent),
+        ("found already posted", report.recovered),
+        ("channel archived or bot removed", report.gone),
+        ("failed, retried later", report.failed),
+    ):
         if done:
             lines.append(f"{label}: {len(done)} ({', '.join(done)})")
     if not (report.sent or report.recovered):
@@ -171,11 +176,15 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None,
     nudge.add_argument("--force", action="store_true", help="send again even where this week's nudge was sent")
     nudge.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
     nudge.set_defaults(func=cmd_nudge)
-    review = sub.add_parser("review", help="post the review of the period just ended to REVIEW_CHANNEL, unless it is out")
+    review = sub.add_parser(
+        "review", help="post the review of the period just ended to REVIEW_CHANNEL, unless it is out"
+    )
     review.add_argument("--force", action="store_true", help="post again even where this period's review is out")
     review.add_argument("--dry-run", action="store_true", help="print the review; post and record nothing")
     review.set_defaults(func=cmd_review)
-    tracker = sub.add_parser("tracker", help="tickets: `sync` reads every open item's ticket now; `check` tests the settings")
+    tracker = sub.add_parser(
+        "tracker", help="tickets: `sync` reads every open item's ticket now; `check` tests the settings"
+    )
     tracker.add_argument("action", choices=("sync", "check"))
     tracker.set_defaults(func=cmd_tracker)
     demo = sub.add_parser("demo", help="play a reference incident against a local Slack stand-in (no Slack needed)")
@@ -192,7 +201,10 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None,
     except DBAPIError as err:  # the database stopped answering midway: one line, not a traceback
         if not err.connection_invalidated and "OperationalError" not in type(err).__name__ + type(err.orig).__name__:
             raise
-        print(f"incident-bot: the database does not answer{_where(args.env)}: {_first_line(err.orig or err)}", file=sys.stderr)
+        print(
+            f"incident-bot: the database does not answer{_where(args.env)}: {_first_line(err.orig or err)}",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -15,7 +15,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
 
 
 class SettableClock:
@@ -24,7 +24,7 @@ class SettableClock:
     def __init__(self, start: dt.datetime):
         if start.tzinfo is None:
             raise ValueError("SettableClock needs an aware datetime")
-        self._now = start.astimezone(dt.timezone.utc)
+        self._now = start.astimezone(dt.UTC)
         self._lock = threading.Lock()
 
     def now(self) -> dt.datetime:
@@ -33,7 +33,7 @@ class SettableClock:
 
     def set(self, instant: dt.datetime) -> None:
         with self._lock:
-            self._now = instant.astimezone(dt.timezone.utc)
+            self._now = instant.astimezone(dt.UTC)
 
     def advance(self, delta: dt.timedelta) -> None:
         with self._lock:

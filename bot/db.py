@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -43,11 +43,11 @@ def _ping_idle_connections(engine: Engine) -> None:
     # at the first failure; a connection idle longer (a quiet night, a restarted server) is pinged
     # and replaced when dead, so the first command after a database restart still goes through.
     @event.listens_for(engine, "checkin")
-    def _idle_from(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+    def _idle_from(_dbapi_connection, record):
         record.info["idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _ping_if_idle(dbapi_connection, record, _proxy):  # type: ignore[no-untyped-def]
+    def _ping_if_idle(dbapi_connection, record, _proxy):
         idle_since = record.info.get("idle_since")
         if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
             return
@@ -61,7 +61,7 @@ def _configure_sqlite(engine: Engine) -> None:
     # WAL lets readers run beside the writer; BEGIN IMMEDIATE takes the write lock up front so two
     # writers queue on busy_timeout instead of failing with "database is locked" on lock upgrade.
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -77,7 +77,7 @@ def _configure_sqlite(engine: Engine) -> None:
     writers = threading.RLock()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # type: ignore[no-untyped-def]
+    def _on_begin(connection):
         writers.acquire()
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -87,7 +87,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
-    def _on_end(connection):  # type: ignore[no-untyped-def]
+    def _on_end(connection):
         try:
             writers.release()
         except RuntimeError:

@@ -74,8 +74,11 @@ def _postmortems(session: Session, user_id: str) -> list[tuple[Incident, Postmor
         and_(Incident.postmortem_owner_id.is_(None), Incident.commander_id == user_id),
         and_(Incident.postmortem_owner_id.is_(None), Incident.commander_id.is_(None), Incident.declared_by == user_id),
     )
-    reviews = Incident.id.in_(select(PostmortemPerson.incident_id).where(
-        PostmortemPerson.user_id == user_id, PostmortemPerson.role == pm_status.REVIEWER))
+    reviews = Incident.id.in_(
+        select(PostmortemPerson.incident_id).where(
+            PostmortemPerson.user_id == user_id, PostmortemPerson.role == pm_status.REVIEWER
+        )
+    )
     query = (
         select(Incident, Postmortem)
         .join(Postmortem, Postmortem.incident_id == Incident.id)
@@ -85,8 +88,7 @@ def _postmortems(session: Session, user_id: str) -> list[tuple[Incident, Postmor
     return [(incident, row) for incident, row in session.execute(query)]
 
 
-def _postmortem_line(session: Session, incident: Incident, row: Postmortem, user_id: str,
-                     audiences: set[str]) -> str:
+def _postmortem_line(session: Session, incident: Incident, row: Postmortem, user_id: str, audiences: set[str]) -> str:
     follow = followup.load(session, incident, row)
     role = "you own it" if follow.owner == user_id else "you're asked to review it"
     parts = [_title(incident), f"*{follow.label}*", role]
@@ -101,8 +103,15 @@ def _postmortem_line(session: Session, incident: Incident, row: Postmortem, user
     return " · ".join(parts)
 
 
-def build(session: Session, user_id: str, *, now: dt.datetime, zone: dt.tzinfo, notice: str | None = None,
-          share_audiences: set[str] | None = None) -> HomeView:
+def build(
+    session: Session,
+    user_id: str,
+    *,
+    now: dt.datetime,
+    zone: dt.tzinfo,
+    notice: str | None = None,
+    share_audiences: set[str] | None = None,
+) -> HomeView:
     today = now.astimezone(zone).date()
     blocks: list[bk.Block] = [bk.header(":clipboard: Your incident work")]
     if notice:
@@ -118,11 +127,13 @@ def build(session: Session, user_id: str, *, now: dt.datetime, zone: dt.tzinfo, 
     for item in shown:
         blocks.append(bk.section(action_items.item_line(item, today, incident=incident_of[item.id])))
         value = str(item.id)
-        blocks.append(bk.actions(
-            bk.button(":white_check_mark: Done", DONE_ACTION, value, style="primary"),
-            bk.button(":zzz: Snooze 1 week", SNOOZE_ACTION, value),
-            block_id=f"{ITEM_BLOCK}:{item.id}",
-        ))
+        blocks.append(
+            bk.actions(
+                bk.button(":white_check_mark: Done", DONE_ACTION, value, style="primary"),
+                bk.button(":zzz: Snooze 1 week", SNOOZE_ACTION, value),
+                block_id=f"{ITEM_BLOCK}:{item.id}",
+            )
+        )
     if len(ordered) > len(shown):
         blocks.append(bk.context(f"…and {len(ordered) - len(shown)} more. `/incident actions mine` lists them all."))
 
@@ -132,15 +143,22 @@ def build(session: Session, user_id: str, *, now: dt.datetime, zone: dt.tzinfo, 
         f"{_title(i)} · {i.severity.upper()} · since {slack_date(i.created_at, '{date_short} {time}')}"
         for i in taking_part[:LIST_LINES]
     ]
-    blocks += _cut(incidents_lines, len(taking_part), "Open incidents you take part in",
-                   "`/incident list` shows every open incident.")
+    blocks += _cut(
+        incidents_lines,
+        len(taking_part),
+        "Open incidents you take part in",
+        "`/incident list` shows every open incident.",
+    )
 
     blocks.append(bk.divider())
     postmortems = _postmortems(session, user_id)
-    pm_lines = [_postmortem_line(session, incident, row, user_id, share_audiences or set())
-                for incident, row in postmortems[:LIST_LINES]]
-    blocks += _cut(pm_lines, len(postmortems), "Postmortems you own or must review",
-                   "Each incident's channel has its draft.")
+    pm_lines = [
+        _postmortem_line(session, incident, row, user_id, share_audiences or set())
+        for incident, row in postmortems[:LIST_LINES]
+    ]
+    blocks += _cut(
+        pm_lines, len(postmortems), "Postmortems you own or must review", "Each incident's channel has its draft."
+    )
 
     blocks.append(bk.divider())
     meetings = meeting.upcoming_for(session, user_id, now)
@@ -157,8 +175,14 @@ def build(session: Session, user_id: str, *, now: dt.datetime, zone: dt.tzinfo, 
 def publish(runtime: Runtime, user_id: str, *, notice: str | None = None) -> HomeView:
     with runtime.db.unit_of_work() as session:
         audiences = {a.name for a in sharing.AUDIENCES.values() if sharing.channel_setting(runtime, a)}
-        view = build(session, user_id, now=runtime.clock.now(), zone=runtime.settings.timezone, notice=notice,
-                     share_audiences=audiences)
+        view = build(
+            session,
+            user_id,
+            now=runtime.clock.now(),
+            zone=runtime.settings.timezone,
+            notice=notice,
+            share_audiences=audiences,
+        )
     runtime.gateway.publish_home(user_id, {"type": "home", "blocks": view.blocks})
     return view
 

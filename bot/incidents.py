@@ -89,7 +89,9 @@ def parse_severity(text: str) -> str:
     if not value:
         raise UserError(f"Give a severity, one of {', '.join(SEVERITIES)}: e.g. `/incident severity sev1`.")
     if value not in SEVERITIES:
-        raise UserError(f"`{text.strip()}` is not a severity. Use one of {', '.join(SEVERITIES)}, e.g. `/incident severity sev1`.")
+        raise UserError(
+            f"`{text.strip()}` is not a severity. Use one of {', '.join(SEVERITIES)}, e.g. `/incident severity sev1`."
+        )
     return value
 
 
@@ -155,8 +157,11 @@ def declaring_key(user_id: str, title: str) -> str:
 def recently_declared(session: Session, user_id: str, title: str, since: dt.datetime) -> Incident | None:
     """The newest incident this person declared with this title since `since`."""
     folded = " ".join(title.casefold().split())
-    candidates = session.scalars(select(Incident).where(Incident.declared_by == user_id, Incident.created_at >= since)
-                                 .order_by(Incident.id.desc()))
+    candidates = session.scalars(
+        select(Incident)
+        .where(Incident.declared_by == user_id, Incident.created_at >= since)
+        .order_by(Incident.id.desc())
+    )
     return next((i for i in candidates if " ".join(i.title.casefold().split()) == folded), None)
 
 
@@ -221,7 +226,9 @@ def set_severity(session: Session, incident: Incident, severity: str, *, by: str
     if previous == severity:
         return None
     incident.severity = severity
-    timeline.add_system_entry(session, incident, f"Severity changed from {previous} to {severity} by {mention(by)}", author=by, now=now)
+    timeline.add_system_entry(
+        session, incident, f"Severity changed from {previous} to {severity} by {mention(by)}", author=by, now=now
+    )
     return previous
 
 
@@ -229,7 +236,9 @@ def assign_role(session: Session, incident: Incident, role: str, user_id: str, *
     if role not in ROLES:
         raise UserError(f"`{role}` is not a role. Roles: {', '.join(ROLES)}, e.g. `/incident role commander @ann`.")
     setattr(incident, _ROLE_COLUMNS.get(role, f"{role}_id"), user_id)
-    timeline.add_system_entry(session, incident, f"{mention(user_id)} is now {role} (set by {mention(by)})", author=by, now=now)
+    timeline.add_system_entry(
+        session, incident, f"{mention(user_id)} is now {role} (set by {mention(by)})", author=by, now=now
+    )
 
 
 # A status update is posted whole in one message section (3,000 characters, as Slack shows it).
@@ -239,13 +248,17 @@ MAX_STATUS_UPDATE_SHOWN = 2900
 def check_status_update(text: str) -> str:
     """The update as it will be shown (mrkdwn-safe), or a refusal naming the limit: never cut."""
     if len(text) > timeline.MAX_ENTRY_TEXT:
-        raise UserError(f"That update is {len(text):,} characters; the limit is {timeline.MAX_ENTRY_TEXT:,}, so that it "
-                        "is posted whole. Post the gist with `/incident update`, and the detail as a message, file or "
-                        "link in the channel. Nothing was posted.")
+        raise UserError(
+            f"That update is {len(text):,} characters; the limit is {timeline.MAX_ENTRY_TEXT:,}, so that it "
+            "is posted whole. Post the gist with `/incident update`, and the detail as a message, file or "
+            "link in the channel. Nothing was posted."
+        )
     shown = safe_mrkdwn(text)
     if len(shown) > MAX_STATUS_UPDATE_SHOWN:
-        raise UserError(f"That update is {len(shown):,} characters as Slack shows it (`&`, `<` and `>` count as several); "
-                        f"the limit is {MAX_STATUS_UPDATE_SHOWN:,}, so that it is posted whole. Shorten it. Nothing was posted.")
+        raise UserError(
+            f"That update is {len(shown):,} characters as Slack shows it (`&`, `<` and `>` count as several); "
+            f"the limit is {MAX_STATUS_UPDATE_SHOWN:,}, so that it is posted whole. Shorten it. Nothing was posted."
+        )
     return shown
 
 

@@ -148,26 +148,45 @@ def _rowcount(result: Result[Any]) -> int:
 _STORE = insert(InboxRequest).returning(InboxRequest.id)
 
 
-def store(db: Database, *, surface: str, key: str, raw_body: str, content_type: str | None, user_id: str | None,
-          worker: str, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE) -> Held | None:
+def store(
+    db: Database,
+    *,
+    surface: str,
+    key: str,
+    raw_body: str,
+    content_type: str | None,
+    user_id: str | None,
+    worker: str,
+    now: dt.datetime,
+    lease: dt.timedelta = DEFAULT_LEASE,
+) -> Held | None:
     """Commit the request; None when it is stored already (a re-delivered event)."""
     try:
         # A Core INSERT … RETURNING on a bare connection, no ORM session: this runs before every
         # acknowledgement, and the ORM's machinery cost more CPU than the statement itself.
         with db.one_statement() as connection:
-            row_id = connection.execute(_STORE, {
-                "surface": surface, "dedup_key": key, "raw_body": raw_body, "content_type": content_type,
-                "user_id": user_id, "received_at": now, "state": InboxState.PENDING, "claimed_by": worker,
-                "lease_until": now + lease, "attempts": 1,
-            }).scalar_one()
+            row_id = connection.execute(
+                _STORE,
+                {
+                    "surface": surface,
+                    "dedup_key": key,
+                    "raw_body": raw_body,
+                    "content_type": content_type,
+                    "user_id": user_id,
+                    "received_at": now,
+                    "state": InboxState.PENDING,
+                    "claimed_by": worker,
+                    "lease_until": now + lease,
+                    "attempts": 1,
+                },
+            ).scalar_one()
             return Held(row_id, worker, 1, user_id, now)
     except IntegrityError:
         return None
 
 
-def _mine(held: Held):  # type: ignore[no-untyped-def]
-    return (InboxRequest.id == held.id, InboxRequest.claimed_by == held.worker,
-            InboxRequest.attempts == held.attempts)
+def _mine(held: Held):
+    return (InboxRequest.id == held.id, InboxRequest.claimed_by == held.worker, InboxRequest.attempts == held.attempts)
 
 
 def complete_in(session: Session) -> None:
@@ -177,10 +196,13 @@ def complete_in(session: Session) -> None:
     held = current()
     if held is None:
         return
-    changed = _rowcount(session.connection().execute(  # Core: the ORM's bulk-update layer costs more than the UPDATE
-        update(InboxRequest).where(*_mine(held), InboxRequest.state == InboxState.PENDING)
-        .values(state=InboxState.ANSWERING)
-    ))
+    changed = _rowcount(
+        session.connection().execute(  # Core: the ORM's bulk-update layer costs more than the UPDATE
+            update(InboxRequest)
+            .where(*_mine(held), InboxRequest.state == InboxState.PENDING)
+            .values(state=InboxState.ANSWERING)
+        )
+    )
     if changed != 1:
         raise LeaseLost(f"intake {held.id} was taken over by another process")
 
@@ -193,29 +215,41 @@ def mark_done(db: Database, held: Held, *, now: dt.datetime) -> bool:
 def mark_all_done(db: Database, held: list[Held], *, now: dt.datetime) -> int:
     """Settle these requests in one statement; returns how many were still ours to settle."""
     with db.one_statement() as connection:
-        return _rowcount(connection.execute(
-            update(InboxRequest)
-            .where(tuple_(InboxRequest.id, InboxRequest.claimed_by, InboxRequest.attempts)
-                   .in_([(h.id, h.worker, h.attempts) for h in held]),
-                   InboxRequest.state.in_(_OPEN))
-            .values(state=InboxState.DONE, done_at=now)
-        ))
+        return _rowcount(
+            connection.execute(
+                update(InboxRequest)
+                .where(
+                    tuple_(InboxRequest.id, InboxRequest.claimed_by, InboxRequest.attempts).in_(
+                        [(h.id, h.worker, h.attempts) for h in held]
+                    ),
+                    InboxRequest.state.in_(_OPEN),
+                )
+                .values(state=InboxState.DONE, done_at=now)
+            )
+        )
 
 
 def release(db: Database, held: Held, *, now: dt.datetime) -> None:
     """Give the request back (its lease ends now): the next take-over sweep tries it again."""
     with db.unit_of_work() as session:
-        session.execute(update(InboxRequest).where(*_mine(held), InboxRequest.state.in_(_OPEN))
-                        .values(claimed_by="", lease_until=now).execution_options(synchronize_session=False))
+        session.execute(
+            update(InboxRequest)
+            .where(*_mine(held), InboxRequest.state.in_(_OPEN))
+            .values(claimed_by="", lease_until=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def renew(db: Database, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE) -> int:
     """Push out the lease of every open request this process holds; returns how many."""
     with db.one_statement() as connection:
-        return _rowcount(connection.execute(
-            update(InboxRequest).where(InboxRequest.claimed_by == worker, InboxRequest.state.in_(_OPEN))
-            .values(lease_until=now + lease)
-        ))
+        return _rowcount(
+            connection.execute(
+                update(InboxRequest)
+                .where(InboxRequest.claimed_by == worker, InboxRequest.state.in_(_OPEN))
+                .values(lease_until=now + lease)
+            )
+        )
 
 
 def _pid_namespace() -> str:
@@ -243,8 +277,13 @@ def died_on_this_host(worker: str, *, me: str) -> bool:
     container, where the new process often gets the old one's pid) picks up at once. Anything
     unsure (another host or namespace, a pid now used by some other process) is left to the lease."""
     parts = worker.split(":")
-    if (worker == me or len(parts) != 4 or _place_of(worker) != _place_of(me) or parts[1] == "0"
-            or not parts[2].isdigit()):
+    if (
+        worker == me
+        or len(parts) != 4
+        or _place_of(worker) != _place_of(me)
+        or parts[1] == "0"
+        or not parts[2].isdigit()
+    ):
         return False
     pid = int(parts[2])
     if pid == os.getpid():
@@ -258,17 +297,29 @@ def died_on_this_host(worker: str, *, me: str) -> bool:
     return False
 
 
-def take_over_stale(db: Database, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE,
-                    limit: int = 200) -> list[Taken]:
+def take_over_stale(
+    db: Database, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE, limit: int = 200
+) -> list[Taken]:
     """Take every open request whose lease ran out, or whose process died on this host; each is
     won by exactly one caller."""
     with db.unit_of_work() as session:
         candidates = session.execute(
-            select(InboxRequest.id, InboxRequest.attempts, InboxRequest.state, InboxRequest.claimed_by,
-                   InboxRequest.lease_until)
-            .where(InboxRequest.state.in_(_OPEN),
-                   or_(InboxRequest.lease_until <= now, InboxRequest.claimed_by.startswith(_place_of(worker) + ":", autoescape=True)))
-            .order_by(InboxRequest.id).limit(limit)
+            select(
+                InboxRequest.id,
+                InboxRequest.attempts,
+                InboxRequest.state,
+                InboxRequest.claimed_by,
+                InboxRequest.lease_until,
+            )
+            .where(
+                InboxRequest.state.in_(_OPEN),
+                or_(
+                    InboxRequest.lease_until <= now,
+                    InboxRequest.claimed_by.startswith(_place_of(worker) + ":", autoescape=True),
+                ),
+            )
+            .order_by(InboxRequest.id)
+            .limit(limit)
         ).all()
     taken: list[Taken] = []
     for row_id, attempts, state, holder, lease_until in candidates:
@@ -278,13 +329,19 @@ def take_over_stale(db: Database, worker: str, *, now: dt.datetime, lease: dt.ti
         # Compare-and-set: nobody took it meanwhile (attempts), and an expired lease was not renewed.
         still = (InboxRequest.lease_until <= now,) if expired else (InboxRequest.claimed_by == holder,)
         with db.unit_of_work() as session:
-            won = _rowcount(session.execute(
-                update(InboxRequest)
-                .where(InboxRequest.id == row_id, InboxRequest.attempts == attempts, InboxRequest.state == state,
-                       *still)
-                .values(claimed_by=worker, attempts=attempts + 1, lease_until=now + lease)
-                .execution_options(synchronize_session=False)
-            ))
+            won = _rowcount(
+                session.execute(
+                    update(InboxRequest)
+                    .where(
+                        InboxRequest.id == row_id,
+                        InboxRequest.attempts == attempts,
+                        InboxRequest.state == state,
+                        *still,
+                    )
+                    .values(claimed_by=worker, attempts=attempts + 1, lease_until=now + lease)
+                    .execution_options(synchronize_session=False)
+                )
+            )
             if won != 1:
                 continue  # another process got there first
             row = session.get(InboxRequest, row_id)
@@ -303,14 +360,19 @@ def hold_name(db: Database, held: Held, key: str, *, now: dt.datetime, window: d
     for _ in range(3):
         try:
             with db.unit_of_work() as session:
-                session.execute(update(InboxRequest).where(InboxRequest.id == held.id).values(guard_key=key)
-                                .execution_options(synchronize_session=False))
+                session.execute(
+                    update(InboxRequest)
+                    .where(InboxRequest.id == held.id)
+                    .values(guard_key=key)
+                    .execution_options(synchronize_session=False)
+                )
             return None
         except IntegrityError:
             pass
         with db.unit_of_work() as session:
-            holder = session.execute(select(InboxRequest.id, InboxRequest.received_at)
-                                     .where(InboxRequest.guard_key == key)).first()
+            holder = session.execute(
+                select(InboxRequest.id, InboxRequest.received_at).where(InboxRequest.guard_key == key)
+            ).first()
             if holder is None:
                 continue  # released meanwhile: try again
             if holder.id == held.id:
@@ -318,24 +380,34 @@ def hold_name(db: Database, held: Held, key: str, *, now: dt.datetime, window: d
             if holder.received_at > now - window:
                 return int(holder.id)
             # An old holder: free the name (only if nobody else freed and took it meanwhile).
-            session.execute(update(InboxRequest)
-                            .where(InboxRequest.id == holder.id, InboxRequest.guard_key == key)
-                            .values(guard_key=None).execution_options(synchronize_session=False))
+            session.execute(
+                update(InboxRequest)
+                .where(InboxRequest.id == holder.id, InboxRequest.guard_key == key)
+                .values(guard_key=None)
+                .execution_options(synchronize_session=False)
+            )
     return None
 
 
 def release_name(db: Database, held: Held) -> None:
     with db.unit_of_work() as session:
-        session.execute(update(InboxRequest).where(InboxRequest.id == held.id).values(guard_key=None)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(InboxRequest)
+            .where(InboxRequest.id == held.id)
+            .values(guard_key=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def purge_done(db: Database, *, now: dt.datetime) -> int:
     with db.unit_of_work() as session:
-        return _rowcount(session.execute(
-            delete(InboxRequest).where(InboxRequest.state == InboxState.DONE, InboxRequest.done_at < now - KEEP_DONE)
-            .execution_options(synchronize_session=False)
-        ))
+        return _rowcount(
+            session.execute(
+                delete(InboxRequest)
+                .where(InboxRequest.state == InboxState.DONE, InboxRequest.done_at < now - KEEP_DONE)
+                .execution_options(synchronize_session=False)
+            )
+        )
 
 
 # Workers alive in this process (a process may hold several runtimes: tests, benchmarks).
@@ -397,7 +469,7 @@ class DoneMarks:
         with self._lock:
             waiting, self._waiting = self._waiting, []
         for start in range(0, len(waiting), self.BATCH):
-            batch = waiting[start:start + self.BATCH]
+            batch = waiting[start : start + self.BATCH]
             try:
                 mark_all_done(self._db, batch, now=self._now())
             except Exception:  # tried again with the next batch; if we die first, a take-over only answers again

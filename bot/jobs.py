@@ -66,8 +66,7 @@ def take_over_intake(runtime: Runtime) -> list:
                 raise RuntimeError("no Slack app in this process to carry requests out")
             runtime.replay(request)
         except Exception:
-            runtime.logger.exception("carrying out intake %s again failed; the next sweep tries again",
-                                     request.held.id)
+            runtime.logger.exception("carrying out intake %s again failed; the next sweep tries again", request.held.id)
             intake.release(runtime.db, request.held, now=now)
     intake.purge_done(runtime.db, now=now)
     return taken
@@ -116,5 +115,7 @@ TRACKER_SYNC_TICK_SECONDS = 60
 
 
 def tracker_jobs() -> list[Job]:
-    return [Job("tracker-writes", TRACKER_WRITES_TICK_SECONDS, _tracker_writes),
-            Job("tracker-sync", TRACKER_SYNC_TICK_SECONDS, _tracker_sync)]
+    return [
+        Job("tracker-writes", TRACKER_WRITES_TICK_SECONDS, _tracker_writes),
+        Job("tracker-sync", TRACKER_SYNC_TICK_SECONDS, _tracker_sync),
+    ]

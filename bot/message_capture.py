@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -51,7 +52,7 @@ class CapturedMessage:
 def posted_at(ts: str) -> dt.datetime:
     """A message's `ts` ("1750600000.123456") as the aware UTC instant it was posted."""
     seconds, _, micros = ts.partition(".")
-    return dt.datetime.fromtimestamp(int(seconds), dt.timezone.utc) + dt.timedelta(microseconds=int((micros + "000000")[:6]))
+    return dt.datetime.fromtimestamp(int(seconds), dt.UTC) + dt.timedelta(microseconds=int((micros + "000000")[:6]))
 
 
 def entry_text(message: dict[str, Any]) -> str:
@@ -71,7 +72,9 @@ def author_of(message: dict[str, Any]) -> str:
 
 
 def captured(channel_id: str, message: dict[str, Any]) -> CapturedMessage:
-    return CapturedMessage(channel_id=channel_id, ts=message["ts"], author_id=author_of(message), text=entry_text(message))
+    return CapturedMessage(
+        channel_id=channel_id, ts=message["ts"], author_id=author_of(message), text=entry_text(message)
+    )
 
 
 def is_own_message(message: dict[str, Any], *, bot_user_id: str | None, bot_id: str | None) -> bool:
@@ -114,7 +117,9 @@ class ImportResult:
     occurred_at: dt.datetime
 
 
-def find_import(session: Session, incident_id: int, channel_id: str, ts: str, *, for_update: bool = False) -> TimelineEntry | None:
+def find_import(
+    session: Session, incident_id: int, channel_id: str, ts: str, *, for_update: bool = False
+) -> TimelineEntry | None:
     """The entry (live or removed) made from this message on this incident's timeline."""
     query = select(TimelineEntry).where(
         TimelineEntry.incident_id == incident_id,
@@ -145,9 +150,16 @@ def import_message(
         try:
             with session.begin_nested():  # a savepoint: losing the race must not spoil the transaction
                 entry = timeline.add_entry(
-                    session, incident, text=message.text, author=message.author_id,
-                    occurred_at=occurred_at or message.posted_at, recorded_at=now, source=source,
-                    source_channel_id=message.channel_id, source_ts=message.ts, permalink=permalink,
+                    session,
+                    incident,
+                    text=message.text,
+                    author=message.author_id,
+                    occurred_at=occurred_at or message.posted_at,
+                    recorded_at=now,
+                    source=source,
+                    source_channel_id=message.channel_id,
+                    source_ts=message.ts,
+                    permalink=permalink,
                 )
             return ImportResult(entry.id, Outcome.ADDED, entry.occurred_at)
         except IntegrityError:
@@ -167,11 +179,18 @@ def import_message(
     return ImportResult(entry.id, Outcome.RESTORED, entry.occurred_at)
 
 
-def add_note(session: Session, incident: Incident, imported: ImportResult, note: str, *, by: str, now: dt.datetime) -> int:
+def add_note(
+    session: Session, incident: Incident, imported: ImportResult, note: str, *, by: str, now: dt.datetime
+) -> int:
     """A note on an imported message, in the words (and name) of whoever added it, beside it in time."""
     entry = timeline.add_entry(
-        session, incident, text=f"Note on {entry_ref(imported.entry_id)}: {note}", author=by,
-        occurred_at=imported.occurred_at, recorded_at=now, source=EntrySource.SHORTCUT,
+        session,
+        incident,
+        text=f"Note on {entry_ref(imported.entry_id)}: {note}",
+        author=by,
+        occurred_at=imported.occurred_at,
+        recorded_at=now,
+        source=EntrySource.SHORTCUT,
     )
     return entry.id
 
@@ -208,10 +227,16 @@ def follow_edit(session: Session, channel_id: str, ts: str, message: dict[str, A
     for entry in _live_imports(session, channel_id, ts):
         if entry.text == text:
             continue  # Slack also sends message_changed for unfurls and thread replies
-        incident = session.get(Incident, entry.incident_id)
+        incident = session.get_one(Incident, entry.incident_id)  # an entry always has its incident
         editor = (message.get("edited") or {}).get("user") or author_of(message)
         timeline.edit_entry(
-            session, incident, entry.id, editor=editor, now=now, text=text, check_permission=False,  # type: ignore[arg-type]
+            session,
+            incident,
+            entry.id,
+            editor=editor,
+            now=now,
+            text=text,
+            check_permission=False,
             action=MESSAGE_EDITED,
         )
         changed.append(entry.id)
@@ -222,7 +247,9 @@ def follow_deletion(session: Session, channel_id: str, ts: str, *, by: str, now:
     """The message was deleted: its entries are taken off the timelines (kept in history)."""
     removed = []
     for entry in _live_imports(session, channel_id, ts):
-        incident = session.get(Incident, entry.incident_id)
-        timeline.remove_entry(session, incident, entry.id, by=by, now=now, check_permission=False, reason=MESSAGE_DELETED)  # type: ignore[arg-type]
+        incident = session.get_one(Incident, entry.incident_id)  # an entry always has its incident
+        timeline.remove_entry(
+            session, incident, entry.id, by=by, now=now, check_permission=False, reason=MESSAGE_DELETED
+        )
         removed.append(entry.id)
     return removed

@@ -39,14 +39,14 @@ class UtcDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; the bot stores aware UTC only")
-        return value.astimezone(dt.timezone.utc)
+        return value.astimezone(dt.UTC)
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
 
 NAMING = {
@@ -121,7 +121,9 @@ class Incident(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
     severity: Mapped[str] = mapped_column(String(8))
-    status: Mapped[IncidentStatus] = mapped_column(_enum(IncidentStatus, "incident_status"), default=IncidentStatus.OPEN)
+    status: Mapped[IncidentStatus] = mapped_column(
+        _enum(IncidentStatus, "incident_status"), default=IncidentStatus.OPEN
+    )
     incident_type: Mapped[str] = mapped_column(String(40), default="default")
     channel_id: Mapped[str] = mapped_column(String(32), unique=True)
     channel_name: Mapped[str | None] = mapped_column(String(100))
@@ -348,6 +350,8 @@ class IncidentSearchDocument(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
     document: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
 # --- trackers (issue 10) ---
 class TrackerWrite(Base):
     """One write to the tracker (create, close, reopen, comment), stored before it is tried.
@@ -389,6 +393,8 @@ class TrackerDelivery(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (UniqueConstraint("source", "delivery_id", name="uq_tracker_deliveries_source_delivery"),)
+
+
 # --- intake (issue 8) ---
 class InboxState(str, enum.Enum):
     PENDING = "pending"  # stored and acknowledged; its work has not finished
@@ -423,6 +429,8 @@ class InboxRequest(Base):
     done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_inbox_state_lease", "state", "lease_until"),)
+
+
 # --- the follow-up: status history, reviewers and observers, the checklist (issue 12) ---
 class PostmortemStatusChange(Base):
     """One change of a postmortem's status (draft, review, final): who, when, and why when the bot did it."""
@@ -466,6 +474,8 @@ class ChecklistTick(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (UniqueConstraint("incident_id", "item", name="uq_postmortem_checklist_incident_item"),)
+
+
 # --- sources: facts from monitoring (issue 9) ---
 class HookDelivery(Base):
     """One accepted webhook delivery, stored raw before it is interpreted.

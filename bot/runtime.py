@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.clock import Clock, SystemClock
-from bot.db import Database
 from bot import intake
 from bot.ack_priority import AckPriority
+from bot.clock import Clock, SystemClock
+from bot.db import Database
 from bot.incidents import ChannelIncidents
 from bot.observability.executors import TrackedExecutor
 from bot.settings import Settings
@@ -30,9 +30,7 @@ class Runtime:
     channel_incidents: ChannelIncidents = field(default_factory=ChannelIncidents)
     # Work that follows an acknowledgement runs here, not on Bolt's listener threads: a listener
     # then holds its thread for microseconds, so a burst of slow requests never delays an ack.
-    after_ack: TrackedExecutor = field(
-        default_factory=lambda: TrackedExecutor(64, "after-ack", pool="commands")
-    )
+    after_ack: TrackedExecutor = field(default_factory=lambda: TrackedExecutor(64, "after-ack", pool="commands"))
     # Acknowledgements go first: follow-up work narrows while any request awaits its ack.
     ack_priority: AckPriority = field(default_factory=AckPriority)
     # Events (pins, edits) get a pool of their own: a storm of them, or Slack rate-limiting their

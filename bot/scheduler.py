@@ -8,8 +8,8 @@ its guarantees from the database (see `bot/nudges.py`). Jobs never overlap thems
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -24,11 +24,9 @@ class Job:
     run: Callable[[Runtime], object]
 
 
-
-
 def start_scheduler(runtime: Runtime, jobs: list[Job]) -> Callable[[], None]:
     """Start ticking the jobs in a background thread; returns a function that stops it."""
-    scheduler = BackgroundScheduler(timezone=dt.timezone.utc)
+    scheduler = BackgroundScheduler(timezone=dt.UTC)
     for job in jobs:
         scheduler.add_job(
             _guarded(runtime, job),
@@ -38,7 +36,7 @@ def start_scheduler(runtime: Runtime, jobs: list[Job]) -> Callable[[], None]:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,  # a late tick still runs: never silently dropped
-            next_run_time=dt.datetime.now(dt.timezone.utc),  # and one right at start
+            next_run_time=dt.datetime.now(dt.UTC),  # and one right at start
         )
     scheduler.start()
     return lambda: scheduler.shutdown(wait=False)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.asgi import SlackRequestHandler
@@ -67,9 +68,16 @@ async def _raw_body(request: AsgiHttpRequest) -> bytes:
     return bytes(chunks)
 
 
-def build_asgi_app(app: App, db: Database, *, signing_secret: str | None, threads: int = 32,
-                   runtime: Runtime | None = None, slack_http: bool = True,
-                   on_shutdown: list[Callable[[], None]] | None = None) -> Callable[..., Any]:
+def build_asgi_app(
+    app: App,
+    db: Database,
+    *,
+    signing_secret: str | None,
+    threads: int = 32,
+    runtime: Runtime | None = None,
+    slack_http: bool = True,
+    on_shutdown: list[Callable[[], None]] | None = None,
+) -> Callable[..., Any]:
     """The ASGI app: the operator's endpoints (`bot.observability.endpoints`), webhooks under
     /hooks/, and Slack's requests (unless in Socket Mode, where they come over the socket)."""
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dispatch")

@@ -18,8 +18,9 @@ import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bot.settings import Settings
 
@@ -51,7 +52,6 @@ def serve(settings: Settings, *, host: str, port: int) -> int:
     from bot.jobs import all_jobs
     from bot.runtime import build_runtime
     from bot.scheduler import start_scheduler
-
     from bot.trackers.service import check_at_start
     from handlers import create_app
 
@@ -61,8 +61,14 @@ def serve(settings: Settings, *, host: str, port: int) -> int:
     app = create_app(runtime)
     check_at_start(runtime)  # one line saying whether the tracker is usable; never stops the bot
     stop_background = start_scheduler(runtime, all_jobs(settings))
-    common: dict[str, Any] = {"host": host, "port": port, "log_config": None, "access_log": False,
-                              "log_level": settings.log_level.lower(), "http": NO_DELAY_HTTP}
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "log_level": settings.log_level.lower(),
+        "http": NO_DELAY_HTTP,
+    }
     try:
         if settings.slack_app_token:
             return _serve_socket_mode(runtime, common, app)
@@ -96,15 +102,22 @@ def prepare_process_logging_only(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_format, secrets=_secrets(settings))
 
 
-def _asgi(runtime: Any, *, slack_http: bool = True, on_shutdown: list[Callable[[], None]] | None = None,
-          app: Any = None) -> Callable[..., Any]:
+def _asgi(
+    runtime: Any, *, slack_http: bool = True, on_shutdown: list[Callable[[], None]] | None = None, app: Any = None
+) -> Callable[..., Any]:
     from bot.server import build_asgi_app
     from handlers import create_app
 
     app = app or create_app(runtime)
-    return build_asgi_app(app, runtime.db, signing_secret=runtime.settings.slack_signing_secret,
-                          threads=runtime.settings.listener_threads, runtime=runtime,
-                          slack_http=slack_http, on_shutdown=on_shutdown)
+    return build_asgi_app(
+        app,
+        runtime.db,
+        signing_secret=runtime.settings.slack_signing_secret,
+        threads=runtime.settings.listener_threads,
+        runtime=runtime,
+        slack_http=slack_http,
+        on_shutdown=on_shutdown,
+    )
 
 
 def _serve_socket_mode(runtime: Any, common: dict[str, Any], app: Any) -> int:
@@ -121,11 +134,15 @@ def _serve_socket_mode(runtime: Any, common: dict[str, Any], app: Any) -> int:
             handler.connect()
     except SlackApiError as err:
         code = err.response.get("error") if isinstance(err.response.data, dict) else err.response.status_code
-        print(f"incident-bot: Slack refused the Socket Mode connection: {code} (check SLACK_APP_TOKEN)", file=sys.stderr)
+        print(
+            f"incident-bot: Slack refused the Socket Mode connection: {code} (check SLACK_APP_TOKEN)", file=sys.stderr
+        )
         return 2
     except (SlackClientError, OSError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
-        print(f"incident-bot: cannot reach Slack at {settings.slack_api_url} for Socket Mode: {reason}", file=sys.stderr)
+        print(
+            f"incident-bot: cannot reach Slack at {settings.slack_api_url} for Socket Mode: {reason}", file=sys.stderr
+        )
         return 2
     runtime.logger.info("connected in Socket Mode; health, readiness and metrics on port %d", common["port"])
     try:
@@ -140,8 +157,16 @@ def _worker_count(settings: Settings) -> int:
 
 
 def _secrets(settings: Settings) -> list[str]:
-    return [s for s in (settings.slack_signing_secret, settings.slack_bot_token, settings.slack_app_token,
-                        settings.metrics_token) if s]
+    return [
+        s
+        for s in (
+            settings.slack_signing_secret,
+            settings.slack_bot_token,
+            settings.slack_app_token,
+            settings.metrics_token,
+        )
+        if s
+    ]
 
 
 def _mark_process_dead() -> None:
@@ -164,7 +189,7 @@ def _no_delay_http() -> type:
     except ImportError:
         from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
 
-    class NoDelay(Base):  # type: ignore[misc, valid-type]
+    class NoDelay(Base):
         def connection_made(self, transport: Any) -> None:
             sock = transport.get_extra_info("socket")
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):

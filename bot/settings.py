@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, TypedDict
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
@@ -88,7 +89,9 @@ def _share_channel(env: Mapping[str, str], name: str) -> str | None:
     is_id = raw[:1] in ("C", "G") and raw[1:].isalnum() and raw.isupper() and 9 <= len(raw) <= 20
     is_name = 0 < len(raw) <= 80 and all(c.islower() or c.isdigit() or c in "-_" for c in raw)
     if not (is_id or is_name):
-        raise SettingsError(f"{name} must be a channel id such as C0123ABCD or a name such as #eng-postmortems, not {raw!r}")
+        raise SettingsError(
+            f"{name} must be a channel id such as C0123ABCD or a name such as #eng-postmortems, not {raw!r}"
+        )
     return raw
 
 
@@ -115,8 +118,12 @@ def _review(env: Mapping[str, str]) -> tuple[str | None, str | None]:
         raise SettingsError(f"REVIEW_SCHEDULE must be monthly or quarterly (or unset: off), not {schedule!r}")
     channel = (env.get("REVIEW_CHANNEL") or "").strip() or None
     if schedule and not channel:
-        raise SettingsError("REVIEW_CHANNEL must name the channel (#incidents or C0123ABCD) when REVIEW_SCHEDULE is set")
+        raise SettingsError(
+            "REVIEW_CHANNEL must name the channel (#incidents or C0123ABCD) when REVIEW_SCHEDULE is set"
+        )
     return schedule, channel
+
+
 # --- trackers (issue 10): GitHub Issues or Jira, one at a time -------------------------------
 GITHUB_API_DEFAULT = "https://api.github.com/"
 
@@ -153,7 +160,9 @@ def _tracker_users(env: Mapping[str, str], name: str) -> dict[str, str]:
     for part in filter(None, (p.strip() for p in raw.split(","))):
         slack_id, sep, login = part.partition("=")
         if not sep or slack_id.strip()[:1] not in ("U", "W") or not login.strip():
-            raise SettingsError(f"{name} must look like U0123ABC=octocat,U0456DEF=hubot (Slack id=tracker user), not {part!r}")
+            raise SettingsError(
+                f"{name} must look like U0123ABC=octocat,U0456DEF=hubot (Slack id=tracker user), not {part!r}"
+            )
         users[slack_id.strip()] = login.strip()
     return users
 
@@ -200,6 +209,8 @@ def _tracker_settings(env: Mapping[str, str]) -> TrackerSettings:
         sync_minutes=_int(env, "TRACKER_SYNC_MINUTES", 15, minimum=1, maximum=1440),
         jira_webhook_secret=opt("JIRA_WEBHOOK_SECRET"),
     )
+
+
 # --- end trackers ------------------------------------------------------------------------------
 
 
@@ -249,7 +260,7 @@ class Settings:
     web_concurrency: int = 1  # worker processes sharing PORT (from_env defaults to the CPUs, at most 4)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         prefix = (env.get("INCIDENT_CHANNEL_PREFIX") or "inc-").strip().lower()
         if not prefix or not all(c.isalnum() or c in "-_" for c in prefix) or len(prefix) > 20:
@@ -261,7 +272,9 @@ class Settings:
             raise SettingsError(f"INCIDENT_TEMPLATES_DIR is not a directory: {templates_dir!r}")
         postmortem_template = (env.get("POSTMORTEM_TEMPLATE") or "default").strip().lower()
         if not postmortem_template.replace("-", "").replace("_", "").isalnum():
-            raise SettingsError(f"POSTMORTEM_TEMPLATE must be a template name such as degradation, not {postmortem_template!r}")
+            raise SettingsError(
+                f"POSTMORTEM_TEMPLATE must be a template name such as degradation, not {postmortem_template!r}"
+            )
         nudge_channel = (env.get("NUDGE_CHANNEL") or "").strip() or None
         log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -272,7 +285,7 @@ class Settings:
         database_url = (env.get("DATABASE_URL") or "sqlite:///incident-bot.db").strip()
         if not database_url.startswith(("sqlite", "postgres")):  # postgres:// and postgresql:// alike
             raise SettingsError(f"DATABASE_URL must be a sqlite:/// or postgresql:// URL, not {database_url!r}")
-        from bot.schedule_spec import parse_weekly_schedule, ScheduleSpecError
+        from bot.schedule_spec import ScheduleSpecError, parse_weekly_schedule
 
         nudge_schedule = (env.get("NUDGE_SCHEDULE") or "mon 09:00").strip()
         try:
@@ -283,7 +296,8 @@ class Settings:
         return cls(
             slack_bot_token=_required(env, "SLACK_BOT_TOKEN", "xoxb-"),
             # Socket Mode takes Slack's requests over an authenticated WebSocket: nothing to verify
-            slack_signing_secret=(env.get("SLACK_SIGNING_SECRET") or "").strip() if app_token
+            slack_signing_secret=(env.get("SLACK_SIGNING_SECRET") or "").strip()
+            if app_token
             else _required(env, "SLACK_SIGNING_SECRET"),
             slack_app_token=app_token,
             database_url=database_url,
@@ -319,7 +333,9 @@ class Settings:
 def _secret(env: Mapping[str, str], name: str) -> str | None:
     raw = (env.get(name) or "").strip()
     if raw and len(raw) < 16:
-        raise SettingsError(f"{name} must be at least 16 characters (a long random secret), or unset to refuse the hook")
+        raise SettingsError(
+            f"{name} must be at least 16 characters (a long random secret), or unset to refuse the hook"
+        )
     return raw or None
 
 
@@ -328,7 +344,7 @@ def _lookback(env: Mapping[str, str], name: str, default: str) -> dt.timedelta:
     from bot.timegrammar import TimeGrammarError, parse_leading_when
 
     raw = (env.get(name) or default).strip()
-    anchor = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+    anchor = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
     try:
         parsed = parse_leading_when(f"{raw} ago", now=anchor, zone=ZoneInfo("UTC"))
     except TimeGrammarError:

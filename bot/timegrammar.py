@@ -19,20 +19,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 __all__ = ["ACCEPTED_FORMS", "FORWARD_FORMS", "ParsedWhen", "TimeGrammarError", "parse_leading_when"]
 
-UTC = timezone.utc
+UTC = UTC
 
 ACCEPTED_FORMS = "\n".join(
     (
         "• `now` (e.g. `now failover started`)",
         "• `<N> ago` in m, h or d, up to three parts (e.g. `1h30m ago`)",
-        "• a clock in your timezone, the most recent one that has passed: "
-        "`14:05`, `14:05:30`, `2:05pm` or `2:05 pm`",
+        "• a clock in your timezone, the most recent one that has passed: `14:05`, `14:05:30`, `2:05pm` or `2:05 pm`",
         "• `today`, `yesterday` or a date before the clock (e.g. `yesterday 23:40`, `2026-06-22 14:05`)",
         "• `UTC`, `Z` or an offset after the clock (e.g. `14:05 UTC`, `14:05 +05:30`)",
     )
@@ -244,8 +243,10 @@ def _parse(text: str, *, now: datetime, zone: ZoneInfo, allow_future: timedelta,
 # Ways people under stress write a time that look like one of ours but aren't: refused with the
 # forms, so they never land silently at "now" with the time left in the text.
 _SLIPS = (
-    (re.compile(r"(?i)at\s+(?:today\s+|yesterday\s+)?\d{1,2}(?::\d{2}|\s*[ap]m)(?=\W|$)"),
-     "leave out `at`: the time comes first, e.g. `14:05 alert fired`"),
+    (
+        re.compile(r"(?i)at\s+(?:today\s+|yesterday\s+)?\d{1,2}(?::\d{2}|\s*[ap]m)(?=\W|$)"),
+        "leave out `at`: the time comes first, e.g. `14:05 alert fired`",
+    ),
     (re.compile(r"[~≈]\s*\d{1,2}:\d{2}"), "give the time without `~`; say it was approximate in the text"),
     (re.compile(r"(?i)\d{1,2}h\d{2}(?=\s|$)"), "write the clock with a colon, e.g. `14:05`"),
     (re.compile(r"(?i)\d+[.,]\d+\s*[a-z]+\s+ago(?=\s|$)"), "use whole numbers, e.g. `1h 30m ago`"),
@@ -364,9 +365,7 @@ def _opens_clock(text: str, token: _Token, *, after_day_word: bool) -> bool:
     if after_day_word and _NUMBER_RE.fullmatch(token.text):
         return True
     following = _token_after(text, token.end)
-    return bool(
-        _SHORT_NUMBER_RE.fullmatch(token.text) and following and _MERIDIEM_RE.fullmatch(following.text)
-    )
+    return bool(_SHORT_NUMBER_RE.fullmatch(token.text) and following and _MERIDIEM_RE.fullmatch(following.text))
 
 
 def _refuse_at(text: str, at_token: _Token, word: str) -> None:

@@ -52,7 +52,9 @@ def parse_entry_text(text: str, *, now: dt.datetime, zone: ZoneInfo, require_tex
     if require_text and not rest:
         raise UserError("The entry needs some text after the time, e.g. `/incident timeline 14:05 alert fired`.")
     if len(rest) > MAX_ENTRY_TEXT:
-        raise UserError(f"That entry is {len(rest)} characters; the limit is {MAX_ENTRY_TEXT}. Split it into several entries.")
+        raise UserError(
+            f"That entry is {len(rest)} characters; the limit is {MAX_ENTRY_TEXT}. Split it into several entries."
+        )
     return EntryDraft(parsed.occurred_at, rest, milestone, parsed.given, parsed.note)
 
 
@@ -91,11 +93,24 @@ def add_entry(
     return entry
 
 
-def add_system_entry(session: Session, incident: Incident, text: str, *, author: str, now: dt.datetime,
-                     source: EntrySource = EntrySource.SYSTEM) -> TimelineEntry:
+def add_system_entry(
+    session: Session,
+    incident: Incident,
+    text: str,
+    *,
+    author: str,
+    now: dt.datetime,
+    source: EntrySource = EntrySource.SYSTEM,
+) -> TimelineEntry:
     return add_entry(
-        session, incident, text=text, author=author, occurred_at=now, recorded_at=now,
-        kind=EntryKind.SYSTEM, source=source,
+        session,
+        incident,
+        text=text,
+        author=author,
+        occurred_at=now,
+        recorded_at=now,
+        kind=EntryKind.SYSTEM,
+        source=source,
     )
 
 
@@ -130,7 +145,9 @@ def get_entry(session: Session, entry_id: int, incident: Incident | None = None)
     entry = session.get(TimelineEntry, entry_id)
     if entry is None or entry.removed_at is not None or (incident is not None and entry.incident_id != incident.id):
         where = " in this incident" if incident is not None else ""
-        raise NotFound(f"There is no timeline entry {entry_ref(entry_id)}{where}. `/incident timeline` lists them with their ids.")
+        raise NotFound(
+            f"There is no timeline entry {entry_ref(entry_id)}{where}. `/incident timeline` lists them with their ids."
+        )
     return entry
 
 
@@ -171,13 +188,23 @@ def edit_entry(
         entry.milestone = milestone
         if entry.kind == EntryKind.NOTE:
             entry.kind = EntryKind.MILESTONE
-    session.add(Revision(entry_id=entry.id, action=action, changed_by=editor, changed_at=now, before=before, after=_snapshot(entry)))
+    session.add(
+        Revision(
+            entry_id=entry.id, action=action, changed_by=editor, changed_at=now, before=before, after=_snapshot(entry)
+        )
+    )
     session.flush()
     return entry
 
 
 def remove_entry(
-    session: Session, incident: Incident, entry_id: int, *, by: str, now: dt.datetime, check_permission: bool = True,
+    session: Session,
+    incident: Incident,
+    entry_id: int,
+    *,
+    by: str,
+    now: dt.datetime,
+    check_permission: bool = True,
     reason: str = "remove",
 ) -> TimelineEntry:
     entry = get_entry(session, entry_id, incident)
@@ -185,19 +212,27 @@ def remove_entry(
         _require_may_change(incident, entry, by)
     entry.removed_at = now
     entry.removed_by = by
-    session.add(Revision(entry_id=entry.id, action=reason, changed_by=by, changed_at=now, before=_snapshot(entry), after={}))
+    session.add(
+        Revision(entry_id=entry.id, action=reason, changed_by=by, changed_at=now, before=_snapshot(entry), after={})
+    )
     session.flush()
     return entry
 
 
-def restore_entry(session: Session, entry: TimelineEntry, *, by: str, now: dt.datetime, text: str | None = None) -> TimelineEntry:
+def restore_entry(
+    session: Session, entry: TimelineEntry, *, by: str, now: dt.datetime, text: str | None = None
+) -> TimelineEntry:
     """Bring a removed entry back (optionally with new text); the removal stays in its history."""
     before = {**_snapshot(entry), "removed_at": entry.removed_at.isoformat() if entry.removed_at else None}
     entry.removed_at = None
     entry.removed_by = None
     if text is not None:
         entry.text = text
-    session.add(Revision(entry_id=entry.id, action="restore", changed_by=by, changed_at=now, before=before, after=_snapshot(entry)))
+    session.add(
+        Revision(
+            entry_id=entry.id, action="restore", changed_by=by, changed_at=now, before=before, after=_snapshot(entry)
+        )
+    )
     session.flush()
     return entry
 

@@ -10,16 +10,41 @@ from slack_bolt import App
 from bot.observability.executors import TrackedExecutor
 from bot.observability.instrument import instrument
 from bot.runtime import Runtime
-from handlers.authorization import BotIdentity
 from handlers import (
-    alert_buttons, checklist_buttons, detection_buttons, events, home, modals, nudge_buttons, postmortem_buttons,
-    review_buttons, shortcuts, slash_incident, timeline_buttons, tracker_hooks,
+    alert_buttons,
+    checklist_buttons,
+    detection_buttons,
+    events,
+    home,
+    modals,
+    nudge_buttons,
+    postmortem_buttons,
+    review_buttons,
+    shortcuts,
+    slash_incident,
+    timeline_buttons,
+    tracker_hooks,
 )
-from handlers.intake import IncidentApp, install as install_intake
+from handlers.authorization import BotIdentity
+from handlers.intake import IncidentApp
+from handlers.intake import install as install_intake
 
 # `home` before `events`: the events module ends with a catch-all that would take app_home_opened.
-LISTENER_MODULES = (slash_incident, timeline_buttons, home, events, nudge_buttons, postmortem_buttons, checklist_buttons,
-                    shortcuts, modals, review_buttons, tracker_hooks, alert_buttons, detection_buttons)
+LISTENER_MODULES = (
+    slash_incident,
+    timeline_buttons,
+    home,
+    events,
+    nudge_buttons,
+    postmortem_buttons,
+    checklist_buttons,
+    shortcuts,
+    modals,
+    review_buttons,
+    tracker_hooks,
+    alert_buttons,
+    detection_buttons,
+)
 
 
 def create_app(runtime: Runtime) -> App:

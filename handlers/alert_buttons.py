@@ -39,22 +39,37 @@ def _declare(runtime: Runtime, body: dict[str, Any], value: str) -> None:
         if not value.isdigit():
             return
         post = notices.claim_alert_post(runtime, int(value), user)
-        request = CommandRequest(runtime=runtime, name="declare", args=post.title, user_id=user, channel_id=channel,
-                                 channel_name=str(body_value(body, "channel", "name") or ""), response_url=response_url,
-                                 trigger_id=body.get("trigger_id", ""))
+        request = CommandRequest(
+            runtime=runtime,
+            name="declare",
+            args=post.title,
+            user_id=user,
+            channel_id=channel,
+            channel_name=str(body_value(body, "channel", "name") or ""),
+            response_url=response_url,
+            trigger_id=body.get("trigger_id", ""),
+        )
         try:
-            reply = incident_commands.declare(request, watches=[post.matchers] if post.matchers else [],
-                                              fact_ids=list(post.fact_ids))
+            reply = incident_commands.declare(
+                request, watches=[post.matchers] if post.matchers else [], fact_ids=list(post.fact_ids)
+            )
         except BaseException:
             notices.release_alert_post(runtime, post.id)  # nothing was opened: the button works again
             raise
-        post_channel, message_ts = notices.alert_post_declared(runtime, post.id, request.incident_id)  # type: ignore[arg-type]
+        post_channel, message_ts = notices.alert_post_declared(runtime, post.id, request.required_incident_id)
         with runtime.db.unit_of_work() as session:
             from bot import incidents
 
-            incident_channel = incidents.get(session, request.incident_id).channel_id  # type: ignore[arg-type]
+            incident_channel = incidents.get(session, request.required_incident_id).channel_id
         if message_ts:
             text, blocks = notices.declared_message(post, user, incident_channel)
-            best_effort(runtime, "marking the alert declared", runtime.gateway.update_message, post_channel, message_ts,
-                        text, blocks)
+            best_effort(
+                runtime,
+                "marking the alert declared",
+                runtime.gateway.update_message,
+                post_channel,
+                message_ts,
+                text,
+                blocks,
+            )
         send_reply(runtime, response_url, reply)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from slack_bolt.authorization import AuthorizeResult
 
@@ -30,7 +30,7 @@ class BotIdentity:
         self.is_enterprise_install = False
         self.known = threading.Event()
 
-    def start(self) -> "BotIdentity":
+    def start(self) -> BotIdentity:
         threading.Thread(target=self._learn, name="bot-identity", daemon=True).start()
         return self
 
@@ -39,8 +39,9 @@ class BotIdentity:
             try:
                 data = self._runtime.gateway.call("auth.test")
             except SlackFailure as failure:
-                self._runtime.logger.warning("auth.test failed (%s); trying again in %.0fs", failure.code,
-                                             self._retry_seconds)
+                self._runtime.logger.warning(
+                    "auth.test failed (%s); trying again in %.0fs", failure.code, self._retry_seconds
+                )
                 time.sleep(self._retry_seconds)
                 continue
             self.bot_user_id, self.bot_id = data.get("user_id"), data.get("bot_id")

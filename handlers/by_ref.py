@@ -5,7 +5,7 @@ Each area registers what its prefix means here; the sub-commands dispatch on the
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from bot.refs import Ref
 from handlers.command_table import CommandRequest

@@ -83,7 +83,13 @@ def import_into(
     with runtime.db.unit_of_work() as session:
         incident = incidents.get(session, incident_id)
         result = message_capture.import_message(
-            session, incident, message, source=source, by=by, now=runtime.clock.now(), permalink=permalink,
+            session,
+            incident,
+            message,
+            source=source,
+            by=by,
+            now=runtime.clock.now(),
+            permalink=permalink,
             occurred_at=occurred_at,
         )
         if result.outcome != Outcome.ALREADY:  # the timeline changed: an approved postmortem is reviewed again

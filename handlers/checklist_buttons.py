@@ -30,8 +30,9 @@ def record(runtime: Runtime, body: dict[str, Any], action: dict[str, Any]) -> No
     with answering_failures(runtime, response_url, "recording a checklist tick"):
         selected = {option.get("value", "") for option in action.get("selected_options") or []}
         with runtime.db.unit_of_work() as session:
-            changed = checklist.apply_selection(session, _incident_id(action), selected, by=user,
-                                                now=runtime.clock.now())
+            changed = checklist.apply_selection(
+                session, _incident_id(action), selected, by=user, now=runtime.clock.now()
+            )
         if changed and response_url:
             done = "; ".join(f"{t.label}: {'ticked' if t.checked else 'unticked'}" for t in changed)
             runtime.gateway.respond(response_url, f":ballot_box_with_check: Recorded — {done}.")

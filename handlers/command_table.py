@@ -6,8 +6,8 @@ joins them into one table, so routing and `help` cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from bot.runtime import Runtime
 from handlers.replies import Reply
@@ -24,6 +24,13 @@ class CommandRequest:
     response_url: str
     trigger_id: str
     incident_id: int | None = None  # set by the router for commands that need an incident
+
+    @property
+    def required_incident_id(self) -> int:
+        """The incident of a command that needs one: the router sets it before the command runs."""
+        if self.incident_id is None:
+            raise RuntimeError(f"/incident {self.name} ran without the incident the router finds")
+        return self.incident_id
 
 
 class AlreadyUnderway(Exception):

@@ -34,11 +34,21 @@ def _add(runtime: Runtime, body: dict[str, Any], value: str) -> None:
             return
         now = runtime.clock.now()
         with runtime.db.unit_of_work() as session:
-            item = detection.add_proposed_item(session, int(value), by=user, now=now,
-                                               today=now.astimezone(runtime.settings.timezone).date(),
-                                               due_days=runtime.settings.action_due_days)
+            item = detection.add_proposed_item(
+                session,
+                int(value),
+                by=user,
+                now=now,
+                today=now.astimezone(runtime.settings.timezone).date(),
+                due_days=runtime.settings.action_due_days,
+            )
             ref, text, due = action_ref(item.id), item.text, item.due_date
-        send_reply(runtime, response_url, Reply(
-            text=f":clipboard: {mention(user)} added action item *{ref}* (type detect, due {due:%a %d %b %Y}, no owner "
-                 f"yet: `/incident assign {ref} @name`): {safe_mrkdwn(text, live_mentions=False)}",
-            in_channel=True))
+        send_reply(
+            runtime,
+            response_url,
+            Reply(
+                text=f":clipboard: {mention(user)} added action item *{ref}* (type detect, due {due:%a %d %b %Y}, no owner "
+                f"yet: `/incident assign {ref} @name`): {safe_mrkdwn(text, live_mentions=False)}",
+                in_channel=True,
+            ),
+        )

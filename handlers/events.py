@@ -54,8 +54,9 @@ def register(app: App, runtime: Runtime) -> None:
 
     @app.event("reaction_removed")
     def on_reaction_removed(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
-        after_ack(runtime, "handling a removed reaction", pin_removed, runtime, event, own_ids(context, body),
-                  for_event=True)
+        after_ack(
+            runtime, "handling a removed reaction", pin_removed, runtime, event, own_ids(context, body), for_event=True
+        )
 
     # Every message event of the subscribed channels comes here (new messages, joins, edits …);
     # only edits and deletions matter, the rest is dropped at once.
@@ -116,8 +117,12 @@ def pin_added(runtime: Runtime, event: dict[str, Any], own: OwnIds) -> None:
             return  # a late or retried event for a pin that was already taken away: Slack's state wins
         permalink = runtime.gateway.permalink(channel_id, ts)
         import_into(
-            runtime, incident_id, message_capture.captured(channel_id, message),
-            source=EntrySource.REACTION, by=user, permalink=permalink,
+            runtime,
+            incident_id,
+            message_capture.captured(channel_id, message),
+            source=EntrySource.REACTION,
+            by=user,
+            permalink=permalink,
         )
         mark_on_timeline(runtime, channel_id, ts)
 
@@ -128,11 +133,18 @@ def pin_removed(runtime: Runtime, event: dict[str, Any], own: OwnIds) -> None:
         return
     channel_id, ts = target
     user = event.get("user", "")
-    with answering_failures(runtime, None, "taking an un-pinned message off the timeline", user=user, channel=channel_id):
+    with answering_failures(
+        runtime, None, "taking an un-pinned message off the timeline", user=user, channel=channel_id
+    ):
         with runtime.db.unit_of_work() as session:
             incident = incidents.find_by_channel(session, channel_id)
             entry = message_capture.find_import(session, incident.id, channel_id, ts) if incident else None
-            if incident is None or entry is None or entry.removed_at is not None or entry.source != EntrySource.REACTION:
+            if (
+                incident is None
+                or entry is None
+                or entry.removed_at is not None
+                or entry.source != EntrySource.REACTION
+            ):
                 return
             incident_id = incident.id
         # Several people may have pinned it: it stays while anyone's pin does.
@@ -145,8 +157,14 @@ def pin_removed(runtime: Runtime, event: dict[str, Any], own: OwnIds) -> None:
             incident = incidents.get(session, incident_id)
             removed = message_capture.unpin(session, incident, channel_id, ts, by=user, now=runtime.clock.now())
         if removed is not None:
-            best_effort(runtime, "removing the confirmation reaction", runtime.gateway.remove_reaction,
-                        channel_id, ts, CONFIRM_REACTION)
+            best_effort(
+                runtime,
+                "removing the confirmation reaction",
+                runtime.gateway.remove_reaction,
+                channel_id,
+                ts,
+                CONFIRM_REACTION,
+            )
 
 
 def message_event(runtime: Runtime, event: dict[str, Any]) -> None:
@@ -160,7 +178,9 @@ def message_event(runtime: Runtime, event: dict[str, Any]) -> None:
         with runtime.db.unit_of_work() as session:
             if message.get("subtype") == "tombstone":
                 # A thread's parent deleted while its replies stay: Slack keeps a placeholder.
-                message_capture.follow_deletion(session, channel_id, ts, by=message_capture.SLACK, now=runtime.clock.now())
+                message_capture.follow_deletion(
+                    session, channel_id, ts, by=message_capture.SLACK, now=runtime.clock.now()
+                )
             else:
                 message_capture.follow_edit(session, channel_id, ts, message, now=runtime.clock.now())
     elif subtype == "message_deleted":

@@ -24,7 +24,9 @@ from handlers.command_table import CommandRequest
 from handlers.replies import Reply, best_effort
 from handlers.timeline_commands import author_zone
 
-MEETING_USAGE = "`/incident postmortem meeting <when> [@observer…]`, e.g. `/incident postmortem meeting thu 15:00 @dana`"
+MEETING_USAGE = (
+    "`/incident postmortem meeting <when> [@observer…]`, e.g. `/incident postmortem meeting thu 15:00 @dana`"
+)
 
 
 def _mentions(text: str, usage: str) -> list[str]:
@@ -32,8 +34,9 @@ def _mentions(text: str, usage: str) -> list[str]:
     for token in text.split():
         user_id = user_id_from_mention(token)
         if user_id is None:
-            raise UserError(f"`{safe_mrkdwn(token, live_mentions=False)}` is not a person: mention people with @. "
-                            f"Usage: {usage}.")
+            raise UserError(
+                f"`{safe_mrkdwn(token, live_mentions=False)}` is not a person: mention people with @. Usage: {usage}."
+            )
         users.append(user_id)
     return users
 
@@ -54,14 +57,21 @@ def review(request: CommandRequest, rest: str) -> Reply:
     runtime = request.runtime
     reviewers = _mentions(rest, "`/incident postmortem review @ann @bob`")
     with runtime.db.unit_of_work() as session:
-        asked = pm_status.request_review(session, request.incident_id, reviewers, by=request.user_id,  # type: ignore[arg-type]
-                                         now=runtime.clock.now())
+        asked = pm_status.request_review(
+            session,
+            request.required_incident_id,
+            reviewers,
+            by=request.user_id,
+            now=runtime.clock.now(),
+        )
     title = safe_mrkdwn(asked.title, live_mentions=False)
     link = f"<{asked.file_url}|the draft>" if asked.file_url else f"the draft in <#{asked.channel_id}>"
     for reviewer in asked.added:
-        text = (f":mag: {mention(request.user_id)} asks you to review the postmortem of *{title}* "
-                f"(<#{asked.channel_id}>): read {link}. When it reads right, approve it with "
-                "`/incident postmortem approve` in the incident's channel (or its Approve button).")
+        text = (
+            f":mag: {mention(request.user_id)} asks you to review the postmortem of *{title}* "
+            f"(<#{asked.channel_id}>): read {link}. When it reads right, approve it with "
+            "`/incident postmortem approve` in the incident's channel (or its Approve button)."
+        )
         channel = best_effort(runtime, "opening a DM with a reviewer", runtime.gateway.open_dm, reviewer)
         if channel:
             best_effort(runtime, "asking a reviewer", runtime.gateway.post_message, channel, text, [bk.section(text)])
@@ -69,9 +79,12 @@ def review(request: CommandRequest, rest: str) -> Reply:
     who = ", ".join(mention(r) for r in asked.reviewers)
     state = " The postmortem is now *In review*." if asked.moved else ""
     added = "" if asked.added else " (everyone named was asked already)"
-    reply = Reply(text=f":mag: {mention(request.user_id)} asked {who} to review the postmortem{added}; each gets a "
-                       f"message with the link.{state}", in_channel=True)
-    return _rerendered(runtime, request.incident_id, reply) if asked.moved else reply  # type: ignore[arg-type]
+    reply = Reply(
+        text=f":mag: {mention(request.user_id)} asked {who} to review the postmortem{added}; each gets a "
+        f"message with the link.{state}",
+        in_channel=True,
+    )
+    return _rerendered(runtime, request.required_incident_id, reply) if asked.moved else reply
 
 
 def approve(runtime: Runtime, incident_id: int, user_id: str) -> Reply:
@@ -97,9 +110,15 @@ def meeting(request: CommandRequest, rest: str) -> Reply:
         raise UserError(f"Give the meeting's time first. Usage: {MEETING_USAGE}.\n{FORWARD_FORMS}")
     observers = _mentions(parsed.rest, MEETING_USAGE)
     with runtime.db.unit_of_work() as session:
-        result = pm_meeting.set_meeting(session, request.incident_id, parsed.occurred_at, observers,  # type: ignore[arg-type]
-                                        by=request.user_id, now=now)
-    report = pm_meeting.invite(runtime, request.incident_id)  # type: ignore[arg-type]
+        result = pm_meeting.set_meeting(
+            session,
+            request.required_incident_id,
+            parsed.occurred_at,
+            observers,
+            by=request.user_id,
+            now=now,
+        )
+    report = pm_meeting.invite(runtime, request.required_incident_id)
     home.refresh_later(runtime, result.invitees)
     when = slack_date(result.at, "{date_long_pretty} at {time}", fallback_zone=zone)
     verb = "moved the review meeting to" if result.previous else "set the review meeting for"
@@ -108,23 +127,29 @@ def meeting(request: CommandRequest, rest: str) -> Reply:
         after = f" ({round(result.hours_after_resolution)} hours after resolution)"
     people = f"{len(result.invitees)} {'person' if len(result.invitees) == 1 else 'people'}"
     observed = " and the observers named" if observers else ""
-    first = (f":spiral_calendar_pad: {mention(request.user_id)} {verb} {when}{after}. Invited: {people} — everyone "
-             f"who took part{observed}; each gets a message now and a reminder an hour before.")
+    first = (
+        f":spiral_calendar_pad: {mention(request.user_id)} {verb} {when}{after}. Invited: {people} — everyone "
+        f"who took part{observed}; each gets a message now and a reminder an hour before."
+    )
     lines = [first]
     if result.hours_after_resolution is not None and result.hours_after_resolution > 48:
-        lines.append(":warning: That is more than 48 hours after resolution; the review works best while memories "
-                     "are fresh. Move it with the same command if you can.")
+        lines.append(
+            ":warning: That is more than 48 hours after resolution; the review works best while memories "
+            "are fresh. Move it with the same command if you can."
+        )
     if report.failed:
         lines.append(f":warning: {len(report.failed)} invitation(s) did not go through yet; I'll try again shortly.")
     lines += [note for note in (parsed.note, zone_note) if note]
-    return _rerendered(runtime, request.incident_id, Reply(text="\n".join(lines), in_channel=True))  # type: ignore[arg-type]
+    return _rerendered(runtime, request.required_incident_id, Reply(text="\n".join(lines), in_channel=True))
 
 
 def share(request: CommandRequest, rest: str) -> Reply:
     runtime = request.runtime
     audience = sharing.parse_audience(rest)
-    result = sharing.share(runtime, request.incident_id, audience, by=request.user_id)  # type: ignore[arg-type]
-    lines = [f":outbox_tray: {mention(request.user_id)} shared the postmortem with {audience.name} in <#{result.channel}>."]
+    result = sharing.share(runtime, request.required_incident_id, audience, by=request.user_id)
+    lines = [
+        f":outbox_tray: {mention(request.user_id)} shared the postmortem with {audience.name} in <#{result.channel}>."
+    ]
     if not result.first:
         lines.append("It was shared there before; the first time stays recorded.")
     if result.late_by is not None:
@@ -135,10 +160,12 @@ def share(request: CommandRequest, rest: str) -> Reply:
 
 WORDS: dict[str, Callable[[CommandRequest, str], Reply]] = {
     "review": review,
-    "approve": lambda request, rest: approve(request.runtime, request.incident_id, request.user_id),  # type: ignore[arg-type]
-    "final": lambda request, rest: approve(request.runtime, request.incident_id, request.user_id),  # type: ignore[arg-type]
+    "approve": lambda request, rest: approve(request.runtime, request.required_incident_id, request.user_id),
+    "final": lambda request, rest: approve(request.runtime, request.required_incident_id, request.user_id),
     "meeting": meeting,
     "share": share,
 }
-USAGE = ("`/incident postmortem review @ann` (ask for review), `postmortem approve` (also `final`), "
-         "`postmortem meeting <when> [@observer…]`, `postmortem share engineering|stakeholders`")
+USAGE = (
+    "`/incident postmortem review @ann` (ask for review), `postmortem approve` (also `final`), "
+    "`postmortem meeting <when> [@observer…]`, `postmortem share engineering|stakeholders`"
+)

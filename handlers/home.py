@@ -38,8 +38,7 @@ def register(app: App, runtime: Runtime) -> None:
     @app.action(home.SNOOZE_ACTION)
     def press_snooze(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        after_ack(runtime, "snoozing an item from the App Home", _click, runtime, body, action,
-                  snooze_change(runtime))
+        after_ack(runtime, "snoozing an item from the App Home", _click, runtime, body, action, snooze_change(runtime))
 
 
 def _publish(runtime: Runtime, user: str, notice: str | None) -> None:
@@ -49,8 +48,9 @@ def _publish(runtime: Runtime, user: str, notice: str | None) -> None:
         runtime.logger.warning("publishing the App Home of %s failed: %s", user, failure)
 
 
-def _click(runtime: Runtime, body: dict[str, Any], action: dict[str, Any],
-           change: Callable[[Any, ActionItem, str, Any], Any]) -> None:
+def _click(
+    runtime: Runtime, body: dict[str, Any], action: dict[str, Any], change: Callable[[Any, ActionItem, str, Any], Any]
+) -> None:
     user = body_value(body, "user", "id") or ""
     notice = None
     try:

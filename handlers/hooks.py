@@ -63,8 +63,13 @@ class Refused(Exception):
 
 async def _send(send: Callable, status: int, body: dict[str, Any]) -> None:
     raw = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": raw})
 
 
@@ -96,7 +101,7 @@ def hooks_endpoint(runtime: Runtime, executor: Executor | None = None) -> Callab
     executor = executor or ThreadPoolExecutor(max_workers=HOOK_THREADS, thread_name_prefix="hooks")
 
     async def endpoint(scope: dict[str, Any], receive: Callable, send: Callable) -> None:
-        name = scope["path"][len(HOOKS_PREFIX):].strip("/")
+        name = scope["path"][len(HOOKS_PREFIX) :].strip("/")
         source = registry.SOURCES.get(name)
         label = name if source else "unknown"
         try:
@@ -120,7 +125,9 @@ def hooks_endpoint(runtime: Runtime, executor: Executor | None = None) -> Callab
     return endpoint
 
 
-def _accept(runtime: Runtime, source: registry.Source, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+def _accept(
+    runtime: Runtime, source: registry.Source, headers: dict[str, str], body: bytes
+) -> tuple[int, dict[str, Any]]:
     """Verify, store, interpret (on a worker thread). Raises Refused for 400/401."""
     secret = source.secret(runtime.settings) or ""
     if not source.verify(secret, headers, body):
@@ -137,8 +144,9 @@ def _accept(runtime: Runtime, source: registry.Source, headers: dict[str, str], 
     handled_elsewhere = source.name == "github" and event in GITHUB_EVENT_HANDLERS
     if not drafts and not handled_elsewhere:
         return 200, {"status": "ignored"}
-    stored = deliveries.store(runtime, source.name, event=event, dedup_key=registry.dedup_key(source, headers, payload, body),
-                              body=body)
+    stored = deliveries.store(
+        runtime, source.name, event=event, dedup_key=registry.dedup_key(source, headers, payload, body), body=body
+    )
     if stored.delivery_id is None:
         return 200, {"status": "duplicate"}
     try:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.slack import blocks as bk
 from bot import home, incidents, intake
 from bot.errors import UserError
-from bot.runtime import Runtime
 from bot.incident_labels import split_service_tokens
 from bot.insights import labels, related
 from bot.insights.related_text import context_line
+from bot.runtime import Runtime
+from bot.slack import blocks as bk
 from bot.slack.gateway import SlackFailure
-from bot.sources import routing
 from bot.slack.text import mention, plain_text, safe_mrkdwn, slack_date, user_id_from_mention
+from bot.sources import routing
 from handlers.command_table import AlreadyUnderway, CommandRequest, SubCommand, acknowledging
 from handlers.replies import Reply, best_effort
 
@@ -23,7 +23,7 @@ TWIN_WINDOW = dt.timedelta(minutes=1)
 
 
 def declare_ack(request: CommandRequest) -> str:
-    """"Declaring *title*…", or, when this person is declaring this title already, where it is.
+    """ "Declaring *title*…", or, when this person is declaring this title already, where it is.
 
     Decided in the database (bot/intake.py `hold_name`): of two at once, one declares."""
     runtime = request.runtime
@@ -31,19 +31,22 @@ def declare_ack(request: CommandRequest) -> str:
     held = intake.being_received()
     if held is not None:
         now = runtime.clock.now()
-        holder = intake.hold_name(runtime.db, held, incidents.declaring_key(request.user_id, title), now=now,
-                                  window=TWIN_WINDOW)
+        holder = intake.hold_name(
+            runtime.db, held, incidents.declaring_key(request.user_id, title), now=now, window=TWIN_WINDOW
+        )
         if holder is not None:
             with runtime.db.unit_of_work() as session:
                 twin = incidents.recently_declared(session, request.user_id, title, now - 2 * TWIN_WINDOW)
                 where = f"see <#{twin.channel_id}>" if twin else "its channel is being opened; I'll answer there"
-            raise AlreadyUnderway(f"You are already declaring *{safe_mrkdwn(title)}* — {where}. "
-                                  "I did not open a second one.")
+            raise AlreadyUnderway(
+                f"You are already declaring *{safe_mrkdwn(title)}* — {where}. I did not open a second one."
+            )
     return f"Declaring *{safe_mrkdwn(title)}*…"
 
 
-def declare(request: CommandRequest, *, watches: list[list[list[str]]] | None = None,
-            fact_ids: list[int] | None = None) -> Reply:
+def declare(
+    request: CommandRequest, *, watches: list[list[list[str]]] | None = None, fact_ids: list[int] | None = None
+) -> Reply:
     """Open an incident; `service:NAME` words (and `watches`, from an alert) become its services and watches."""
     try:
         return _declare(request, watches=watches, fact_ids=fact_ids)
@@ -62,8 +65,7 @@ def best_effort_release(request: CommandRequest, held: intake.Held) -> None:
         request.runtime.logger.exception("could not free the declare name of intake %s", held.id)
 
 
-def _declare(request: CommandRequest, *, watches: list[list[list[str]]] | None,
-             fact_ids: list[int] | None) -> Reply:
+def _declare(request: CommandRequest, *, watches: list[list[list[str]]] | None, fact_ids: list[int] | None) -> Reply:
     runtime = request.runtime
     settings, gateway = runtime.settings, runtime.gateway
     title_text, services = split_service_tokens(request.args)
@@ -72,8 +74,9 @@ def _declare(request: CommandRequest, *, watches: list[list[list[str]]] | None,
     now = runtime.clock.now()
     if settings.create_channel:
         stem = incidents.channel_stem(wanted.title, now, settings.timezone)
-        channel_id, channel_name = gateway.create_channel(settings.channel_prefix, stem,
-                                                          unclaimed=lambda c: _channel_unused(runtime, c))
+        channel_id, channel_name = gateway.create_channel(
+            settings.channel_prefix, stem, unclaimed=lambda c: _channel_unused(runtime, c)
+        )
         best_effort(runtime, "inviting the declarer", gateway.invite, channel_id, [request.user_id])
         is_private = False
     else:
@@ -95,8 +98,15 @@ def _declare(request: CommandRequest, *, watches: list[list[list[str]]] | None,
         if services:
             labels.set_services(session, incident, services, by=request.user_id, now=now, record=False)
         request.incident_id = incident.id
-        routing.watch_on_declare(session, incident, [[["service", "=", name]] for name in services] + (watches or []),
-                                 by=request.user_id, now=now, lookback=settings.hooks_lookback, fact_ids=fact_ids or ())
+        routing.watch_on_declare(
+            session,
+            incident,
+            [[["service", "=", name]] for name in services] + (watches or []),
+            by=request.user_id,
+            now=now,
+            lookback=settings.hooks_lookback,
+            fact_ids=fact_ids or (),
+        )
         incident_topic = incidents.topic(incident)
         incident_id = incident.id
         # With the incident's own commit: carried out again after a crash, it is not declared twice.
@@ -107,16 +117,26 @@ def _declare(request: CommandRequest, *, watches: list[list[list[str]]] | None,
         announcement.append(bk.context(context_line(seen_before)))
     if settings.create_channel:
         best_effort(runtime, "setting the topic", gateway.set_topic, channel_id, incident_topic)
-        announced = best_effort(runtime, "announcing", gateway.post_message, channel_id,
-                                f"Incident declared: {safe_mrkdwn(wanted.title)}", announcement)
+        announced = best_effort(
+            runtime,
+            "announcing",
+            gateway.post_message,
+            channel_id,
+            f"Incident declared: {safe_mrkdwn(wanted.title)}",
+            announcement,
+        )
         reply = Reply(
             text=f":rotating_light: {mention(request.user_id)} declared *{safe_mrkdwn(wanted.title)}* "
             f"({wanted.severity.upper()}) — follow it in <#{channel_id}>",
             in_channel=True,
         )
         if announced is None:  # the incident exists; say plainly that Slack missed the announcement
-            reply.extra.append(Reply(text=f"The incident is open, but Slack refused the announcement in <#{channel_id}>; "
-                                          "the timeline works as usual."))
+            reply.extra.append(
+                Reply(
+                    text=f"The incident is open, but Slack refused the announcement in <#{channel_id}>; "
+                    "the timeline works as usual."
+                )
+            )
         return reply
     reply = Reply(text=f"Incident declared: {safe_mrkdwn(wanted.title)}", blocks=announcement, in_channel=True)
     try:
@@ -134,8 +154,10 @@ def _channel_unused(runtime: Runtime, channel_id: str) -> bool:
 
 def _topic_hint(code: str) -> str:
     if code in ("not_in_channel", "channel_not_found"):
-        return ("I could not set this channel's topic: I'm not a member here. Add me with `/invite @incident-bot` "
-                "so I can keep the topic current and read pinned messages.")
+        return (
+            "I could not set this channel's topic: I'm not a member here. Add me with `/invite @incident-bot` "
+            "so I can keep the topic current and read pinned messages."
+        )
     return f"I could not set this channel's topic (Slack said `{code}`); the incident is open all the same."
 
 
@@ -158,23 +180,28 @@ def severity(request: CommandRequest) -> Reply:
     runtime = request.runtime
     new = incidents.parse_severity(request.args)
     with runtime.db.unit_of_work() as session:
-        incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
+        incident = incidents.get(session, request.required_incident_id)
         previous = incidents.set_severity(session, incident, new, by=request.user_id, now=runtime.clock.now())
         incident_topic = incidents.topic(incident)
     if previous is None:
         return Reply(text=f"Severity is already {new}.")
     best_effort(runtime, "updating the topic", runtime.gateway.set_topic, request.channel_id, incident_topic)
-    return Reply(text=f":arrows_counterclockwise: {mention(request.user_id)} changed severity from {previous} to *{new}*.", in_channel=True)
+    return Reply(
+        text=f":arrows_counterclockwise: {mention(request.user_id)} changed severity from {previous} to *{new}*.",
+        in_channel=True,
+    )
 
 
 def update(request: CommandRequest) -> Reply | None:
     runtime = request.runtime
     text = request.args.strip()
     if not text:
-        raise UserError("A status update needs text, e.g. `/incident update Rolled back to v2.4.0; error rate falling`.")
+        raise UserError(
+            "A status update needs text, e.g. `/incident update Rolled back to v2.4.0; error rate falling`."
+        )
     shown = incidents.check_status_update(text)
     with runtime.db.unit_of_work() as session:
-        incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
+        incident = incidents.get(session, request.required_incident_id)
         entry = incidents.post_status_update(session, incident, text, by=request.user_id, now=runtime.clock.now())
         headline = f"{incident.severity.upper()} · {incident.status.value}"
     heading = f":mega: *Status update* ({headline}) from {mention(request.user_id)} · T{entry.id}"
@@ -193,31 +220,37 @@ def role(request: CommandRequest) -> Reply:
     runtime = request.runtime
     parts = request.args.split()
     if len(parts) != 2:
-        raise UserError("Give a role and a person: `/incident role commander @ann` (roles: commander, comms, scribe, "
-                        "postmortem — who owns the write-up).")
+        raise UserError(
+            "Give a role and a person: `/incident role commander @ann` (roles: commander, comms, scribe, "
+            "postmortem — who owns the write-up)."
+        )
     role_name, who = parts[0].lower(), parts[1]
     user_id = user_id_from_mention(who)
     if user_id is None:
         raise UserError(f"`{who}` is not a person. Mention them: `/incident role {role_name} @ann`.")
     with runtime.db.unit_of_work() as session:
-        incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
+        incident = incidents.get(session, request.required_incident_id)
         incidents.assign_role(session, incident, role_name, user_id, by=request.user_id, now=runtime.clock.now())
         incident_topic = incidents.topic(incident)
     best_effort(runtime, "inviting the role holder", runtime.gateway.invite, request.channel_id, [user_id])
     if role_name == "commander":
         best_effort(runtime, "updating the topic", runtime.gateway.set_topic, request.channel_id, incident_topic)
     home.refresh_later(runtime, [user_id])  # a role makes the incident (or its postmortem) theirs
-    return Reply(text=f":busts_in_silhouette: {mention(user_id)} is now *{role_name}* (set by {mention(request.user_id)}).", in_channel=True)
+    return Reply(
+        text=f":busts_in_silhouette: {mention(user_id)} is now *{role_name}* (set by {mention(request.user_id)}).",
+        in_channel=True,
+    )
 
 
 def roles(request: CommandRequest) -> Reply:
     with request.runtime.db.unit_of_work() as session:
-        incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
+        incident = incidents.get(session, request.required_incident_id)
         held = incidents.roles_of(incident)
         title = incident.title
     lines = [f"*Roles for {safe_mrkdwn(title)}*"]
-    lines += [f"• {name}: {mention(user) if user else '_nobody yet_'}" for name, user in held.items()
-              if name != "postmortem"]
+    lines += [
+        f"• {name}: {mention(user) if user else '_nobody yet_'}" for name, user in held.items() if name != "postmortem"
+    ]
     owner = held.get("postmortem")
     lines.append(f"• postmortem: {mention(owner) if owner else '_the commander_'} (owns the write-up)")
     return Reply(text="\n".join(lines))
@@ -250,15 +283,44 @@ def _services(incident: incidents.Incident) -> str:
 
 
 COMMANDS = [
-    SubCommand("declare", declare, "declare <title> [sev1-4] [type:<type>] [service:<name>]", "open an incident and its channel",
-               GROUP, example="declare Checkout returns 503 sev2", aliases=("start", "new"), needs_incident=False,
-               ack=declare_ack),
-    SubCommand("severity", severity, "severity <sev1-4>", "change the severity", GROUP, example="severity sev1",
-               ack=acknowledging("Changing the severity…")),
-    SubCommand("update", update, "update <text>", "post a status update to the channel and the timeline", GROUP,
-               example="update Rolled back; errors falling", ack=acknowledging("Posting your update…")),
-    SubCommand("role", role, "role commander|comms|scribe|postmortem <@person>", "give someone a role", GROUP,
-               example="role commander @ann", ack=acknowledging("Giving the role…")),
+    SubCommand(
+        "declare",
+        declare,
+        "declare <title> [sev1-4] [type:<type>] [service:<name>]",
+        "open an incident and its channel",
+        GROUP,
+        example="declare Checkout returns 503 sev2",
+        aliases=("start", "new"),
+        needs_incident=False,
+        ack=declare_ack,
+    ),
+    SubCommand(
+        "severity",
+        severity,
+        "severity <sev1-4>",
+        "change the severity",
+        GROUP,
+        example="severity sev1",
+        ack=acknowledging("Changing the severity…"),
+    ),
+    SubCommand(
+        "update",
+        update,
+        "update <text>",
+        "post a status update to the channel and the timeline",
+        GROUP,
+        example="update Rolled back; errors falling",
+        ack=acknowledging("Posting your update…"),
+    ),
+    SubCommand(
+        "role",
+        role,
+        "role commander|comms|scribe|postmortem <@person>",
+        "give someone a role",
+        GROUP,
+        example="role commander @ann",
+        ack=acknowledging("Giving the role…"),
+    ),
     SubCommand("roles", roles, "roles", "who holds which role", GROUP),
     SubCommand("list", list_open, "list", "open incidents, newest first", GROUP, needs_incident=False),
 ]

@@ -15,7 +15,7 @@ GROUP = "Learning across incidents"
 def service(request: CommandRequest) -> Reply:
     runtime = request.runtime
     with runtime.db.unit_of_work() as session:
-        incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
+        incident = incidents.get(session, request.required_incident_id)
         if not request.args.strip():
             current = labels.of(session, incident.id).services
             shown = ", ".join(f"`{s}`" for s in current) or "none yet"
@@ -31,7 +31,7 @@ def service(request: CommandRequest) -> Reply:
 def tag(request: CommandRequest) -> Reply:
     runtime = request.runtime
     with runtime.db.unit_of_work() as session:
-        incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
+        incident = incidents.get(session, request.required_incident_id)
         if not request.args.strip():
             current = labels.of(session, incident.id).tags
             shown = ", ".join(f"`{t}`" for t in current) or "none yet"
@@ -45,7 +45,7 @@ def tag(request: CommandRequest) -> Reply:
 def show_related(request: CommandRequest) -> Reply:
     runtime = request.runtime
     with runtime.db.unit_of_work() as session:
-        incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
+        incident = incidents.get(session, request.required_incident_id)
         found = related.find(session, incident.id)
         title = incident.title
     text, blocks = blocks_for(found, title, runtime.settings.timezone)
@@ -55,18 +55,38 @@ def show_related(request: CommandRequest) -> Reply:
 def review(request: CommandRequest) -> Reply:
     runtime = request.runtime
     period = review_delivery.send_to_asker(runtime, request.user_id, request.args, request.channel_id)
-    return Reply(text=f":bar_chart: The review of {period.label} is in your direct messages from me, with its charts "
-                      "and CSV, and a button to share it here.")
+    return Reply(
+        text=f":bar_chart: The review of {period.label} is in your direct messages from me, with its charts "
+        "and CSV, and a button to share it here."
+    )
 
 
 COMMANDS = [
-    SubCommand("service", service, "service <name>[, <name>…]", "set the services this incident affects", GROUP,
-               example="service checkout, payments"),
-    SubCommand("tag", tag, "tag <word>… [-<word>]", "tag the incident (a leading - removes a tag)", GROUP,
-               example="tag db pool", aliases=("tags",)),
-    SubCommand("related", show_related, "related", "past incidents most like this one, and what is still open",
-               GROUP),
-    SubCommand("review", review, "review [<period>]",
-               "incidents, durations, detection, action items and themes of a period, sent to you with charts",
-               GROUP, example="review 2026-Q3", needs_incident=False),
+    SubCommand(
+        "service",
+        service,
+        "service <name>[, <name>…]",
+        "set the services this incident affects",
+        GROUP,
+        example="service checkout, payments",
+    ),
+    SubCommand(
+        "tag",
+        tag,
+        "tag <word>… [-<word>]",
+        "tag the incident (a leading - removes a tag)",
+        GROUP,
+        example="tag db pool",
+        aliases=("tags",),
+    ),
+    SubCommand("related", show_related, "related", "past incidents most like this one, and what is still open", GROUP),
+    SubCommand(
+        "review",
+        review,
+        "review [<period>]",
+        "incidents, durations, detection, action items and themes of a period, sent to you with charts",
+        GROUP,
+        example="review 2026-Q3",
+        needs_incident=False,
+    ),
 ]

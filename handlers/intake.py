@@ -42,8 +42,10 @@ from handlers.request_guard import refuse_foreign
 REPLAY = "incident_bot_replay"  # request context key: a stored request carried out again
 # A response_url takes answers for 30 minutes; after that the author gets a direct message.
 RESPONSE_URL_LIFETIME = dt.timedelta(minutes=29)
-CANNOT_STORE = (":warning: I can't take requests right now (my database does not answer), so nothing was done. "
-                "Try again in a minute.")
+CANNOT_STORE = (
+    ":warning: I can't take requests right now (my database does not answer), so nothing was done. "
+    "Try again in a minute."
+)
 
 
 def surface_of(runtime: Runtime, body: dict[str, Any]) -> str | None:
@@ -103,9 +105,15 @@ def _store(runtime: Runtime, req: BoltRequest, surface: str) -> intake.Held | No
     content_type = _content_type(req) if req.raw_body else "application/json"
     event_id = req.body.get("event_id") if surface == "event" else None
     return intake.store(
-        runtime.db, surface=surface, key=intake.dedup_key(surface, raw, event_id), raw_body=raw,
-        content_type=content_type, user_id=req.context.user_id, worker=runtime.worker_id,
-        now=runtime.clock.now(), lease=runtime.intake_lease,
+        runtime.db,
+        surface=surface,
+        key=intake.dedup_key(surface, raw, event_id),
+        raw_body=raw,
+        content_type=content_type,
+        user_id=req.context.user_id,
+        worker=runtime.worker_id,
+        now=runtime.clock.now(),
+        lease=runtime.intake_lease,
     )
 
 
@@ -133,8 +141,12 @@ def replay(app: App, runtime: Runtime, taken: intake.Taken) -> None:
     what = describe(taken)
     if taken.gave_up:
         runtime.logger.error("gave up on %s (intake %s) after %s attempts", what, held.id, held.attempts - 1)
-        tell_author(runtime, taken, f":warning: I could not carry out {what}: it failed every time I tried. "
-                                    "Nothing more will happen; check, then try again.")
+        tell_author(
+            runtime,
+            taken,
+            f":warning: I could not carry out {what}: it failed every time I tried. "
+            "Nothing more will happen; check, then try again.",
+        )
         intake.mark_done(runtime.db, held, now=runtime.clock.now())
         return
     if taken.state is intake.InboxState.ANSWERING:
@@ -143,8 +155,9 @@ def replay(app: App, runtime: Runtime, taken: intake.Taken) -> None:
         return
     runtime.logger.info("carrying out %s (intake %s) again: the process that took it stopped", what, held.id)
     held.summary = what
-    request = BoltRequest(body=taken.raw_body, headers={"content-type": taken.content_type or ""},
-                          context={REPLAY: held})
+    request = BoltRequest(
+        body=taken.raw_body, headers={"content-type": taken.content_type or ""}, context={REPLAY: held}
+    )
     app.dispatch(request)  # IncidentApp.dispatch: not stored again; settled if no work starts
 
 
@@ -162,7 +175,8 @@ def describe(taken: intake.Taken) -> str:
         typed = f"{body.get('command', '/incident')} {body.get('text', '')}".strip()
         return f"`{safe_mrkdwn(typed[:200])}`"
     return {"action": "your button press", "view": "your form", "shortcut": "your shortcut"}.get(
-        taken.surface, "an event")
+        taken.surface, "an event"
+    )
 
 
 def tell_author(runtime: Runtime, taken: intake.Taken, text: str) -> None:

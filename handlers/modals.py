@@ -16,12 +16,12 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.slack import blocks as bk
 from bot import incidents, message_capture
 from bot.message_capture import CapturedMessage, Outcome
 from bot.models import EntrySource, Incident
 from bot.refs import entry_ref
 from bot.runtime import Runtime
+from bot.slack import blocks as bk
 from bot.slack.gateway import SlackFailure
 from bot.slack.text import incoming, safe_mrkdwn, slack_date, unescape_incoming
 from bot.timegrammar import TimeGrammarError, parse_leading_when
@@ -48,8 +48,9 @@ def incident_choices(open_incidents: list[Incident]) -> list[tuple[int, str]]:
     return [(i.id, f"#{i.channel_name or i.channel_id} · {i.title} ({i.severity.upper()})") for i in open_incidents]
 
 
-def add_to_timeline_view(*, channel_id: str, message: dict[str, Any], response_url: str,
-                         choices: list[tuple[int, str]]) -> dict[str, Any]:
+def add_to_timeline_view(
+    *, channel_id: str, message: dict[str, Any], response_url: str, choices: list[tuple[int, str]]
+) -> dict[str, Any]:
     author = message_capture.author_of(message)
     text = message_capture.entry_text(message)
     metadata = {"c": channel_id, "ts": message["ts"], "u": author, "r": response_url, "x": text}
@@ -64,17 +65,29 @@ def add_to_timeline_view(*, channel_id: str, message: dict[str, Any], response_u
     blocks = [
         bk.context(f"<@{author}> · {posted}", preview),
         bk.input_block(
-            INCIDENT_BLOCK, "Incident",
-            bk.static_select(INCIDENT_ACTION, options, placeholder="Choose an open incident",
-                             initial=options[0] if len(options) == 1 else None),
+            INCIDENT_BLOCK,
+            "Incident",
+            bk.static_select(
+                INCIDENT_ACTION,
+                options,
+                placeholder="Choose an open incident",
+                initial=options[0] if len(options) == 1 else None,
+            ),
         ),
         bk.input_block(
-            WHEN_BLOCK, "Time (leave empty for when it was posted)",
+            WHEN_BLOCK,
+            "Time (leave empty for when it was posted)",
             bk.text_input(WHEN_ACTION, placeholder=TIME_EXAMPLES, max_length=60),
-            optional=True, hint="Clock times are read in your own Slack time zone.",
+            optional=True,
+            hint="Clock times are read in your own Slack time zone.",
         ),
-        bk.input_block(NOTE_BLOCK, "Note", bk.text_input(NOTE_ACTION, multiline=True, max_length=MAX_NOTE),
-                       optional=True, hint="Added to the timeline beside the message, in your name."),
+        bk.input_block(
+            NOTE_BLOCK,
+            "Note",
+            bk.text_input(NOTE_ACTION, multiline=True, max_length=MAX_NOTE),
+            optional=True,
+            hint="Added to the timeline beside the message, in your name.",
+        ),
     ]
     return bk.modal(CALLBACK_ID, "Add to timeline", blocks, submit="Add", private_metadata=encoded)
 
@@ -128,7 +141,9 @@ def submit(runtime: Runtime, ack: Ack, body: dict[str, Any], view: dict[str, Any
     after_ack(runtime, "adding a message from the modal", add_submitted, runtime, submission)
 
 
-def read_submission(runtime: Runtime, body: dict[str, Any], view: dict[str, Any]) -> tuple[Submission | None, dict[str, str]]:
+def read_submission(
+    runtime: Runtime, body: dict[str, Any], view: dict[str, Any]
+) -> tuple[Submission | None, dict[str, str]]:
     user = body_value(body, "user", "id") or ""
     meta = json.loads(view.get("private_metadata") or "{}")
     chosen = body_value(_field(view, INCIDENT_BLOCK, INCIDENT_ACTION), "selected_option", "value") or ""
@@ -162,34 +177,57 @@ def read_submission(runtime: Runtime, body: dict[str, Any], view: dict[str, Any]
     if errors:
         return None, errors
     return Submission(
-        user=user, incident_id=int(chosen), incident_channel=incident_channel, channel_id=meta["c"], ts=meta["ts"],
-        author_id=meta.get("u") or user, text=meta.get("x"), response_url=meta.get("r") or None,
-        when_text=when_text, occurred_at=occurred_at, time_note=time_note, note=note,
+        user=user,
+        incident_id=int(chosen),
+        incident_channel=incident_channel,
+        channel_id=meta["c"],
+        ts=meta["ts"],
+        author_id=meta.get("u") or user,
+        text=meta.get("x"),
+        response_url=meta.get("r") or None,
+        when_text=when_text,
+        occurred_at=occurred_at,
+        time_note=time_note,
+        note=note,
     ), {}
 
 
 def add_submitted(runtime: Runtime, sub: Submission) -> None:
-    with answering_failures(runtime, sub.response_url, "adding a message to a timeline from the modal",
-                            user=sub.user, channel=sub.channel_id):
+    with answering_failures(
+        runtime,
+        sub.response_url,
+        "adding a message to a timeline from the modal",
+        user=sub.user,
+        channel=sub.channel_id,
+    ):
         text = sub.text if sub.text is not None else _read_again(runtime, sub.channel_id, sub.ts)
         if text is None:
             _tell(runtime, sub, invite_hint(sub.channel_id))
             return
         message = CapturedMessage(channel_id=sub.channel_id, ts=sub.ts, author_id=sub.author_id, text=text)
         result = import_into(
-            runtime, sub.incident_id, message, source=EntrySource.SHORTCUT, by=sub.user,
-            permalink=runtime.gateway.permalink(sub.channel_id, sub.ts), occurred_at=sub.occurred_at,
+            runtime,
+            sub.incident_id,
+            message,
+            source=EntrySource.SHORTCUT,
+            by=sub.user,
+            permalink=runtime.gateway.permalink(sub.channel_id, sub.ts),
+            occurred_at=sub.occurred_at,
         )
         ref = entry_ref(result.entry_id)
         lines = [confirmation(result, sub.incident_channel)]
         if result.outcome is Outcome.ALREADY and sub.occurred_at is not None:
-            lines.append(f"Its time was left as it was; to change it: `/incident edit {ref} {sub.when_text}` in <#{sub.incident_channel}>.")
+            lines.append(
+                f"Its time was left as it was; to change it: `/incident edit {ref} {sub.when_text}` in <#{sub.incident_channel}>."
+            )
         elif sub.time_note:
             lines.append(sub.time_note)
         if sub.note:
             with runtime.db.unit_of_work() as session:
                 incident = incidents.get(session, sub.incident_id)
-                note_id = message_capture.add_note(session, incident, result, sub.note, by=sub.user, now=runtime.clock.now())
+                note_id = message_capture.add_note(
+                    session, incident, result, sub.note, by=sub.user, now=runtime.clock.now()
+                )
             lines.append(f"Your note is *{entry_ref(note_id)}*.")
         _tell(runtime, sub, confirm_shortcut(runtime, sub.channel_id, sub.ts, "\n".join(lines)))
 

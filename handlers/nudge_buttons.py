@@ -8,16 +8,17 @@ message is still refreshed so it stops offering the stale buttons.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from slack_bolt import Ack, App
 
 from bot import home
 from bot.actions import items as action_items
-from bot.nudges import messages as nudge_messages
-from bot.nudges import weekly as nudges
 from bot.errors import UserError
 from bot.models import ActionItem
+from bot.nudges import messages as nudge_messages
+from bot.nudges import weekly as nudges
 from bot.runtime import Runtime
 from bot.schedule_spec import parse_weekly_schedule
 from handlers import ticket_commands
@@ -34,7 +35,8 @@ def snooze_change(runtime: Runtime) -> Callable[[Any, ActionItem, str, Any], Any
     settings = runtime.settings
     schedule = parse_weekly_schedule(settings.nudge_schedule)
     return lambda session, item, user, now: action_items.snooze(
-        session, item, nudges.snooze_until(now, schedule, settings.timezone), by=user, now=now)
+        session, item, nudges.snooze_until(now, schedule, settings.timezone), by=user, now=now
+    )
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -54,8 +56,13 @@ def register(app: App, runtime: Runtime) -> None:
         new_owner = action.get("selected_user")
         if not new_owner:
             return
-        _click(runtime, body, action, "reassigning an item from a nudge",
-               lambda session, item, user, now: action_items.assign(session, item, new_owner, by=user, now=now))
+        _click(
+            runtime,
+            body,
+            action,
+            "reassigning an item from a nudge",
+            lambda session, item, user, now: action_items.assign(session, item, new_owner, by=user, now=now),
+        )
 
 
 def _item_id(action: dict[str, Any]) -> int:
@@ -64,13 +71,23 @@ def _item_id(action: dict[str, Any]) -> int:
     return int(raw)
 
 
-def _click(runtime: Runtime, body: dict[str, Any], action: dict[str, Any], what: str,
-           change: Callable[[Any, ActionItem, str, Any], object]) -> None:
+def _click(
+    runtime: Runtime,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    what: str,
+    change: Callable[[Any, ActionItem, str, Any], object],
+) -> None:
     after_ack(runtime, what, _change_and_refresh, runtime, body, action, what, change)
 
 
-def _change_and_refresh(runtime: Runtime, body: dict[str, Any], action: dict[str, Any], what: str,
-                        change: Callable[[Any, ActionItem, str, Any], object]) -> None:
+def _change_and_refresh(
+    runtime: Runtime,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    what: str,
+    change: Callable[[Any, ActionItem, str, Any], object],
+) -> None:
     user = body_value(body, "user", "id") or ""
     channel = body_value(body, "container", "channel_id") or body_value(body, "channel", "id") or ""
     message = body.get("message") or {}
@@ -102,5 +119,12 @@ def _refresh_message(runtime: Runtime, channel: str, message: dict[str, Any]) ->
     with runtime.db.unit_of_work() as session:
         current = action_items.entries_by_ids(session, nudge_messages.item_ids_in(blocks))
         new_blocks = nudge_messages.refreshed(blocks, current, today=today)
-    best_effort(runtime, "updating the nudge message", runtime.gateway.update_message, channel, ts,
-                message.get("text") or "Open action items", new_blocks)
+    best_effort(
+        runtime,
+        "updating the nudge message",
+        runtime.gateway.update_message,
+        channel,
+        ts,
+        message.get("text") or "Open action items",
+        new_blocks,
+    )

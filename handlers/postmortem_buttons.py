@@ -25,8 +25,15 @@ def register(app: App, runtime: Runtime) -> None:
     @app.action(FINAL_ACTION)
     def final_clicked(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        after_ack(runtime, "approving a postmortem", _approve, runtime, body.get("response_url", ""), action,
-                  (body.get("user") or {}).get("id", ""))
+        after_ack(
+            runtime,
+            "approving a postmortem",
+            _approve,
+            runtime,
+            body.get("response_url", ""),
+            action,
+            (body.get("user") or {}).get("id", ""),
+        )
 
 
 def _rerender(runtime: Runtime, response_url: str, action: dict[str, Any]) -> None:

@@ -3,7 +3,6 @@ postmortem [final|public] and type. Fact ids (`F3`) are edited and removed throu
 
 from __future__ import annotations
 
-from bot.slack import blocks as bk
 from bot import incidents, timeline
 from bot.errors import UserError
 from bot.models import FactSection, Milestone
@@ -15,6 +14,7 @@ from bot.postmortem.facts import COMMAND_SECTIONS, SECTION_LABELS
 from bot.postmortem.render import known_variants
 from bot.refs import Ref, fact_ref, parse_ref
 from bot.runtime import Runtime
+from bot.slack import blocks as bk
 from bot.slack.text import mention, safe_mrkdwn, slack_date
 from handlers import followup_commands
 from handlers.by_ref import EDITORS, REMOVERS, REOPENERS
@@ -26,19 +26,21 @@ GROUP = "Postmortem"
 
 
 # -- facts -----------------------------------------------------------------------------------
-def _fact_command(section: FactSection):  # type: ignore[no-untyped-def]
+def _fact_command(section: FactSection):
     def run(request: CommandRequest) -> Reply:
         if not request.args.strip():
             return _list_facts(request, section)
         runtime = request.runtime
         with runtime.db.unit_of_work() as session:
-            incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
+            incident = incidents.get(session, request.required_incident_id)
             earlier = fact_store.facts(session, incident.id, section) if section == FactSection.SUMMARY else []
-            fact = fact_store.add_fact(session, incident, section, request.args, author=request.user_id,
-                                       now=runtime.clock.now())
+            fact = fact_store.add_fact(
+                session, incident, section, request.args, author=request.user_id, now=runtime.clock.now()
+            )
             ref, text = fact_ref(fact.id), fact.text
-            back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=runtime.clock.now(),
-                                                  what=ref)
+            back_in_review = pm_status.after_edit(
+                session, incident.id, by=request.user_id, now=runtime.clock.now(), what=ref
+            )
             draft_note = late_changes.author_note(session, incident)
         note = "".join(f"\n{line}" for line in (back_in_review, draft_note) if line)
         if section == FactSection.SUMMARY:
@@ -51,17 +53,21 @@ def _fact_command(section: FactSection):  # type: ignore[no-untyped-def]
 
 def _list_facts(request: CommandRequest, section: FactSection) -> Reply:
     with request.runtime.db.unit_of_work() as session:
-        found = [(f.id, f.text) for f in fact_store.facts(session, request.incident_id, section)]  # type: ignore[arg-type]
+        found = [(f.id, f.text) for f in fact_store.facts(session, request.required_incident_id, section)]
     name = fact_store.command_for(section)
     if not found:
         return Reply(text=f"Nothing recorded under _{SECTION_LABELS[section]}_ yet. Add it: `/incident {name} <text>`.")
     lines = [f"*{SECTION_LABELS[section].capitalize()}* ({len(found)})"]
     lines += [f"• `{fact_ref(fid)}` {safe_mrkdwn(text)}" for fid, text in found]
-    lines.append(f"Change one with `/incident edit {fact_ref(found[-1][0])} <text>`, take one out with `/incident remove <id>`.")
+    lines.append(
+        f"Change one with `/incident edit {fact_ref(found[-1][0])} <text>`, take one out with `/incident remove <id>`."
+    )
     pages = bk.paginate(lines, reserved_blocks=1)
     blocks = bk.sections_for_lines(pages[0])
     if len(pages) > 1:
-        blocks.append(bk.context(f"…and {len(lines) - len(pages[0])} more lines; the full list is in the postmortem draft."))
+        blocks.append(
+            bk.context(f"…and {len(lines) - len(pages[0])} more lines; the full list is in the postmortem draft.")
+        )
     return Reply(text=f"{SECTION_LABELS[section]}: {len(found)} facts", blocks=blocks)
 
 
@@ -70,11 +76,14 @@ def _edit_fact(request: CommandRequest, ref: Ref, rest: str) -> Reply:
     if not rest.strip():
         raise UserError(f"Give the new text: `/incident edit {ref} <text>`.")
     with runtime.db.unit_of_work() as session:
-        incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
-        fact = fact_store.edit_fact(session, incident, ref.number, rest, editor=request.user_id, now=runtime.clock.now())
+        incident = incidents.get(session, request.required_incident_id)
+        fact = fact_store.edit_fact(
+            session, incident, ref.number, rest, editor=request.user_id, now=runtime.clock.now()
+        )
         section, text = fact.section, fact.text
-        back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=runtime.clock.now(),
-                                              what=str(ref))
+        back_in_review = pm_status.after_edit(
+            session, incident.id, by=request.user_id, now=runtime.clock.now(), what=str(ref)
+        )
     note = f"\n{back_in_review}" if back_in_review else ""
     return Reply(text=f":pencil2: {ref} (_{SECTION_LABELS[section]}_) now reads: {safe_mrkdwn(text)}{note}")
 
@@ -82,13 +91,16 @@ def _edit_fact(request: CommandRequest, ref: Ref, rest: str) -> Reply:
 def _remove_fact(request: CommandRequest, ref: Ref) -> Reply:
     runtime = request.runtime
     with runtime.db.unit_of_work() as session:
-        incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
+        incident = incidents.get(session, request.required_incident_id)
         fact = fact_store.remove_fact(session, incident, ref.number, by=request.user_id, now=runtime.clock.now())
         section, text = fact.section, fact.text
-        back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=runtime.clock.now(),
-                                              what=str(ref))
+        back_in_review = pm_status.after_edit(
+            session, incident.id, by=request.user_id, now=runtime.clock.now(), what=str(ref)
+        )
     note = f"\n{back_in_review}" if back_in_review else ""
-    return Reply(text=f":wastebasket: Removed {ref} from _{SECTION_LABELS[section]}_ (kept in its history): {safe_mrkdwn(text)}{note}")
+    return Reply(
+        text=f":wastebasket: Removed {ref} from _{SECTION_LABELS[section]}_ (kept in its history): {safe_mrkdwn(text)}{note}"
+    )
 
 
 EDITORS["F"] = _edit_fact
@@ -108,23 +120,37 @@ def close(request: CommandRequest) -> Reply | None:
             f"`/incident timeline <when> {draft.milestone.value}: <text>`, then close."
         )
     with runtime.db.unit_of_work() as session:
-        result = closing.close(session, request.incident_id, by=request.user_id, now=now,  # type: ignore[arg-type]
-                               resolved_at=draft.occurred_at, text=draft.text, time_given=draft.time_given)
-        topic = incidents.topic(incidents.get(session, request.incident_id))  # type: ignore[arg-type]
+        result = closing.close(
+            session,
+            request.required_incident_id,
+            by=request.user_id,
+            now=now,
+            resolved_at=draft.occurred_at,
+            text=draft.text,
+            time_given=draft.time_given,
+        )
+        topic = incidents.topic(incidents.get(session, request.required_incident_id))
     if not result.closed:
         when = slack_date(result.closed_at, fallback_zone=zone) if result.closed_at else "earlier"
         by = mention(result.closed_by) if result.closed_by else "someone"
-        return Reply(text=f"This incident is already closed (by {by}, {when}). `/incident postmortem` re-renders the "
-                          "draft; `/incident reopen` reopens the incident.")
+        return Reply(
+            text=f"This incident is already closed (by {by}, {when}). `/incident postmortem` re-renders the "
+            "draft; `/incident reopen` reopens the incident."
+        )
     best_effort(runtime, "updating the topic", runtime.gateway.set_topic, request.channel_id, topic)
     resolved = slack_date(result.resolved_at, fallback_zone=zone) if result.resolved_at else "now"
-    how = f"resolved at {resolved} (`T{result.entry_id}`)" if result.milestone_added else (
-        f"the `resolved` milestone already on the timeline stands ({resolved})")
-    lines = [f":white_check_mark: {mention(request.user_id)} closed the incident; {how}. "
-             "The postmortem draft follows in a few seconds."]
+    how = (
+        f"resolved at {resolved} (`T{result.entry_id}`)"
+        if result.milestone_added
+        else (f"the `resolved` milestone already on the timeline stands ({resolved})")
+    )
+    lines = [
+        f":white_check_mark: {mention(request.user_id)} closed the incident; {how}. "
+        "The postmortem draft follows in a few seconds."
+    ]
     lines += [note for note in (draft.note, zone_note if draft.time_given else None) if note]
     send_reply(runtime, request.response_url, Reply(text="\n".join(lines), in_channel=True))
-    outcome = publish.publish(runtime, request.incident_id)  # type: ignore[arg-type]
+    outcome = publish.publish(runtime, request.required_incident_id)
     _tell_publication(runtime, request.response_url, outcome)
     return None
 
@@ -146,21 +172,28 @@ def reopen(request: CommandRequest) -> Reply:
         if not REOPENERS:
             raise UserError("`reopen` with no id reopens the incident; nothing else can be reopened yet.")
         if " " in token:
-            raise UserError("Usage: `/incident reopen` (the incident) or `/incident reopen <id>`, e.g. `/incident reopen A7`.")
+            raise UserError(
+                "Usage: `/incident reopen` (the incident) or `/incident reopen <id>`, e.g. `/incident reopen A7`."
+            )
         ref = parse_ref(token, allowed="".join(REOPENERS))
         return REOPENERS[ref.prefix](request, ref)
     with runtime.db.unit_of_work() as session:
-        result = closing.reopen(session, request.incident_id, by=request.user_id, now=runtime.clock.now())  # type: ignore[arg-type]
-        topic = incidents.topic(incidents.get(session, request.incident_id))  # type: ignore[arg-type]
+        result = closing.reopen(session, request.required_incident_id, by=request.user_id, now=runtime.clock.now())
+        topic = incidents.topic(incidents.get(session, request.required_incident_id))
     if not result.reopened:
         return Reply(text="This incident is open already. `/incident close [<when>] [<text>]` closes it.")
     best_effort(runtime, "updating the topic", runtime.gateway.set_topic, request.channel_id, topic)
     if result.headline:
         publish.withdraw_headline(runtime, *result.headline)
     removed = ", ".join(f"`T{i}`" for i in result.removed_entries)
-    taken = f" The resolved milestone ({removed}) was taken out of the key times (kept in its history)." if removed else ""
-    return Reply(text=f":leftwards_arrow_with_hook: {mention(request.user_id)} reopened the incident.{taken} "
-                      "Closing it again makes a new postmortem draft.", in_channel=True)
+    taken = (
+        f" The resolved milestone ({removed}) was taken out of the key times (kept in its history)." if removed else ""
+    )
+    return Reply(
+        text=f":leftwards_arrow_with_hook: {mention(request.user_id)} reopened the incident.{taken} "
+        "Closing it again makes a new postmortem draft.",
+        in_channel=True,
+    )
 
 
 # -- the draft -------------------------------------------------------------------------------
@@ -171,13 +204,19 @@ def rerender(runtime: Runtime, incident_id: int) -> Reply:
         incident = incidents.get(session, incident_id)
         if incident.status.value != "closed":
             # a draft of an open incident would stand in the channel beside the real one later
-            raise UserError("The postmortem draft is made when the incident closes: `/incident close [<when>] [<text>]`.")
+            raise UserError(
+                "The postmortem draft is made when the incident closes: `/incident close [<when>] [<text>]`."
+            )
         drafts.request_publication(session, incident_id, incident.incident_type, now)
     outcome = publish.publish(runtime, incident_id)
     lines = []
     if outcome.state == "published":
         where = f"<{outcome.file_url}|the new file>" if outcome.file_url else "the channel"
-        notes = f"{outcome.findings} wording-review note{'s' if outcome.findings != 1 else ''}" if outcome.findings else "no wording-review notes"
+        notes = (
+            f"{outcome.findings} wording-review note{'s' if outcome.findings != 1 else ''}"
+            if outcome.findings
+            else "no wording-review notes"
+        )
         lines.append(f":memo: Re-rendered the postmortem from what is stored now and published it: {where} ({notes}).")
     elif outcome.state == "busy":
         lines.append("Another publication of this draft is running; it will show the latest facts.")
@@ -198,19 +237,23 @@ def postmortem(request: CommandRequest) -> Reply:
     first, _, rest = request.args.strip().partition(" ")
     word = first.lower()
     if word == "":
-        return rerender(runtime, request.incident_id)  # type: ignore[arg-type]
+        return rerender(runtime, request.required_incident_id)
     if word in followup_commands.WORDS:
         return followup_commands.WORDS[word](request, rest.strip())
     if word == "public" and not rest.strip():
-        uploaded, draft = publish.publish_public_summary(runtime, request.incident_id)  # type: ignore[arg-type]
+        uploaded, draft = publish.publish_public_summary(runtime, request.required_incident_id)
         where = f"<{uploaded.permalink}|the file>" if uploaded.permalink else "a file in this channel"
-        lines = [f":page_facing_up: A customer-facing summary (no names, no timeline detail) is in {where}. "
-                 "Review it before it goes out."]
+        lines = [
+            f":page_facing_up: A customer-facing summary (no names, no timeline detail) is in {where}. "
+            "Review it before it goes out."
+        ]
         if draft.names_blanked:
             count = draft.names_blanked
-            lines.append(f":warning: I replaced {count} name{'s' if count != 1 else ''} or mention"
-                         f"{'s' if count != 1 else ''} with “the team”: comms, check that every sentence still "
-                         "reads right and that no other internal name is left.")
+            lines.append(
+                f":warning: I replaced {count} name{'s' if count != 1 else ''} or mention"
+                f"{'s' if count != 1 else ''} with “the team”: comms, check that every sentence still "
+                "reads right and that no other internal name is left."
+            )
         lines += [f":warning: {problem}" for problem in draft.problems]
         return Reply(text="\n".join(lines))
     raise UserError(
@@ -225,19 +268,28 @@ def incident_type(request: CommandRequest) -> Reply:
     wanted = request.args.strip().lower()
     if not wanted:
         with runtime.db.unit_of_work() as session:
-            current = incidents.get(session, request.incident_id).incident_type  # type: ignore[arg-type]
-        return Reply(text=f"This incident's type is *{current}*; it picks the postmortem template. "
-                          f"Types: {', '.join(choices)} — e.g. `/incident type security`.")
+            current = incidents.get(session, request.required_incident_id).incident_type
+        return Reply(
+            text=f"This incident's type is *{current}*; it picks the postmortem template. "
+            f"Types: {', '.join(choices)} — e.g. `/incident type security`."
+        )
     if wanted not in choices:
         raise UserError(f"`{wanted}` is not a type. Use one of {', '.join(choices)}, e.g. `/incident type security`.")
     with runtime.db.unit_of_work() as session:
-        previous = closing.set_type(session, request.incident_id, wanted, by=request.user_id,  # type: ignore[arg-type]
-                                    now=runtime.clock.now())
-        has_draft = drafts.get(session, request.incident_id) is not None  # type: ignore[arg-type]
+        previous = closing.set_type(
+            session,
+            request.required_incident_id,
+            wanted,
+            by=request.user_id,
+            now=runtime.clock.now(),
+        )
+        has_draft = drafts.get(session, request.required_incident_id) is not None
     if previous is None:
         return Reply(text=f"The type is already *{wanted}*.")
     hint = " Run `/incident postmortem` to re-render the draft with it." if has_draft else ""
-    return Reply(text=f":label: Type changed from {previous} to *{wanted}*: the postmortem uses the `{wanted}` template.{hint}")
+    return Reply(
+        text=f":label: Type changed from {previous} to *{wanted}*: the postmortem uses the `{wanted}` template.{hint}"
+    )
 
 
 _FACT_SUMMARIES = {
@@ -257,19 +309,42 @@ _FACT_EXAMPLES = {
 
 COMMANDS = [
     *[
-        SubCommand(name, _fact_command(section), f"{name} [<text>]", _FACT_SUMMARIES[section], GROUP,
-                   example=_FACT_EXAMPLES.get(section, ""))
+        SubCommand(
+            name,
+            _fact_command(section),
+            f"{name} [<text>]",
+            _FACT_SUMMARIES[section],
+            GROUP,
+            example=_FACT_EXAMPLES.get(section, ""),
+        )
         for name, section in COMMAND_SECTIONS.items()
     ],
-    SubCommand("close", close, "close [<when>] [<text>]",
-               "close the incident (records the resolved milestone) and post the postmortem draft", GROUP,
-               example="close 14:47 Metrics normal", aliases=("resolve",),
-               ack=lambda request: "Closing the incident and drafting its postmortem…"),
+    SubCommand(
+        "close",
+        close,
+        "close [<when>] [<text>]",
+        "close the incident (records the resolved milestone) and post the postmortem draft",
+        GROUP,
+        example="close 14:47 Metrics normal",
+        aliases=("resolve",),
+        ack=lambda request: "Closing the incident and drafting its postmortem…",
+    ),
     SubCommand("reopen", reopen, "reopen [<id>]", "reopen the incident (or, with an id, an item)", GROUP),
-    SubCommand("postmortem", postmortem,
-               "postmortem [review @people|approve|meeting <when> [@observers]|share engineering|stakeholders|public]",
-               "re-render and publish the draft; ask for review, approve (also `final`), set the review meeting, "
-               "share it; `public` writes a customer-facing summary", GROUP, example="postmortem meeting thu 15:00"),
-    SubCommand("type", incident_type, "type <name>", "set the incident's type, which picks the postmortem template",
-               GROUP, example="type security"),
+    SubCommand(
+        "postmortem",
+        postmortem,
+        "postmortem [review @people|approve|meeting <when> [@observers]|share engineering|stakeholders|public]",
+        "re-render and publish the draft; ask for review, approve (also `final`), set the review meeting, "
+        "share it; `public` writes a customer-facing summary",
+        GROUP,
+        example="postmortem meeting thu 15:00",
+    ),
+    SubCommand(
+        "type",
+        incident_type,
+        "type <name>",
+        "set the incident's type, which picks the postmortem template",
+        GROUP,
+        example="type security",
+    ),
 ]

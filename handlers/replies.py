@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from bot import intake
-from bot.slack.blocks import Block, section
 from bot.errors import UserError, report_unexpected, unexpected_error_text
 from bot.runtime import Runtime
+from bot.slack.blocks import Block, section
 from bot.slack.gateway import SlackFailure
 
 
@@ -28,7 +29,7 @@ class Reply:
     blocks: list[Block] | None = None
     in_channel: bool = False
     replace_original: bool = False
-    extra: list["Reply"] = field(default_factory=list)  # further messages, in order
+    extra: list[Reply] = field(default_factory=list)  # further messages, in order
 
 
 # A response_url takes answers for 30 minutes after the request.
@@ -37,27 +38,46 @@ RESPONSE_URL_LIFETIME = dt.timedelta(minutes=29)
 
 def send_reply(runtime: Runtime, response_url: str, reply: Reply) -> None:
     for message in [reply, *reply.extra]:
-        respond(runtime, response_url, message.text, message.blocks, in_channel=message.in_channel,
-                replace_original=message.replace_original)
+        respond(
+            runtime,
+            response_url,
+            message.text,
+            message.blocks,
+            in_channel=message.in_channel,
+            replace_original=message.replace_original,
+        )
 
 
-def respond(runtime: Runtime, response_url: str, text: str, blocks: list[Block] | None = None, *,
-            in_channel: bool = False, replace_original: bool = False) -> None:
+def respond(
+    runtime: Runtime,
+    response_url: str,
+    text: str,
+    blocks: list[Block] | None = None,
+    *,
+    in_channel: bool = False,
+    replace_original: bool = False,
+) -> None:
     """Answer through the response_url; a request carried out again after a restart, once its
     response_url has expired, answers its author by direct message instead."""
     held = intake.current()
-    if held is not None and held.replay and held.user_id and \
-            runtime.clock.now() - held.received_at >= RESPONSE_URL_LIFETIME:
+    if (
+        held is not None
+        and held.replay
+        and held.user_id
+        and runtime.clock.now() - held.received_at >= RESPONSE_URL_LIFETIME
+    ):
         about = f"About {held.summary or 'what you asked'}, carried out late (I had restarted):"
-        runtime.gateway.post_message(runtime.gateway.open_dm(held.user_id), f"{about}\n{text}",
-                                     [section(about), *blocks] if blocks else None)
+        runtime.gateway.post_message(
+            runtime.gateway.open_dm(held.user_id), f"{about}\n{text}", [section(about), *blocks] if blocks else None
+        )
         return
     runtime.gateway.respond(response_url, text, blocks, in_channel=in_channel, replace_original=replace_original)
 
 
 @contextlib.contextmanager
-def answering_failures(runtime: Runtime, response_url: str | None, what: str, *, user: str | None = None,
-                       channel: str | None = None) -> Iterator[None]:
+def answering_failures(
+    runtime: Runtime, response_url: str | None, what: str, *, user: str | None = None, channel: str | None = None
+) -> Iterator[None]:
     """Report any failure inside the block to the user; never let it vanish silently."""
     try:
         yield
@@ -87,8 +107,9 @@ def body_value(body: dict[str, Any], *path: str) -> Any:
     return node
 
 
-def after_ack(runtime: Runtime, what: str, work: Any, *args: Any, for_event: bool = False,
-              urgent: bool = False) -> None:
+def after_ack(
+    runtime: Runtime, what: str, work: Any, *args: Any, for_event: bool = False, urgent: bool = False
+) -> None:
     """Run `work(*args)` once the request is acknowledged, off Bolt's listener threads (on the
     events' own pool for events; on a thread of its own when `urgent`, e.g. a trigger id that
     expires in 3 s must not wait behind queued work). Failures `work` does not answer are logged

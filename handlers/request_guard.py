@@ -25,8 +25,10 @@ from handlers.authorization import BotIdentity
 
 logger = logging.getLogger("incident_bot.guard")
 
-REFUSAL = ("This incident bot serves another Slack workspace; nothing was done. "
-           "Use the incident bot installed in this workspace.")
+REFUSAL = (
+    "This incident bot serves another Slack workspace; nothing was done. "
+    "Use the incident bot installed in this workspace."
+)
 
 
 def is_ours(identity: BotIdentity, team_id: str | None, enterprise_id: str | None) -> bool:
@@ -44,8 +46,12 @@ def refuse_foreign(request: BoltRequest, identity: BotIdentity) -> BoltResponse 
     context = request.context
     if is_ours(identity, context.team_id, context.enterprise_id):
         return None
-    logger.warning("refused a request from workspace %s (enterprise %s): this bot serves %s",
-                   context.team_id, context.enterprise_id, identity.team_id)
+    logger.warning(
+        "refused a request from workspace %s (enterprise %s): this bot serves %s",
+        context.team_id,
+        context.enterprise_id,
+        identity.team_id,
+    )
     if is_slash_command(request.body):
         return BoltResponse(status=200, body={"response_type": "ephemeral", "text": REFUSAL})
     return BoltResponse(status=200, body="")

@@ -35,6 +35,10 @@ def _share(runtime: Runtime, body: dict[str, Any], action: dict[str, Any]) -> No
         except SlackFailure as failure:
             if not failure.channel_gone:
                 raise
-            raise UserError(f"I can't post in <#{channel}>: I'm not a member there. Add me with "
-                            "`/invite @incident-bot`, then press Share again.") from None
-        runtime.gateway.respond(response_url, f":white_check_mark: Shared the review of {period.label} in <#{channel}>.")
+            raise UserError(
+                f"I can't post in <#{channel}>: I'm not a member there. Add me with "
+                "`/invite @incident-bot`, then press Share again."
+            ) from None
+        runtime.gateway.respond(
+            response_url, f":white_check_mark: Shared the review of {period.label} in <#{channel}>."
+        )

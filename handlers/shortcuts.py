@@ -46,7 +46,9 @@ def add_or_ask(runtime: Runtime, body: dict[str, Any], own: OwnIds) -> None:
         with runtime.db.unit_of_work() as session:
             incident = incidents.find_by_channel(session, channel_id)
             incident_id = incident.id if incident else None
-            choices = [] if incident else modals.incident_choices(incidents.list_open(session, limit=modals.MAX_CHOICES))
+            choices = (
+                [] if incident else modals.incident_choices(incidents.list_open(session, limit=modals.MAX_CHOICES))
+            )
         if incident_id is None:
             if not choices:
                 raise UserError(
@@ -54,20 +56,33 @@ def add_or_ask(runtime: Runtime, body: dict[str, Any], own: OwnIds) -> None:
                     "`/incident declare <title> [sev1-4]`, then use the shortcut again."
                 )
             # Warm the zone cache meanwhile: the modal's time is read in the user's zone, before its ack.
-            runtime.after_ack.submit(best_effort, runtime, "reading the user's time zone",
-                                     runtime.gateway.user_timezone, user)
+            runtime.after_ack.submit(
+                best_effort, runtime, "reading the user's time zone", runtime.gateway.user_timezone, user
+            )
             try:
-                runtime.gateway.open_view(body.get("trigger_id", ""), modals.add_to_timeline_view(
-                    channel_id=channel_id, message=message, response_url=response_url, choices=choices,
-                ))
+                runtime.gateway.open_view(
+                    body.get("trigger_id", ""),
+                    modals.add_to_timeline_view(
+                        channel_id=channel_id,
+                        message=message,
+                        response_url=response_url,
+                        choices=choices,
+                    ),
+                )
             except SlackFailure as failure:
                 if failure.code != "expired_trigger_id":
                     raise
-                raise UserError("Slack took too long to open the form, so it expired. Use the shortcut again.") from None
+                raise UserError(
+                    "Slack took too long to open the form, so it expired. Use the shortcut again."
+                ) from None
             return
         ts = message["ts"]
         result = import_into(
-            runtime, incident_id, message_capture.captured(channel_id, message), source=EntrySource.SHORTCUT,
-            by=user, permalink=runtime.gateway.permalink(channel_id, ts),
+            runtime,
+            incident_id,
+            message_capture.captured(channel_id, message),
+            source=EntrySource.SHORTCUT,
+            by=user,
+            permalink=runtime.gateway.permalink(channel_id, ts),
         )
         respond(runtime, response_url, confirm_shortcut(runtime, channel_id, ts, confirmation(result)))

@@ -7,12 +7,17 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.errors import UserError
-from bot.slack.blocks import sections_for_lines
 from bot.observability.instrument import counted_subcommand as counted
 from bot.runtime import Runtime
+from bot.slack.blocks import sections_for_lines
 from bot.slack.text import unescape_incoming
 from handlers import (
-    action_commands, incident_commands, insights_commands, postmortem_commands, ticket_commands, timeline_commands,
+    action_commands,
+    incident_commands,
+    insights_commands,
+    postmortem_commands,
+    ticket_commands,
+    timeline_commands,
     watch_commands,
 )
 from handlers.command_table import (
@@ -31,9 +36,7 @@ def _help(request: CommandRequest) -> Reply:
     return Reply(text=text, blocks=sections_for_lines(text.split("\n")))
 
 
-HELP = SubCommand(
-    name="help", run=_help, usage="help", summary="this list", group="Incident", needs_incident=False
-)
+HELP = SubCommand(name="help", run=_help, usage="help", summary="this list", group="Incident", needs_incident=False)
 
 TABLE: dict[str, SubCommand] = build_table(
     incident_commands.COMMANDS,

@@ -15,7 +15,9 @@ from handlers.command_table import CommandRequest, SubCommand
 from handlers.replies import Reply
 
 GROUP = "Action items"
-USAGE = "Usage: `/incident ticket A7` (one item) or `/incident ticket all` (every item of this incident without a ticket)."
+USAGE = (
+    "Usage: `/incident ticket A7` (one item) or `/incident ticket all` (every item of this incident without a ticket)."
+)
 
 
 def ticket(request: CommandRequest) -> Reply:
@@ -29,8 +31,9 @@ def ticket(request: CommandRequest) -> Reply:
         token, _, rest = arg.partition(" ")
         if rest.strip():
             raise UserError(USAGE)
-        result = service.create_for_item(runtime, parse_ref(token, allowed="A").number, by=request.user_id,
-                                         channel_id=request.channel_id)
+        result = service.create_for_item(
+            runtime, parse_ref(token, allowed="A").number, by=request.user_id, channel_id=request.channel_id
+        )
     return Reply(text=result.text, in_channel=result.in_its_channel)
 
 
@@ -52,7 +55,13 @@ def link_note(runtime: Runtime, item_id: int, url: str | None) -> str | None:
 
 
 COMMANDS = [
-    SubCommand("ticket", ticket, "ticket <id>|all",
-               "make the item's ticket in the team's tracker (GitHub or Jira); `all`: every item of this incident "
-               "without one", GROUP, example="ticket A7", needs_incident=False),
+    SubCommand(
+        "ticket",
+        ticket,
+        "ticket <id>|all",
+        "make the item's ticket in the team's tracker (GitHub or Jira); `all`: every item of this incident without one",
+        GROUP,
+        example="ticket A7",
+        needs_incident=False,
+    ),
 ]

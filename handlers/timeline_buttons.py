@@ -16,8 +16,14 @@ def register(app: App, runtime: Runtime) -> None:
     @app.action(re.compile(f"^{PAGE_ACTION}_(prev|next)$"))
     def turn_page(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        after_ack(runtime, "turning a timeline page", _show_page, runtime, body.get("response_url", ""),
-                  action.get("value", ""))
+        after_ack(
+            runtime,
+            "turning a timeline page",
+            _show_page,
+            runtime,
+            body.get("response_url", ""),
+            action.get("value", ""),
+        )
 
 
 def _show_page(runtime: Runtime, response_url: str, value: str) -> None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot.slack import blocks as bk
 from bot import incidents, intake, timeline
 from bot.errors import UserError
 from bot.models import EntryKind, EntrySource, TimelineEntry
 from bot.postmortem import late_changes
 from bot.postmortem import status as pm_status
 from bot.refs import Ref, entry_ref, parse_ref
-from bot.sources import routing
+from bot.slack import blocks as bk
 from bot.slack.text import mention, safe_mrkdwn, slack_date
+from bot.sources import routing
 from bot.timegrammar import ACCEPTED_FORMS
 from handlers.by_ref import EDITORS, REMOVERS
 from handlers.command_table import CommandRequest, SubCommand, acknowledging
@@ -34,7 +34,7 @@ def author_zone(request: CommandRequest) -> tuple[ZoneInfo, str | None]:
 
 def timeline_command(request: CommandRequest) -> Reply:
     if not request.args.strip():
-        return timeline_page(request.runtime, request.incident_id, 0)  # type: ignore[arg-type]
+        return timeline_page(request.runtime, request.required_incident_id, 0)
     return add(request)
 
 
@@ -44,14 +44,22 @@ def add(request: CommandRequest) -> Reply:
     now = runtime.clock.now()
     draft = timeline.parse_entry_text(request.args, now=now, zone=zone)
     with runtime.db.unit_of_work() as session:
-        incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
+        incident = incidents.get(session, request.required_incident_id)
         entry = timeline.add_entry(
-            session, incident, text=draft.text, author=request.user_id, occurred_at=draft.occurred_at,
-            recorded_at=now, milestone=draft.milestone, source=EntrySource.COMMAND,
+            session,
+            incident,
+            text=draft.text,
+            author=request.user_id,
+            occurred_at=draft.occurred_at,
+            recorded_at=now,
+            milestone=draft.milestone,
+            source=EntrySource.COMMAND,
         )
         entry_id = entry.id
         # Back in review first: the note then says the draft will be re-rendered, as it will be.
-        back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=now, what=entry_ref(entry_id))
+        back_in_review = pm_status.after_edit(
+            session, incident.id, by=request.user_id, now=now, what=entry_ref(entry_id)
+        )
         draft_note = late_changes.author_note(session, incident)
         intake.complete_in(session)  # in the entry's own commit: a replay never adds it twice
     milestone = f" as the *{draft.milestone.value}* milestone" if draft.milestone else ""
@@ -80,7 +88,9 @@ def timeline_page(runtime, incident_id: int, page: int) -> Reply:
     pages = bk.paginate(lines)
     page = max(0, min(page, len(pages) - 1))
     count = len(lines)
-    blocks: list[bk.Block] = [bk.section(f"*Timeline of {safe_mrkdwn(title)}* · {count} entries, in the order they happened")]
+    blocks: list[bk.Block] = [
+        bk.section(f"*Timeline of {safe_mrkdwn(title)}* · {count} entries, in the order they happened")
+    ]
     blocks += bk.sections_for_lines(pages[page]) if pages[page] else [bk.section("_No entries yet._")]
     if len(pages) > 1:
         buttons = []
@@ -104,16 +114,23 @@ def _edit_timeline_entry(request: CommandRequest, ref: Ref, rest: str) -> Reply:
             f"or both: `/incident edit {ref} 14:07 new text`.\n{ACCEPTED_FORMS}"
         )
     with runtime.db.unit_of_work() as session:
-        incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
+        incident = incidents.get(session, request.required_incident_id)
         entry = timeline.edit_entry(
-            session, incident, ref.number, editor=request.user_id, now=now,
-            text=draft.text or None, occurred_at=draft.occurred_at if draft.time_given else None,
+            session,
+            incident,
+            ref.number,
+            editor=request.user_id,
+            now=now,
+            text=draft.text or None,
+            occurred_at=draft.occurred_at if draft.time_given else None,
             milestone=draft.milestone,
         )
         occurred_at, text = entry.occurred_at, entry.text
         back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=now, what=str(ref))
         intake.complete_in(session)
-    lines = [f":pencil2: {ref} is now at {slack_date(occurred_at, '{date_short_pretty} {time_secs}', fallback_zone=zone)}: {safe_mrkdwn(text)}"]
+    lines = [
+        f":pencil2: {ref} is now at {slack_date(occurred_at, '{date_short_pretty} {time_secs}', fallback_zone=zone)}: {safe_mrkdwn(text)}"
+    ]
     lines += [note for note in (draft.note, zone_note if draft.time_given else None, back_in_review) if note]
     return Reply(text="\n".join(lines))
 
@@ -121,13 +138,14 @@ def _edit_timeline_entry(request: CommandRequest, ref: Ref, rest: str) -> Reply:
 def _remove_timeline_entry(request: CommandRequest, ref: Ref) -> Reply:
     runtime = request.runtime
     with runtime.db.unit_of_work() as session:
-        incident = incidents.get(session, request.incident_id)  # type: ignore[arg-type]
+        incident = incidents.get(session, request.required_incident_id)
         entry = timeline.remove_entry(session, incident, ref.number, by=request.user_id, now=runtime.clock.now())
         if entry.source == EntrySource.MONITORING:  # the next alert or page takes over `detected`
             routing.refresh_machine_milestones(session, incident.id)
         text = entry.text
-        back_in_review = pm_status.after_edit(session, incident.id, by=request.user_id, now=runtime.clock.now(),
-                                              what=str(ref))
+        back_in_review = pm_status.after_edit(
+            session, incident.id, by=request.user_id, now=runtime.clock.now(), what=str(ref)
+        )
         intake.complete_in(session)
     lines = [f":wastebasket: Removed {ref} (kept in its history): {safe_mrkdwn(text)}", back_in_review]
     return Reply(text="\n".join(line for line in lines if line))
@@ -144,7 +162,9 @@ def _known_prefixes(table: dict) -> str:
 def edit(request: CommandRequest) -> Reply:
     token, _, rest = request.args.strip().partition(" ")
     if not token:
-        raise UserError("Usage: `/incident edit <id> [<when>] [<text>]`, e.g. `/incident edit T12 14:07 rollback started`.")
+        raise UserError(
+            "Usage: `/incident edit <id> [<when>] [<text>]`, e.g. `/incident edit T12 14:07 rollback started`."
+        )
     ref = parse_ref(token, allowed=_known_prefixes(EDITORS))
     return EDITORS[ref.prefix](request, ref, rest.strip())
 
@@ -158,12 +178,31 @@ def remove(request: CommandRequest) -> Reply:
 
 
 COMMANDS = [
-    SubCommand("timeline", timeline_command, "timeline [<when>] [<milestone>:] <text>",
-               "add an entry (at a time you give, or now); with no text, show the timeline", GROUP,
-               example="timeline 14:05 detected: 503 errors rise",
-               ack=acknowledging("Adding to the timeline…")),
-    SubCommand("edit", edit, "edit <id> [<when>] [<text>]", "change an entry's time or text", GROUP,
-               example="edit T12 14:07", ack=acknowledging("Changing the entry…")),
-    SubCommand("remove", remove, "remove <id>", "take an entry out (its history is kept)", GROUP,
-               example="remove T12", ack=acknowledging("Removing the entry…")),
+    SubCommand(
+        "timeline",
+        timeline_command,
+        "timeline [<when>] [<milestone>:] <text>",
+        "add an entry (at a time you give, or now); with no text, show the timeline",
+        GROUP,
+        example="timeline 14:05 detected: 503 errors rise",
+        ack=acknowledging("Adding to the timeline…"),
+    ),
+    SubCommand(
+        "edit",
+        edit,
+        "edit <id> [<when>] [<text>]",
+        "change an entry's time or text",
+        GROUP,
+        example="edit T12 14:07",
+        ack=acknowledging("Changing the entry…"),
+    ),
+    SubCommand(
+        "remove",
+        remove,
+        "remove <id>",
+        "take an entry out (its history is kept)",
+        GROUP,
+        example="remove T12",
+        ack=acknowledging("Removing the entry…"),
+    ),
 ]

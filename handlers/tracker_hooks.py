@@ -70,10 +70,14 @@ def handle(runtime: Runtime, path: str, headers: dict[str, str], body: bytes) ->
     """One delivery, synchronously (runs on a worker thread): (HTTP status, what happened)."""
     trackers = runtime.settings.trackers
     if path == "/hooks/github":
-        status, payload = verify_and_parse(runtime.settings.github_webhook_secret, body, headers.get("x-hub-signature-256"))
+        status, payload = verify_and_parse(
+            runtime.settings.github_webhook_secret, body, headers.get("x-hub-signature-256")
+        )
         if status != 200:
             return status, "bad signature" if status == 401 else "not a JSON object"
-        return 200, dispatch_github(runtime, headers.get("x-github-event", ""), payload, headers.get("x-github-delivery"))
+        return 200, dispatch_github(
+            runtime, headers.get("x-github-event", ""), payload, headers.get("x-github-delivery")
+        )
     status, payload = verify_and_parse(trackers.jira_webhook_secret, body, headers.get("x-hub-signature"))
     if status != 200:
         return status, "bad signature" if status == 401 else "not a JSON object"
@@ -116,6 +120,11 @@ async def serve(app: App, executor: Any, scope: dict[str, Any], receive: Callabl
 
 async def _answer(send: Callable, status: int, text: str) -> None:
     body = json.dumps({"result": text}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -40,21 +40,32 @@ class BotProcess:
         self.log_path = log_path
         self.env = {
             **os.environ,
-            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": standin.base_url,
-            "DATABASE_URL": database_url, "INCIDENT_TIMEZONE": "UTC", "LOG_LEVEL": "INFO", **env,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": standin.base_url,
+            "DATABASE_URL": database_url,
+            "INCIDENT_TIMEZONE": "UTC",
+            "LOG_LEVEL": "INFO",
+            **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=100, max_keepalive_connections=0))
 
     def start(self, timeout: float = 30.0) -> BotProcess:
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
-            self.process = subprocess.Popen([*_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)  # its worker processes die with it
+            self.process = subprocess.Popen(
+                [*_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # its worker processes die with it
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the bot exited with {self.process.returncode}: {self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"the bot exited with {self.process.returncode}: {self.log_path.read_text()[-3000:]}"
+                )
             try:
                 if self.http.get(f"{self.url}/healthz").status_code == 200:
                     return self

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -41,7 +41,9 @@ def postgres_url() -> Iterator[str]:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as err:  # no server: skip the leg, say why
-        pytest.skip(f"PostgreSQL at {url.render_as_string(hide_password=True)} does not answer: {err.__class__.__name__}")
+        pytest.skip(
+            f"PostgreSQL at {url.render_as_string(hide_password=True)} does not answer: {err.__class__.__name__}"
+        )
     name = f"incident_bot_test_{uuid.uuid4().hex[:10]}"
     with engine.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))

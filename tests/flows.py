@@ -6,8 +6,9 @@ from tests.conftest import ANN
 from tests.harness import BotUnderTest
 
 
-def declare(bot: BotUnderTest, title: str = "Checkout returns 503 sev2", *, user: str = ANN,
-            channel: str = "C0GENERAL") -> str:
+def declare(
+    bot: BotUnderTest, title: str = "Checkout returns 503 sev2", *, user: str = ANN, channel: str = "C0GENERAL"
+) -> str:
     """Declare through /incident and return the new incident channel's id."""
     before = len(bot.standin.calls_to("conversations.create"))
     result = bot.command(f"declare {title}", user=user, channel=channel)

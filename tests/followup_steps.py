@@ -50,8 +50,11 @@ def dms(bot: BotUnderTest, user: str) -> list[str]:
 def history(bot: BotUnderTest, channel: str) -> list[tuple[str, str, str | None]]:
     number = incident_id(bot, channel)
     with bot.runtime.db.unit_of_work() as session:
-        rows = session.scalars(select(PostmortemStatusChange).where(PostmortemStatusChange.incident_id == number)
-                               .order_by(PostmortemStatusChange.id))
+        rows = session.scalars(
+            select(PostmortemStatusChange)
+            .where(PostmortemStatusChange.incident_id == number)
+            .order_by(PostmortemStatusChange.id)
+        )
         return [(r.status, r.changed_by, r.reason) for r in rows]
 
 

@@ -25,8 +25,15 @@ def _now() -> str:
 
 
 class GitHubStandIn(HttpStandIn):
-    def __init__(self, repo: str = "acme/ops", token: str = "ghp-test-token", *, bot_login: str = "incident-bot",
-                 assignable: tuple[str, ...] = ("octo-ann", "octo-bob", "octo-carol"), rate_limit: int = 5000):
+    def __init__(
+        self,
+        repo: str = "acme/ops",
+        token: str = "ghp-test-token",
+        *,
+        bot_login: str = "incident-bot",
+        assignable: tuple[str, ...] = ("octo-ann", "octo-bob", "octo-carol"),
+        rate_limit: int = 5000,
+    ):
         super().__init__()
         self.repo, self.token, self.bot_login = repo, token, bot_login
         self.assignable = set(assignable)
@@ -53,17 +60,26 @@ class GitHubStandIn(HttpStandIn):
     def _route(self, verb: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str]) -> Answer:
         with self.lock:
             if self.remaining <= 0:
-                return Answer(403, {"message": "API rate limit exceeded for user.",
-                                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"},
-                              self._limit_headers())
+                return Answer(
+                    403,
+                    {
+                        "message": "API rate limit exceeded for user.",
+                        "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                    },
+                    self._limit_headers(),
+                )
             self.remaining -= 1
             answer = super()._route(verb, path, query, body, headers)
             answer.headers.update(self._limit_headers())
             return answer
 
     def _limit_headers(self) -> dict[str, str]:
-        return {"x-ratelimit-limit": str(self.rate_limit), "x-ratelimit-remaining": str(max(0, self.remaining)),
-                "x-ratelimit-reset": str(self.reset_at), "x-ratelimit-resource": "core"}
+        return {
+            "x-ratelimit-limit": str(self.rate_limit),
+            "x-ratelimit-remaining": str(max(0, self.remaining)),
+            "x-ratelimit-reset": str(self.reset_at),
+            "x-ratelimit-resource": "core",
+        }
 
     @property
     def html_base(self) -> str:
@@ -71,34 +87,67 @@ class GitHubStandIn(HttpStandIn):
 
     # -- shapes ----------------------------------------------------------------------------------
     def _issue_json(self, issue: dict[str, Any]) -> dict[str, Any]:
-        return {**issue, "labels": [{"name": n} for n in issue["labels"]],
-                "assignee": {"login": issue["assignees"][0]} if issue["assignees"] else None,
-                "assignees": [{"login": a} for a in issue["assignees"]],
-                "user": {"login": issue["user"]}, "closed_by": {"login": issue["closed_by"]} if issue["closed_by"] else None,
-                "comments": len(self.comments.get(issue["number"], []))}
+        return {
+            **issue,
+            "labels": [{"name": n} for n in issue["labels"]],
+            "assignee": {"login": issue["assignees"][0]} if issue["assignees"] else None,
+            "assignees": [{"login": a} for a in issue["assignees"]],
+            "user": {"login": issue["user"]},
+            "closed_by": {"login": issue["closed_by"]} if issue["closed_by"] else None,
+            "comments": len(self.comments.get(issue["number"], [])),
+        }
 
     # -- routes ----------------------------------------------------------------------------------
     def _user(self, **_: Any) -> Answer:
         return Answer(200, {"login": self.bot_login, "id": 1, "type": "User"})
 
     def _repository(self, **_: Any) -> Answer:
-        return Answer(200, {"full_name": self.repo, "has_issues": True,
-                            "permissions": {"admin": False, "maintain": False, "push": True, "triage": True, "pull": True}})
+        return Answer(
+            200,
+            {
+                "full_name": self.repo,
+                "has_issues": True,
+                "permissions": {"admin": False, "maintain": False, "push": True, "triage": True, "pull": True},
+            },
+        )
 
     def _create(self, *, body: Any, **_: Any) -> Answer:
         if not isinstance(body, dict) or not str(body.get("title") or "").strip():
-            return Answer(422, {"message": "Validation Failed", "errors": [{"resource": "Issue", "code": "missing_field", "field": "title"}]})
+            return Answer(
+                422,
+                {
+                    "message": "Validation Failed",
+                    "errors": [{"resource": "Issue", "code": "missing_field", "field": "title"}],
+                },
+            )
         for login in body.get("assignees") or []:
             if login not in self.assignable:
-                return Answer(422, {"message": "Validation Failed",
-                                    "errors": [{"value": login, "resource": "Issue", "field": "assignees", "code": "invalid"}]})
+                return Answer(
+                    422,
+                    {
+                        "message": "Validation Failed",
+                        "errors": [{"value": login, "resource": "Issue", "field": "assignees", "code": "invalid"}],
+                    },
+                )
         number = len(self.issues) + len(self.deleted) + 1
-        issue = {"id": 1000 + number, "number": number, "title": body["title"], "body": body.get("body") or "",
-                 "state": "open", "state_reason": None, "labels": list(body.get("labels") or []),
-                 "assignees": list(body.get("assignees") or []), "user": self.bot_login, "closed_by": None,
-                 "html_url": f"{self.html_base}{self.repo}/issues/{number}",
-                 "url": f"{self.base_url}repos/{self.repo}/issues/{number}",
-                 "created_at": _now(), "updated_at": _now(), "closed_at": None, "_updated": time.time()}
+        issue = {
+            "id": 1000 + number,
+            "number": number,
+            "title": body["title"],
+            "body": body.get("body") or "",
+            "state": "open",
+            "state_reason": None,
+            "labels": list(body.get("labels") or []),
+            "assignees": list(body.get("assignees") or []),
+            "user": self.bot_login,
+            "closed_by": None,
+            "html_url": f"{self.html_base}{self.repo}/issues/{number}",
+            "url": f"{self.base_url}repos/{self.repo}/issues/{number}",
+            "created_at": _now(),
+            "updated_at": _now(),
+            "closed_at": None,
+            "_updated": time.time(),
+        }
         self.issues[number] = issue
         return Answer(201, self._issue_json(issue), {"Location": issue["url"]})
 
@@ -127,8 +176,14 @@ class GitHubStandIn(HttpStandIn):
         found = self._find(number)
         if isinstance(found, Answer):
             return found
-        comment = {"id": sum(len(c) for c in self.comments.values()) + 1, "body": (body or {}).get("body", ""),
-                   "user": {"login": self.bot_login}, "created_at": _now(), "updated_at": _now(), "_updated": time.time()}
+        comment = {
+            "id": sum(len(c) for c in self.comments.values()) + 1,
+            "body": (body or {}).get("body", ""),
+            "user": {"login": self.bot_login},
+            "created_at": _now(),
+            "updated_at": _now(),
+            "_updated": time.time(),
+        }
         self.comments.setdefault(int(number), []).append(comment)
         found["_updated"] = time.time()
         return Answer(201, comment)
@@ -138,7 +193,9 @@ class GitHubStandIn(HttpStandIn):
         if isinstance(found, Answer):
             return found
         since = query.get("since")
-        since_ts = dt.datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp() if since else None
+        since_ts = (
+            dt.datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp() if since else None
+        )
         listed = [c for c in self.comments.get(int(number), []) if since_ts is None or c["_updated"] >= since_ts - 1]
         per_page = min(100, int(query.get("per_page", "30")))
         return Answer(200, [{k: v for k, v in c.items() if not k.startswith("_")} for c in listed[:per_page]])
@@ -147,22 +204,30 @@ class GitHubStandIn(HttpStandIn):
         state = query.get("state", "open")
         labels = [n for n in query.get("labels", "").split(",") if n]
         since = query.get("since")
-        since_ts = dt.datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp() if since else None
-        found = [i for i in self.issues.values()
-                 if (state == "all" or i["state"] == state) and all(n in i["labels"] for n in labels)
-                 and query.get("creator", i["user"]) == i["user"]
-                 and (since_ts is None or i["_updated"] >= since_ts - 1)]
+        since_ts = (
+            dt.datetime.strptime(since, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp() if since else None
+        )
+        found = [
+            i
+            for i in self.issues.values()
+            if (state == "all" or i["state"] == state)
+            and all(n in i["labels"] for n in labels)
+            and query.get("creator", i["user"]) == i["user"]
+            and (since_ts is None or i["_updated"] >= since_ts - 1)
+        ]
         key = "_updated" if query.get("sort") == "updated" else "number"
         found.sort(key=lambda i: i[key], reverse=query.get("direction", "desc") == "desc")
         per_page = min(100, int(query.get("per_page", "30")))
         page = int(query.get("page", "1"))
-        chunk = found[(page - 1) * per_page: page * per_page]
+        chunk = found[(page - 1) * per_page : page * per_page]
         headers = {}
         if page * per_page < len(found):
             rest = {k: v for k, v in query.items() if k != "page"}
             from urllib.parse import urlencode
 
-            headers["Link"] = f'<{self.base_url}repos/{self.repo}/issues?{urlencode({**rest, "page": page + 1})}>; rel="next"'
+            headers["Link"] = (
+                f'<{self.base_url}repos/{self.repo}/issues?{urlencode({**rest, "page": page + 1})}>; rel="next"'
+            )
         return Answer(200, [self._issue_json(i) for i in chunk], headers)
 
     # -- what a person does in GitHub --------------------------------------------------------------
@@ -174,8 +239,13 @@ class GitHubStandIn(HttpStandIn):
         issue["updated_at"], issue["_updated"] = _now(), time.time()
 
     def _event(self, action: str, issue: dict[str, Any], by: str, **extra: Any) -> dict[str, Any]:
-        return {"action": action, "issue": self._issue_json(issue), "repository": {"full_name": self.repo},
-                "sender": {"login": by}, **extra}
+        return {
+            "action": action,
+            "issue": self._issue_json(issue),
+            "repository": {"full_name": self.repo},
+            "sender": {"login": by},
+            **extra,
+        }
 
     def close_as(self, number: int, by: str, *, reason: str = "completed") -> dict[str, Any]:
         with self.lock:

@@ -20,8 +20,8 @@ import uvicorn
 from slack_sdk.signature import SignatureVerifier
 
 from bot.clock import SettableClock
-from bot.demo.workspace import as_slack_sends, drain
 from bot.db import Database
+from bot.demo.workspace import as_slack_sends, drain
 from bot.runtime import Runtime, build_runtime
 from bot.server import build_asgi_app
 from bot.settings import Settings
@@ -50,17 +50,23 @@ class BotUnderTest:
     _http: httpx.Client = field(init=False)
     app: Any = field(init=False)  # the Bolt App
 
-    def start(self, db: Database) -> "BotUnderTest":
+    def start(self, db: Database) -> BotUnderTest:
         self.runtime = build_runtime(self.settings, clock=self.clock, db=db)
         app = self.app = create_app(self.runtime)
-        asgi = build_asgi_app(app, db, signing_secret=self.settings.slack_signing_secret,
-                              threads=self.settings.listener_threads, runtime=self.runtime)
+        asgi = build_asgi_app(
+            app,
+            db,
+            signing_secret=self.settings.slack_signing_secret,
+            threads=self.settings.listener_threads,
+            runtime=self.runtime,
+        )
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        config = uvicorn.Config(asgi, log_level="warning", lifespan="off", limit_concurrency=1000, backlog=2048,
-                                timeout_keep_alive=120)  # the pooled test client never meets a half-closed connection
+        config = uvicorn.Config(
+            asgi, log_level="warning", lifespan="off", limit_concurrency=1000, backlog=2048, timeout_keep_alive=120
+        )  # the pooled test client never meets a half-closed connection
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
@@ -91,8 +97,9 @@ class BotUnderTest:
         self._thread.join(timeout=10)
 
     # -- raw requests ------------------------------------------------------------------------
-    def post(self, body: str, content_type: str, *, headers: dict[str, str] | None = None,
-             signed: bool = True) -> httpx.Response:
+    def post(
+        self, body: str, content_type: str, *, headers: dict[str, str] | None = None, signed: bool = True
+    ) -> httpx.Response:
         all_headers = {"Content-Type": content_type, **(sign(body) if signed else {}), **(headers or {})}
         return self._http.post(f"{self.url}/slack/events", content=body.encode(), headers=all_headers)
 
@@ -104,13 +111,21 @@ class BotUnderTest:
         return self._http.get(f"{self.url}{path}")
 
     # -- what Slack sends --------------------------------------------------------------------
-    def command_body(self, text: str, *, user: str, channel: str, channel_name: str = "general",
-                     command: str = "/incident") -> tuple[str, str]:
-        return command_body(self.standin, text, user=user, channel=channel, channel_name=channel_name,
-                            command=command)
+    def command_body(
+        self, text: str, *, user: str, channel: str, channel_name: str = "general", command: str = "/incident"
+    ) -> tuple[str, str]:
+        return command_body(self.standin, text, user=user, channel=channel, channel_name=channel_name, command=command)
 
-    def command(self, text: str, *, user: str, channel: str, channel_name: str = "general",
-                wait: bool = True, timeout: float = 10.0) -> "CommandResult":
+    def command(
+        self,
+        text: str,
+        *,
+        user: str,
+        channel: str,
+        channel_name: str = "general",
+        wait: bool = True,
+        timeout: float = 10.0,
+    ) -> CommandResult:
         body, response_url = self.command_body(text, user=user, channel=channel, channel_name=channel_name)
         started = time.monotonic()
         http = self.post(body, "application/x-www-form-urlencoded")
@@ -120,10 +135,17 @@ class BotUnderTest:
             result.wait(timeout=timeout)
         return result
 
-    def event(self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None) -> httpx.Response:
+    def event(
+        self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None
+    ) -> httpx.Response:
         payload = {
-            "token": "legacy", "team_id": "T0001", "api_app_id": "A0001", "type": "event_callback",
-            "event": event, "event_id": event_id or f"Ev{time.monotonic_ns()}", "event_time": int(time.time()),
+            "token": "legacy",
+            "team_id": "T0001",
+            "api_app_id": "A0001",
+            "type": "event_callback",
+            "event": event,
+            "event_id": event_id or f"Ev{time.monotonic_ns()}",
+            "event_time": int(time.time()),
             "authorizations": [{"team_id": "T0001", "user_id": self.standin.bot_user_id, "is_bot": True}],
         }
         headers = {}
@@ -136,8 +158,16 @@ class BotUnderTest:
         body = urllib.parse.urlencode({"payload": json.dumps(payload)})
         return self.post(body, "application/x-www-form-urlencoded")
 
-    def click(self, message_payload: dict[str, Any], action_id: str, *, user: str, channel: str,
-              value: str | None = None, extra: dict[str, Any] | None = None) -> tuple[httpx.Response, str]:
+    def click(
+        self,
+        message_payload: dict[str, Any],
+        action_id: str,
+        *,
+        user: str,
+        channel: str,
+        value: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> tuple[httpx.Response, str]:
         """Press the button `action_id` found in a message or response payload's blocks."""
         button = find_element(message_payload.get("blocks") or [], action_id)
         action = {**button, "action_ts": f"{time.time():.6f}", "block_id": button.get("block_id", "b")}
@@ -146,10 +176,14 @@ class BotUnderTest:
         action.update(extra or {})
         response_url = self.standin.response_url()
         payload = {
-            "type": "block_actions", "user": {"id": user, "username": user.lower()}, "trigger_id": f"trigger-{time.monotonic_ns()}",
-            "channel": {"id": channel}, "container": {"type": "message", "channel_id": channel,
-                                                       "message_ts": message_payload.get("ts", "")},
-            "message": message_payload, "response_url": response_url, "actions": [action],
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower()},
+            "trigger_id": f"trigger-{time.monotonic_ns()}",
+            "channel": {"id": channel},
+            "container": {"type": "message", "channel_id": channel, "message_ts": message_payload.get("ts", "")},
+            "message": message_payload,
+            "response_url": response_url,
+            "actions": [action],
         }
         return self.interaction(payload), response_url
 
@@ -177,16 +211,32 @@ class CommandResult:
         return self.replies[0]
 
 
-def command_body(standin: SlackStandIn, text: str, *, user: str, channel: str, channel_name: str = "general",
-                 command: str = "/incident") -> tuple[str, str]:
+def command_body(
+    standin: SlackStandIn,
+    text: str,
+    *,
+    user: str,
+    channel: str,
+    channel_name: str = "general",
+    command: str = "/incident",
+) -> tuple[str, str]:
     """The form Slack posts for a slash command, and its fresh response_url."""
     response_url = standin.response_url()
     form = {
-        "token": "legacy", "team_id": "T0001", "team_domain": "example", "channel_id": channel,
-        "channel_name": channel_name, "user_id": user, "user_name": user.lower(), "command": command,
+        "token": "legacy",
+        "team_id": "T0001",
+        "team_domain": "example",
+        "channel_id": channel,
+        "channel_name": channel_name,
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": command,
         # Slack HTML-escapes & < > in command text; mentions arrive as <@U…|name> (should_escape)
-        "text": as_slack_sends(text), "api_app_id": "A0001", "is_enterprise_install": "false",
-        "response_url": response_url, "trigger_id": f"trigger-{time.monotonic_ns()}",
+        "text": as_slack_sends(text),
+        "api_app_id": "A0001",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": f"trigger-{time.monotonic_ns()}",
     }
     return urllib.parse.urlencode(form), response_url
 
@@ -224,4 +274,4 @@ def find_element(blocks: list[dict[str, Any]] | str, action_id: str) -> dict[str
 
 
 def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.timezone.utc)
+    return dt.datetime(*args, tzinfo=dt.UTC)

@@ -97,8 +97,16 @@ class HttpStandIn:
         return f"http://127.0.0.1:{self._server.server_address[1]}/"
 
     # -- faults ----------------------------------------------------------------------------------
-    def fail(self, verb: str, pattern: str, status: int, *, times: int = 1, body: Any = None,
-             headers: dict[str, str] | None = None) -> None:
+    def fail(
+        self,
+        verb: str,
+        pattern: str,
+        status: int,
+        *,
+        times: int = 1,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         with self.lock:
             self.faults.append(Fault(verb, re.compile(pattern), times, status=status, body=body, headers=headers or {}))
 
@@ -157,7 +165,9 @@ class HttpStandIn:
         if fault and fault.delay:
             time.sleep(fault.delay)
         if fault and fault.status is not None:
-            answer = Answer(fault.status, fault.body if fault.body is not None else {"message": "injected"}, fault.headers)
+            answer = Answer(
+                fault.status, fault.body if fault.body is not None else {"message": "injected"}, fault.headers
+            )
         elif not self.authorized(headers):
             answer = self.unauthorized()
         else:

@@ -18,10 +18,22 @@ def run(bot: BotUnderTest, text: str, *, channel: str, user: str = CAROL) -> str
     return result.text
 
 
-def past_incident(bot: BotUnderTest, start: dt.datetime, title: str, *, trigger: str | None = None,
-                  causes: tuple[str, ...] = (), detect_after: int | None = None, ack_after: int | None = None,
-                  mitigate_after: int | None = None, resolve_after: int | None = None, tags: str = "",
-                  items: tuple[str, ...] = (), detection: str | None = None, user: str = CAROL) -> str:
+def past_incident(
+    bot: BotUnderTest,
+    start: dt.datetime,
+    title: str,
+    *,
+    trigger: str | None = None,
+    causes: tuple[str, ...] = (),
+    detect_after: int | None = None,
+    ack_after: int | None = None,
+    mitigate_after: int | None = None,
+    resolve_after: int | None = None,
+    tags: str = "",
+    items: tuple[str, ...] = (),
+    detection: str | None = None,
+    user: str = CAROL,
+) -> str:
     """Declare at `start` (the impact start too), add the facts and milestones (minutes after the
     start), and close at the resolution when one is given. Returns the channel."""
     bot.clock.set(start)
@@ -62,4 +74,6 @@ def make_private(db, channel: str) -> None:
 def items_of(db, channel: str) -> list[ActionItem]:
     incident = incident_in(db, channel)
     with db.unit_of_work() as session:
-        return list(session.scalars(select(ActionItem).where(ActionItem.incident_id == incident.id).order_by(ActionItem.id)))
+        return list(
+            session.scalars(select(ActionItem).where(ActionItem.incident_id == incident.id).order_by(ActionItem.id))
+        )

@@ -66,17 +66,39 @@ def item_named(db, text: str) -> ActionItem:
     return found
 
 
-def seed_items(db, channel: str, count: int, *, owner: str | None, by: str, now: dt.datetime,
-               due: dt.date | None = None, prefix: str = "Item") -> None:
+def seed_items(
+    db,
+    channel: str,
+    count: int,
+    *,
+    owner: str | None,
+    by: str,
+    now: dt.datetime,
+    due: dt.date | None = None,
+    prefix: str = "Item",
+) -> None:
     """Many items at once through the service (the commands are tested elsewhere)."""
     with db.unit_of_work() as session:
         incident = incidents.require_by_channel(session, channel)
         for number in range(count):
             draft = ActionDraft(f"{prefix} {number} needs a careful follow-up", owner, due, None, None)
-            action_items.add(session, incident, draft, by=by, now=now, today=now.date(),
-                             due_days={"sev1": 15, "sev2": 30, "sev3": 45, "sev4": 45})
+            action_items.add(
+                session,
+                incident,
+                draft,
+                by=by,
+                now=now,
+                today=now.date(),
+                due_days={"sev1": 15, "sev2": 30, "sev3": 45, "sev4": 45},
+            )
 
 
 def cli_env(standin: SlackStandIn, db_url: str, **more: str) -> dict[str, str]:
-    return {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": standin.base_url,
-            "DATABASE_URL": db_url, "INCIDENT_TIMEZONE": "UTC", **more}
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": standin.base_url,
+        "DATABASE_URL": db_url,
+        "INCIDENT_TIMEZONE": "UTC",
+        **more,
+    }

@@ -44,13 +44,22 @@ def seed_incident(bot: BotUnderTest, *, milestones: bool = True) -> str:
     run(bot, at(14, 10), f"timeline 14:09 {mark('acknowledged')}On-call acknowledges the incident", channel=channel)
     run(bot, at(14, 24), "timeline 14:23 Root cause found: DB connection pool exhausted", channel=channel)
     run(bot, at(14, 32), f"timeline 14:31 {mark('mitigated')}Rolled back to v2.4.0", channel=channel)
-    run(bot, at(14, 40), "summary Deploy v2.4.1 exhausted the DB connection pool; about 30% of API requests "
-                         "returned 503 for 45 minutes until the rollback.", channel=channel)
+    run(
+        bot,
+        at(14, 40),
+        "summary Deploy v2.4.1 exhausted the DB connection pool; about 30% of API requests "
+        "returned 503 for 45 minutes until the rollback.",
+        channel=channel,
+    )
     run(bot, at(14, 40), "impact ~30% of API requests returned 503", channel=channel)
     run(bot, at(14, 40), "impact SLO: spent 45 min of error budget out of 43.2", channel=channel)
     run(bot, at(14, 41), "trigger Deploy of v2.4.1", channel=channel)
-    run(bot, at(14, 41), "cause New code opened a connection per request without returning it to the pool.",
-        channel=channel)
+    run(
+        bot,
+        at(14, 41),
+        "cause New code opened a connection per request without returning it to the pool.",
+        channel=channel,
+    )
     run(bot, at(14, 41), "cause Load testing did not cover peak traffic.", channel=channel)
     run(bot, at(14, 42), "went-well The alert arrived within 3 minutes.", channel=channel)
     run(bot, at(14, 42), "went-well The rollback took under 5 minutes.", channel=channel)
@@ -72,8 +81,18 @@ def add_action_items(bot: BotUnderTest, channel: str, items: list[tuple[str, str
     number = incident_id(bot, channel)
     with bot.runtime.db.unit_of_work() as session:
         for text, owner, due, priority in items:
-            session.add(ActionItem(incident_id=number, text=text, owner_id=owner, due_date=due, priority=priority,
-                                   status=ActionStatus.OPEN, created_by=CAROL, created_at=bot.clock.now()))
+            session.add(
+                ActionItem(
+                    incident_id=number,
+                    text=text,
+                    owner_id=owner,
+                    due_date=due,
+                    priority=priority,
+                    status=ActionStatus.OPEN,
+                    created_by=CAROL,
+                    created_at=bot.clock.now(),
+                )
+            )
 
 
 def headlines(bot: BotUnderTest, channel: str) -> list[dict[str, Any]]:
@@ -87,9 +106,16 @@ def headlines(bot: BotUnderTest, channel: str) -> list[dict[str, Any]]:
 
 
 def wait_for_headline(bot: BotUnderTest, channel: str, count: int = 1, timeout: float = 15.0) -> dict[str, Any]:
-    bot.standin.wait_for("chat.postMessage", count=count, timeout=timeout,
-                         where=lambda call: call.params.get("channel") == channel and not call.failed
-                         and "postmortem-" in json.dumps(call.params.get("blocks")))
+    bot.standin.wait_for(
+        "chat.postMessage",
+        count=count,
+        timeout=timeout,
+        where=lambda call: (
+            call.params.get("channel") == channel
+            and not call.failed
+            and "postmortem-" in json.dumps(call.params.get("blocks"))
+        ),
+    )
     return headlines(bot, channel)[-1]
 
 
@@ -118,8 +144,9 @@ def wait_until_settled(bot: BotUnderTest, channel: str, timeout: float = 15.0) -
         time.sleep(0.02)
 
 
-def close_and_wait(bot: BotUnderTest, channel: str, when: dt.datetime, text: str = "close", *, user: str = CAROL,
-                   count: int = 1) -> tuple[str, dict[str, Any], str]:
+def close_and_wait(
+    bot: BotUnderTest, channel: str, when: dt.datetime, text: str = "close", *, user: str = CAROL, count: int = 1
+) -> tuple[str, dict[str, Any], str]:
     """Close, wait for the draft's headline; returns (reply text, headline message, file content)."""
     reply = run(bot, when, text, user=user, channel=channel)
     headline = wait_for_headline(bot, channel, count=count)

@@ -66,8 +66,17 @@ def test_without_pending_acks_follow_up_work_never_waits():
 
 
 def stored(db, n: int, worker: str = "me") -> intake.Held:
-    held = intake.store(db, surface="command", key=f"k{n}", raw_body=f"text={n}", content_type=FORM, user_id=ANN,
-                        worker=worker, now=NOW, lease=dt.timedelta(seconds=60))
+    held = intake.store(
+        db,
+        surface="command",
+        key=f"k{n}",
+        raw_body=f"text={n}",
+        content_type=FORM,
+        user_id=ANN,
+        worker=worker,
+        now=NOW,
+        lease=dt.timedelta(seconds=60),
+    )
     assert held is not None
     return held
 
@@ -76,8 +85,7 @@ def test_answered_requests_are_settled_in_one_statement_and_only_while_still_our
     helds = [stored(db, n) for n in range(30)]
     taken = helds[7]  # another process took this one over meanwhile: its settling is not ours
     with db.unit_of_work() as session:
-        session.execute(update(InboxRequest).where(InboxRequest.id == taken.id)
-                        .values(claimed_by="other", attempts=2))
+        session.execute(update(InboxRequest).where(InboxRequest.id == taken.id).values(claimed_by="other", attempts=2))
     updates: list[str] = []
 
     def seen(conn, cursor, statement, params, context, executemany) -> None:  # noqa: ANN001

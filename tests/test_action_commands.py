@@ -19,8 +19,12 @@ def items(db) -> list[ActionItem]:
 
 def system_entries(db) -> list[str]:
     with db.unit_of_work() as session:
-        return [e.text for e in session.scalars(select(TimelineEntry).where(TimelineEntry.kind == EntryKind.SYSTEM)
-                                                .order_by(TimelineEntry.id))]
+        return [
+            e.text
+            for e in session.scalars(
+                select(TimelineEntry).where(TimelineEntry.kind == EntryKind.SYSTEM).order_by(TimelineEntry.id)
+            )
+        ]
 
 
 def revisions(db, item_id: int) -> list[Revision]:
@@ -30,10 +34,18 @@ def revisions(db, item_id: int) -> list[Revision]:
 
 def test_an_item_with_owner_date_priority_and_type(bot, db):
     channel = declare(bot)
-    reply = bot.command("action Add an alert on queue depth <@U0BOB|bob> by friday P1 type:detect", user=ANN, channel=channel)
+    reply = bot.command(
+        "action Add an alert on queue depth <@U0BOB|bob> by friday P1 type:detect", user=ANN, channel=channel
+    )
     [item] = items(db)
     assert (item.text, item.owner_id, item.due_date, item.priority, item.action_type, item.status) == (
-        "Add an alert on queue depth", BOB, dt.date(2026, 6, 26), "P1", "detect", ActionStatus.OPEN)
+        "Add an alert on queue depth",
+        BOB,
+        dt.date(2026, 6, 26),
+        "P1",
+        "detect",
+        ActionStatus.OPEN,
+    )
     # the reply shows what was understood, in the channel, with the id
     assert reply.first["response_type"] == "in_channel"
     assert f"*A{item.id}*" in reply.text
@@ -63,7 +75,7 @@ def test_tomorrow_means_the_authors_tomorrow(bot, db):
     channel = declare(bot)
     # 14:50 UTC on Monday is 16:50 in Berlin (ANN) and 10:50 in New York (BOB): both still Monday.
     bot.command("action A by tomorrow", user=ANN, channel=channel)
-    bot.clock.set(dt.datetime(2026, 6, 23, 2, 0, tzinfo=dt.timezone.utc))  # Tuesday in Berlin, Monday in New York
+    bot.clock.set(dt.datetime(2026, 6, 23, 2, 0, tzinfo=dt.UTC))  # Tuesday in Berlin, Monday in New York
     bot.command("action B by tomorrow", user=ANN, channel=channel)
     bot.command("action C by tomorrow", user=BOB, channel=channel)
     assert [i.due_date for i in items(db)] == [dt.date(2026, 6, 23), dt.date(2026, 6, 24), dt.date(2026, 6, 23)]
@@ -86,8 +98,14 @@ def test_bad_input_is_refused_with_the_right_form_and_nothing_is_stored(bot, db)
 
 def test_a_date_in_numbers_or_a_vague_date_is_refused_not_kept_as_text(bot, db):
     channel = declare(bot)
-    for command in ("action Fix pool by 6/25", "action Fix pool by 25/6 <@U0BOB>", "action Fix pool by 6-25 P1",
-                    "action Fix pool by eow", "action Fix pool by end of month", "action Fix pool by next week"):
+    for command in (
+        "action Fix pool by 6/25",
+        "action Fix pool by 25/6 <@U0BOB>",
+        "action Fix pool by 6-25 P1",
+        "action Fix pool by eow",
+        "action Fix pool by end of month",
+        "action Fix pool by next week",
+    ):
         reply = bot.command(command, user=ANN, channel=channel)
         assert "as a due date" in reply.text and ACCEPTED_DUE_FORMS in reply.text, command
     assert items(db) == []
@@ -126,7 +144,10 @@ def test_every_change_is_kept_with_who_and_when_and_shows_on_the_timeline(bot, d
     channel = declare(bot)
     bot.command("action Add a canary stage <@U0BOB> by friday", user=ANN, channel=channel)
     ref = f"A{items(db)[0].id}"
-    assert "assigned to <@U0CAROL> (was <@U0BOB>)" in bot.command(f"assign {ref} <@U0CAROL|carol>", user=ANN, channel=channel).text
+    assert (
+        "assigned to <@U0CAROL> (was <@U0BOB>)"
+        in bot.command(f"assign {ref} <@U0CAROL|carol>", user=ANN, channel=channel).text
+    )
     assert "now due 2026-07-06" in bot.command(f"due {ref} in 2 weeks", user=BOB, channel=channel).text
     assert "priority P2 → P0" in bot.command(f"priority {ref} P0", user=CAROL, channel=channel).text
     link = bot.command(f"link {ref} <https://tracker.example.com/OPS-12>", user=ANN, channel=channel)
@@ -140,12 +161,24 @@ def test_every_change_is_kept_with_who_and_when_and_shows_on_the_timeline(bot, d
 
     item = items(db)[0]
     assert (item.status, item.drop_reason, item.owner_id, item.priority, item.due_date, item.link_url) == (
-        ActionStatus.DROPPED, "replaced by the new deploy pipeline", CAROL, "P0", dt.date(2026, 7, 6),
-        "https://tracker.example.com/OPS-12")
+        ActionStatus.DROPPED,
+        "replaced by the new deploy pipeline",
+        CAROL,
+        "P0",
+        dt.date(2026, 7, 6),
+        "https://tracker.example.com/OPS-12",
+    )
     history = revisions(db, item.id)
     assert [(r.action, r.changed_by) for r in history] == [
-        ("create", ANN), ("assign", ANN), ("due", BOB), ("priority", CAROL), ("link", ANN), ("done", CAROL),
-        ("reopen", ANN), ("drop", ANN)]
+        ("create", ANN),
+        ("assign", ANN),
+        ("due", BOB),
+        ("priority", CAROL),
+        ("link", ANN),
+        ("done", CAROL),
+        ("reopen", ANN),
+        ("drop", ANN),
+    ]
     assert history[1].before["owner_id"] == BOB and history[1].after["owner_id"] == CAROL
     assert all(r.changed_at.tzinfo is not None for r in history)
     timeline_texts = [t for t in system_entries(db) if t.startswith(f"Action item {ref}")]

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from bot.actions.grammar import ActionDraft, parse_action
 from bot.actions.due_dates import ACCEPTED_DUE_FORMS, DueDateError, looks_like_due_date, parse_due_date
+from bot.actions.grammar import ActionDraft, parse_action
 from bot.errors import UserError
 
 MONDAY = dt.date(2026, 6, 22)
@@ -44,8 +44,10 @@ def test_due_dates_accepted(text, today, expected):
     assert parsed.warning is None
 
 
-@pytest.mark.parametrize("text, expected", [("2026-06-01", dt.date(2026, 6, 1)), ("Jun 21", dt.date(2026, 6, 21)),
-                                            ("Jan 10", dt.date(2026, 1, 10))])
+@pytest.mark.parametrize(
+    "text, expected",
+    [("2026-06-01", dt.date(2026, 6, 1)), ("Jun 21", dt.date(2026, 6, 21)), ("Jan 10", dt.date(2026, 1, 10))],
+)
 def test_a_past_due_date_is_kept_with_a_warning(text, expected):
     parsed = parse_due_date(text, today=MONDAY)
     assert parsed.date == expected
@@ -83,9 +85,24 @@ def test_the_29th_of_february_moves_to_no_year_without_one():
 
 @pytest.mark.parametrize(
     "text, looks",
-    [("friday", True), ("Jun 25", True), ("25 jun", True), ("in 2 weeks", True), ("2026-06-25", True),
-     ("tomorrow", True), ("hand", False), ("25 hosts", False), ("the end of the month", False), ("ann", False),
-     ("6/25", True), ("25/6/2026", True), ("6-25", True), ("eow", True), ("end of month", True), ("3-5x", False)],
+    [
+        ("friday", True),
+        ("Jun 25", True),
+        ("25 jun", True),
+        ("in 2 weeks", True),
+        ("2026-06-25", True),
+        ("tomorrow", True),
+        ("hand", False),
+        ("25 hosts", False),
+        ("the end of the month", False),
+        ("ann", False),
+        ("6/25", True),
+        ("25/6/2026", True),
+        ("6-25", True),
+        ("eow", True),
+        ("end of month", True),
+        ("3-5x", False),
+    ],
 )
 def test_what_looks_like_a_due_date(text, looks):
     assert looks_like_due_date(text) is looks
@@ -94,18 +111,24 @@ def test_what_looks_like_a_due_date(text, looks):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("Add an alert on queue depth <@U0BOB|bob> by friday P1 type:detect",
-         ActionDraft("Add an alert on queue depth", "U0BOB", dt.date(2026, 6, 26), "P1", "detect")),
-        ("Add an alert P1 <@U0BOB> type:detect by Jun 30",
-         ActionDraft("Add an alert", "U0BOB", dt.date(2026, 6, 30), "P1", "detect")),
+        (
+            "Add an alert on queue depth <@U0BOB|bob> by friday P1 type:detect",
+            ActionDraft("Add an alert on queue depth", "U0BOB", dt.date(2026, 6, 26), "P1", "detect"),
+        ),
+        (
+            "Add an alert P1 <@U0BOB> type:detect by Jun 30",
+            ActionDraft("Add an alert", "U0BOB", dt.date(2026, 6, 30), "P1", "detect"),
+        ),
         ("Rotate the keys by in 2 weeks p0", ActionDraft("Rotate the keys", None, dt.date(2026, 7, 6), "P0", None)),
         ("Rotate the keys", ActionDraft("Rotate the keys", None, None, None, None)),
         # options only count at the end: a mention or "by" inside the text stays text
         ("Ask <@U0BOB> about quotas", ActionDraft("Ask <@U0BOB> about quotas", None, None, None, None)),
         ("Document the restore done by hand", ActionDraft("Document the restore done by hand", None, None, None, None)),
         ("Check by 25 hosts <@U0ANN>", ActionDraft("Check by 25 hosts", "U0ANN", None, None, None)),
-        ("Runbook for failover type:PROCESS by 2026-07-01",
-         ActionDraft("Runbook for failover", None, dt.date(2026, 7, 1), None, "process")),
+        (
+            "Runbook for failover type:PROCESS by 2026-07-01",
+            ActionDraft("Runbook for failover", None, dt.date(2026, 7, 1), None, "process"),
+        ),
     ],
 )
 def test_action_grammar(text, expected):

@@ -25,8 +25,15 @@ def open_home(bot: BotUnderTest, user: str) -> dict[str, Any]:
     """Open the Home tab as Slack reports it, and return the view published for that person."""
     bot.settle()  # refreshes asked for earlier are out of the way
     before = len([c for c in bot.standin.calls_to("views.publish") if c.params.get("user_id") == user])
-    response = bot.event({"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home",
-                          "event_ts": f"{time.time():.6f}"})
+    response = bot.event(
+        {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": f"D{user}",
+            "tab": "home",
+            "event_ts": f"{time.time():.6f}",
+        }
+    )
     assert response.status_code == 200
     bot.standin.wait_for("views.publish", count=before + 1, timeout=10, where=lambda c: c.params.get("user_id") == user)
     bot.settle()
@@ -40,8 +47,13 @@ def _view(call) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
 def published_home(bot: BotUnderTest, user: str, containing: str | None = None) -> dict[str, Any]:
     """The latest view published for this person (once one containing that text was published)."""
-    bot.standin.wait_for("views.publish", timeout=10, where=lambda c: c.params.get("user_id") == user and not c.failed
-                         and (containing is None or containing in text(_view(c))))
+    bot.standin.wait_for(
+        "views.publish",
+        timeout=10,
+        where=lambda c: (
+            c.params.get("user_id") == user and not c.failed and (containing is None or containing in text(_view(c)))
+        ),
+    )
     bot.settle()
     calls = [c for c in bot.standin.calls_to("views.publish") if c.params.get("user_id") == user and not c.failed]
     return _view(calls[-1])
@@ -56,11 +68,19 @@ def item_rows(view: dict[str, Any]) -> list[str]:
 
 
 def press(bot: BotUnderTest, view: dict[str, Any], action_id: str, item_id: int, user: str) -> None:
-    [button] = [e for b in view["blocks"] if b.get("block_id") == f"{home.ITEM_BLOCK}:{item_id}"
-                for e in b["elements"] if e["action_id"] == action_id]
+    [button] = [
+        e
+        for b in view["blocks"]
+        if b.get("block_id") == f"{home.ITEM_BLOCK}:{item_id}"
+        for e in b["elements"]
+        if e["action_id"] == action_id
+    ]
     payload = {
-        "type": "block_actions", "user": {"id": user, "username": user.lower()}, "trigger_id": "trigger-home",
-        "container": {"type": "view", "view_id": "V0HOME"}, "view": {"id": "V0HOME", "type": "home", **view},
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower()},
+        "trigger_id": "trigger-home",
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "view": {"id": "V0HOME", "type": "home", **view},
         "actions": [{**button, "block_id": f"{home.ITEM_BLOCK}:{item_id}", "action_ts": f"{time.time():.6f}"}],
     }
     assert bot.interaction(payload).status_code == 200
@@ -156,4 +176,5 @@ def test_the_home_is_refreshed_when_something_of_theirs_changes(bot, db, standin
     assert "*Postmortems you own or must review* (1)" in text(view)
     run(bot, t(15, 10), "postmortem approve", user=ANN, channel=channel)
     assert "*Postmortems you own or must review* (0)" in text(
-        published_home(bot, ANN, "*Postmortems you own or must review* (0)"))
+        published_home(bot, ANN, "*Postmortems you own or must review* (0)")
+    )

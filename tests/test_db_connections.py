@@ -16,9 +16,14 @@ def kill_other_connections(url: str) -> int:
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            return len(connection.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).all())
+            return len(
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            )
     finally:
         admin.dispose()
 
@@ -49,8 +54,7 @@ def pings(pg, monkeypatch) -> list[int]:
     return sent
 
 
-def test_a_connection_idle_past_the_threshold_is_pinged_and_replaced_when_dead(pg, pings, postgres_url,
-                                                                               monkeypatch):
+def test_a_connection_idle_past_the_threshold_is_pinged_and_replaced_when_dead(pg, pings, postgres_url, monkeypatch):
     monkeypatch.setattr(bot.db, "PING_AFTER_IDLE_SECONDS", 0.0)
     assert select_one(pg) == 1 and pings == []  # a new connection needs no ping
     assert kill_other_connections(postgres_url) >= 1
@@ -58,8 +62,7 @@ def test_a_connection_idle_past_the_threshold_is_pinged_and_replaced_when_dead(p
     assert pings == [1]
 
 
-def test_a_connection_in_steady_use_is_not_pinged_and_one_failure_renews_the_pool(pg, pings, postgres_url,
-                                                                                  monkeypatch):
+def test_a_connection_in_steady_use_is_not_pinged_and_one_failure_renews_the_pool(pg, pings, postgres_url, monkeypatch):
     monkeypatch.setattr(bot.db, "PING_AFTER_IDLE_SECONDS", 3600.0)
     assert select_one(pg) == 1 and select_one(pg) == 1
     assert pings == []  # no round trip before either unit of work

@@ -75,7 +75,8 @@ def test_no_meeting_before_the_close(bot, db):
 
 
 def test_everyone_who_took_part_and_the_observers_are_invited_and_reminded_once_across_replicas(
-        make_bot, db, standin, clock):
+    make_bot, db, standin, clock
+):
     first = make_bot()
     channel = closed_incident(first)
     reply = run(first, t(15, 5), "postmortem meeting tomorrow 10:00 <@U0DAN|dan>", user=CAROL, channel=channel)
@@ -120,7 +121,8 @@ def test_whoever_pinned_a_message_is_invited_too(bot, db, standin):
     reply = run(bot, t(15, 5), "postmortem meeting tomorrow 10:00", user=CAROL, channel=channel)
     assert "Invited: 2 people" in reply
     assert set(meeting_posts(standin, meeting.KIND_INVITE)) == {
-        (standin.dm_channel(user), "20260623T1000Z") for user in (CAROL, BOB)}
+        (standin.dm_channel(user), "20260623T1000Z") for user in (CAROL, BOB)
+    }
 
 
 def test_moving_the_meeting_tells_everyone_the_new_time_and_only_it_is_reminded(bot, db, standin, clock):
@@ -139,4 +141,5 @@ def test_moving_the_meeting_tells_everyone_the_new_time_and_only_it_is_reminded(
     clock.set(t(13, 10, day=23))
     meeting.sweep(bot.runtime, pacer=pacer)
     assert set(meeting_posts(standin, meeting.KIND_REMINDER)) == {
-        (standin.dm_channel(user), "20260623T1400Z") for user in (CAROL, ANN, BOB)}
+        (standin.dm_channel(user), "20260623T1400Z") for user in (CAROL, ANN, BOB)
+    }

@@ -22,8 +22,11 @@ SHARING = {"SHARE_ENGINEERING_CHANNEL": "C0ENGINEERS", "SHARE_STAKEHOLDERS_CHANN
 
 
 def share_reminders(standin) -> dict[tuple[str, str], int]:
-    return {(channel, period): n for (channel, kind, period), n in nudge_posts(standin).items()
-            if kind == sharing.KIND_REMINDER}
+    return {
+        (channel, period): n
+        for (channel, kind, period), n in nudge_posts(standin).items()
+        if kind == sharing.KIND_REMINDER
+    }
 
 
 def test_sharing_needs_its_channel_setting(bot, db):
@@ -100,8 +103,9 @@ def test_a_restricted_postmortem_is_not_shared_nor_reminded_about(make_bot, db, 
     standin.add_channel("C0ENGINEERS", "eng-postmortems")
     bot = make_bot(SHARE_ENGINEERING_CHANNEL="C0ENGINEERS")
     channel = closed_incident(bot, "Leaked token in logs sev2 type:security")
-    assert "restricted distribution (`security`)" in run(bot, t(15, 5), "postmortem share engineering", user=CAROL,
-                                                         channel=channel)
+    assert "restricted distribution (`security`)" in run(
+        bot, t(15, 5), "postmortem share engineering", user=CAROL, channel=channel
+    )
     clock.set(t(12, 0, day=23))
     sharing.sweep(bot.runtime, pacer=ChannelPacer(0))
     assert share_reminders(standin) == {} and standin.messages.get("C0ENGINEERS", []) == []
@@ -121,8 +125,9 @@ def test_the_owner_is_reminded_not_the_commander(make_bot, db, standin, clock):
 def tick(bot, channel: str, user: str, values: list[str]):
     message = headline(bot, channel)
     options = [{"text": {"type": "plain_text", "text": checklist.ITEMS[v]}, "value": v} for v in values]
-    response, response_url = bot.click(message, checklist.ACTION, user=user, channel=channel,
-                                       extra={"type": "checkboxes", "selected_options": options})
+    response, response_url = bot.click(
+        message, checklist.ACTION, user=user, channel=channel, extra={"type": "checkboxes", "selected_options": options}
+    )
     assert response.status_code == 200
     token = response_url.rsplit("/", 1)[-1]
     return bot.standin.wait_for_responses(1, where=lambda r: r.token == token)[0].payload["text"]
@@ -130,8 +135,13 @@ def tick(bot, channel: str, user: str, values: list[str]):
 
 def test_the_checklist_keeps_who_ticked_what_and_when(bot, db):
     channel = closed_incident(bot)
-    [boxes] = [e for b in headline(bot, channel)["blocks"] if b["type"] == "actions" for e in b["elements"]
-               if e["type"] == "checkboxes"]
+    [boxes] = [
+        e
+        for b in headline(bot, channel)["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["type"] == "checkboxes"
+    ]
     assert [o["text"]["text"] for o in boxes["options"]] == list(checklist.ITEMS.values())
     assert "initial_options" not in boxes
 
@@ -142,8 +152,13 @@ def test_the_checklist_keeps_who_ticked_what_and_when(bot, db):
     assert "Support briefed: unticked" in tick(bot, channel, ANN, ["status_page"])
 
     run(bot, t(15, 30), "postmortem", user=CAROL, channel=channel)  # re-rendered: the message and the draft show it
-    [boxes] = [e for b in headline(bot, channel)["blocks"] if b["type"] == "actions" for e in b["elements"]
-               if e["type"] == "checkboxes"]
+    [boxes] = [
+        e
+        for b in headline(bot, channel)["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["type"] == "checkboxes"
+    ]
     assert [o["value"] for o in boxes["initial_options"]] == ["status_page"]
     draft = latest_draft(bot, channel)
     assert "## Communication" in draft
@@ -167,8 +182,14 @@ def test_follow_up_settings_are_checked_with_one_line_naming_them(env, problem):
 
 
 def test_follow_up_settings_read_ids_and_names():
-    settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
-                                  "SHARE_ENGINEERING_CHANNEL": "C0ENGINEERS", "SHARE_STAKEHOLDERS_CHANNEL": "#leads"})
+    settings = Settings.from_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_SIGNING_SECRET": "s",
+            "SHARE_ENGINEERING_CHANNEL": "C0ENGINEERS",
+            "SHARE_STAKEHOLDERS_CHANNEL": "#leads",
+        }
+    )
     assert (settings.share_engineering_channel, settings.share_stakeholders_channel) == ("C0ENGINEERS", "leads")
     assert settings.postmortem_review_reminder_days == 2
 
@@ -181,8 +202,9 @@ def test_the_periodic_review_counts_late_and_missing_shares(make_bot, db, standi
     run(bot, t(17, 47, day=23), "postmortem share engineering", user=ANN, channel=channel)  # 3 hours late
     clock.set(t(9, 0, day=26))  # past both deadlines; stakeholders never heard
     run(bot, t(9, 0, day=26), "review 2026-Q2", user=ANN, channel="C0GENERAL")
-    standin.wait_for("files.completeUploadExternal",
-                     where=lambda c: c.params.get("channel_id") == standin.dm_channel(ANN))
+    standin.wait_for(
+        "files.completeUploadExternal", where=lambda c: c.params.get("channel_id") == standin.dm_channel(ANN)
+    )
     text = "\n".join(reply_text(m) for m in standin.messages[standin.dm_channel(ANN)])
     assert "Postmortems shared late*: 2" in text
     assert "engineering: shared 3 hours late" in text

@@ -53,16 +53,19 @@ def test_review_approve_and_who_may(bot, db):
     assert "asked already" in run(bot, t(15, 11), "postmortem review <@U0BOB|bob>", user=ANN, channel=channel)
     assert len(dms(bot, BOB)) == 1
 
-    assert "Only its reviewers (<@U0BOB>) or the commander" in run(bot, t(15, 12), "postmortem approve", user=DAN,
-                                                                    channel=channel)
+    assert "Only its reviewers (<@U0BOB>) or the commander" in run(
+        bot, t(15, 12), "postmortem approve", user=DAN, channel=channel
+    )
     assert status(bot, channel) == "review"
 
     assert "<@U0BOB> approved the postmortem" in run(bot, t(15, 20), "postmortem approve", user=BOB, channel=channel)
     assert status(bot, channel) == "final"
     draft = latest_draft(bot, channel)
     assert "| Status | Approved (approved by @bob on 2026-06-22 15:20 UTC) |" in draft
-    assert ("| Status history | Draft (@carol, 2026-06-22 15:00) → In review (@ann, 2026-06-22 15:10) → "
-            "Approved (@bob, 2026-06-22 15:20) |") in draft
+    assert (
+        "| Status history | Draft (@carol, 2026-06-22 15:00) → In review (@ann, 2026-06-22 15:10) → "
+        "Approved (@bob, 2026-06-22 15:20) |"
+    ) in draft
     message = headline_text(bot, channel)
     assert "*Approved*" in message and "Status: Draft" in message and "Approved (<@U0BOB>" in message
     assert "already approved" in run(bot, t(15, 21), "postmortem final", user=CAROL, channel=channel)

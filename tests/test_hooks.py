@@ -65,7 +65,9 @@ def test_refused_deliveries_store_nothing_and_say_why(make_bot, db):
         assert response.status_code == status, (source, headers, response.text)
         reason = response.json()["error"]
         assert "\n" not in reason and reason, response.text
-    shape = post_hook(bot, "alertmanager", {"version": "4", "groupKey": "g", "alerts": [{"status": "firing"}]}, bearer())
+    shape = post_hook(
+        bot, "alertmanager", {"version": "4", "groupKey": "g", "alerts": [{"status": "firing"}]}, bearer()
+    )
     assert "alerts[0].fingerprint" in shape.json()["error"]
     huge = json.dumps({"pad": "x" * (1024 * 1024)}).encode()
     assert post_hook(bot, "alertmanager", huge, bearer()).status_code == 413
@@ -84,8 +86,9 @@ def test_pagerduty_pages_give_detected_and_acknowledged_and_retries_land_once(ma
     body = json.dumps(triggered).encode()
     # Secrets rotate: PagerDuty lists a signature per secret; one matching is enough.
     for _ in range(3):  # PagerDuty retries a delivery it thinks failed
-        response = post_hook(bot, "pagerduty", body, pagerduty_headers(body, "old-secret-0123456789abcd",
-                                                                         "pd-secret-0123456789abcdef"))
+        response = post_hook(
+            bot, "pagerduty", body, pagerduty_headers(body, "old-secret-0123456789abcd", "pd-secret-0123456789abcdef")
+        )
         assert response.status_code == 200, response.text
     acked = json.dumps(pagerduty_event("incident.acknowledged", utc(2026, 6, 22, 14, 38))).encode()
     assert post_hook(bot, "pagerduty", acked, pagerduty_headers(acked)).status_code == 200
@@ -131,15 +134,20 @@ def test_github_deployments_land_once_per_delivery_and_other_events_reach_their_
     bot.command("watch repo=acme/checkout environment=~prod.*", user=ANN, channel=channel)
     body = json.dumps(github_deployment_status("success", utc(2026, 6, 22, 14, 2))).encode()
     for _ in range(2):  # a redelivery keeps its X-GitHub-Delivery
-        response = post_hook(bot, "github", body, github_headers(body, "deployment_status", "72d3162e-cc78-11e3-81ab-4c9367dc0958"))
+        response = post_hook(
+            bot, "github", body, github_headers(body, "deployment_status", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+        )
         assert response.status_code == 200
     assert response.json()["status"] == "duplicate"
-    staging = json.dumps(github_deployment_status("success", utc(2026, 6, 22, 14, 3), status_id=952,
-                                                  environment="staging")).encode()
+    staging = json.dumps(
+        github_deployment_status("success", utc(2026, 6, 22, 14, 3), status_id=952, environment="staging")
+    ).encode()
     post_hook(bot, "github", staging, github_headers(staging, "deployment_status", "d-2"))
     ping = b'{"zen": "Keep it logically awesome.", "hook_id": 1}'
     assert post_hook(bot, "github", ping, github_headers(ping, "ping", "d-3")).json()["status"] == "ignored"
-    bad = post_hook(bot, "github", body, github_headers(body, "deployment_status", "d-4", secret="wrong-secret-012345678"))
+    bad = post_hook(
+        bot, "github", body, github_headers(body, "deployment_status", "d-4", secret="wrong-secret-012345678")
+    )
     assert bad.status_code == 401
     seen: list[tuple[str, str]] = []
     # (GitHub `issues` events belong to the tracker adapter, handlers/tracker_hooks.py)
@@ -161,11 +169,21 @@ def test_github_deployments_land_once_per_delivery_and_other_events_reach_their_
 def test_grafana_and_generic_events_land_at_their_own_times(make_bot, db):
     bot = make_bot(**HOOK_ENV)
     channel = declare(bot, "Checkout returns 503 service:checkout sev2")
-    grafana = grafana_payload("Checkout latency", dt.datetime(2026, 6, 22, 16, 25, tzinfo=dt.timezone(dt.timedelta(hours=2))))
+    grafana = grafana_payload(
+        "Checkout latency", dt.datetime(2026, 6, 22, 16, 25, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    )
     assert post_hook(bot, "grafana", grafana, bearer()).status_code == 200
-    flag = json.dumps({"text": "Feature flag new-cart turned on <@U0ANN>", "occurred_at": "2026-06-22T16:20:00+02:00",
-                       "source": "launchdarkly", "kind": "change", "link": "https://flags.example/new-cart",
-                       "labels": {"service": "checkout"}, "dedup_key": "flag-1"}).encode()
+    flag = json.dumps(
+        {
+            "text": "Feature flag new-cart turned on <@U0ANN>",
+            "occurred_at": "2026-06-22T16:20:00+02:00",
+            "source": "launchdarkly",
+            "kind": "change",
+            "link": "https://flags.example/new-cart",
+            "labels": {"service": "checkout"},
+            "dedup_key": "flag-1",
+        }
+    ).encode()
     for _ in range(2):
         assert post_hook(bot, "generic", flag, generic_headers(flag)).status_code == 200
     unsigned = post_hook(bot, "generic", flag, {"X-Signature-256": "sha256=00"})
@@ -176,11 +194,16 @@ def test_grafana_and_generic_events_land_at_their_own_times(make_bot, db):
     no_zone = json.dumps({"text": "x", "occurred_at": "2026-06-22T14:20:00", "kind": "note"}).encode()
     assert post_hook(bot, "generic", no_zone, generic_headers(no_zone)).status_code == 400
     listing = bot.command("timeline", user=ANN, channel=channel).text
-    assert "launchdarkly change: Feature flag new-cart turned on @U0ANN <https://flags.example/new-cart|(launchdarkly)>" in listing
+    assert (
+        "launchdarkly change: Feature flag new-cart turned on @U0ANN <https://flags.example/new-cart|(launchdarkly)>"
+        in listing
+    )
     assert "grafana firing: Checkout latency: Checkout latency on checkout" in listing
     entries = monitoring_entries(db)
-    assert [(e.occurred_at, e.origin) for e in entries] == [(utc(2026, 6, 22, 14, 20), "launchdarkly"),
-                                                            (utc(2026, 6, 22, 14, 25), "grafana")]
+    assert [(e.occurred_at, e.origin) for e in entries] == [
+        (utc(2026, 6, 22, 14, 20), "launchdarkly"),
+        (utc(2026, 6, 22, 14, 25), "grafana"),
+    ]
     assert entries[0].text == "launchdarkly change: Feature flag new-cart turned on @U0ANN"  # no live mention
 
 
@@ -269,8 +292,12 @@ def test_hook_settings_are_checked_with_one_line_naming_the_variable():
     base = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
     assert Settings.from_env(base).hooks_lookback == dt.timedelta(hours=6)
     assert Settings.from_env({**base, "HOOKS_LOOKBACK": "1h30m"}).hooks_lookback == dt.timedelta(minutes=90)
-    for name, value, words in (("HOOKS_LOOKBACK", "soon", "span such as 6h"), ("HOOKS_LOOKBACK", "45d", "at most 30 days"),
-                               ("HOOKS_TOKEN", "short", "at least 16"), ("GITHUB_WEBHOOK_SECRET", "x", "at least 16")):
+    for name, value, words in (
+        ("HOOKS_LOOKBACK", "soon", "span such as 6h"),
+        ("HOOKS_LOOKBACK", "45d", "at most 30 days"),
+        ("HOOKS_TOKEN", "short", "at least 16"),
+        ("GITHUB_WEBHOOK_SECRET", "x", "at least 16"),
+    ):
         with pytest.raises(SettingsError) as err:
             Settings.from_env({**base, name: value})
         assert str(err.value).startswith(name) and words in str(err.value) and "\n" not in str(err.value)
@@ -280,7 +307,9 @@ def test_removing_the_alert_that_detected_it_passes_detected_to_the_next(make_bo
     bot = make_bot(**HOOK_ENV)
     channel = declare(bot, "Checkout returns 503 service:checkout sev2")
     for minute, incident in ((34, "FIRST"), (40, "SECOND")):
-        body = json.dumps(pagerduty_event("incident.triggered", utc(2026, 6, 22, 14, minute), incident_id=incident)).encode()
+        body = json.dumps(
+            pagerduty_event("incident.triggered", utc(2026, 6, 22, 14, minute), incident_id=incident)
+        ).encode()
         post_hook(bot, "pagerduty", body, pagerduty_headers(body))
     first, second = monitoring_entries(db)
     assert (first.milestone, second.milestone) == (Milestone.DETECTED, None)

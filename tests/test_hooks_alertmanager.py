@@ -51,9 +51,13 @@ def test_alerts_posted_to_alertmanager_land_on_the_timeline_at_their_start_once(
     bot = bot_with_hooks
     channel = declare(bot, "Checkout returns 503 service:checkout sev2")
     started = utc(2026, 6, 22, 14, 31)
-    alertmanager.post_alerts([api_alert("HighErrorRate", started, instance="web-1"),
-                              api_alert("HighErrorRate", utc(2026, 6, 22, 14, 33), instance="web-2"),
-                              api_alert("DiskFull", started, service="billing")])
+    alertmanager.post_alerts(
+        [
+            api_alert("HighErrorRate", started, instance="web-1"),
+            api_alert("HighErrorRate", utc(2026, 6, 22, 14, 33), instance="web-2"),
+            api_alert("DiskFull", started, service="billing"),
+        ]
+    )
     text = timeline_with(bot, channel, "HighErrorRate (web-2)")
     # Both alerts, each once, from the first alert's start; billing is not watched. (Alertmanager usually
     # sends the two in one notification — one entry, as tests/test_hooks.py shows with fixed payloads —

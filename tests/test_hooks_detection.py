@@ -43,9 +43,13 @@ def test_a_late_alert_is_a_monitoring_gap_with_its_action_item_one_click_away(ma
     assert "From impact start to the first alert: 7 minutes." in markdown
     assert "Monitoring gap: over 5 minutes to the first alert for a SEV2" in markdown
     assert "@alertmanager" not in markdown  # a tool is not an author
-    assert ("- **14:09** **[detected]** alertmanager firing: HighErrorRate: HighErrorRate on checkout "
-            "([alertmanager](http://prometheus.example:9090/graph?g0.expr=HighErrorRate)) `T") in markdown
-    assert "Detection gap; proposed action item (type detect): Make the alert fire within 5 minutes" in reply_text(headline)
+    assert (
+        "- **14:09** **[detected]** alertmanager firing: HighErrorRate: HighErrorRate on checkout "
+        "([alertmanager](http://prometheus.example:9090/graph?g0.expr=HighErrorRate)) `T"
+    ) in markdown
+    assert "Detection gap; proposed action item (type detect): Make the alert fire within 5 minutes" in reply_text(
+        headline
+    )
 
     http, response_url = bot.click(headline, detection.DETECT_ACTION, user=CAROL, channel=channel)
     assert http.status_code == 200
@@ -68,7 +72,10 @@ def test_people_first_is_a_critical_monitoring_failure(make_bot, db):
     post_hook(bot, "pagerduty", page, pagerduty_headers(page))
     run(bot, at(14, 48), "timeline 14:47 resolved: Metrics normal", channel=channel)
     _, headline, markdown = close_and_wait(bot, channel, at(14, 50))
-    assert "Detected by people first, at 2026-06-22 14:06; the first alert (pagerduty) came at 2026-06-22 14:20." in markdown
+    assert (
+        "Detected by people first, at 2026-06-22 14:06; the first alert (pagerduty) came at 2026-06-22 14:20."
+        in markdown
+    )
     assert "Critical monitoring failure: people noticed before any alert." in markdown
     assert "Add an alert that fires before people notice this failure" in reply_text(headline)
 

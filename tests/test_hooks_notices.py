@@ -35,8 +35,10 @@ def posts_in(standin, channel: str) -> list[dict]:
 def test_a_firing_group_matching_no_incident_is_posted_once_and_declared_with_one_click(make_bot, db, standin):
     standin.add_channel(ALERTS, "alerts")
     bot = make_bot(**HOOK_ENV, ALERTS_CHANNEL="alerts")
-    first = [alertmanager_alert("HighErrorRate", utc(2026, 6, 22, 14, 31), instance="web-1"),
-             alertmanager_alert("HighErrorRate", utc(2026, 6, 22, 14, 32), instance="web-2")]
+    first = [
+        alertmanager_alert("HighErrorRate", utc(2026, 6, 22, 14, 31), instance="web-1"),
+        alertmanager_alert("HighErrorRate", utc(2026, 6, 22, 14, 32), instance="web-2"),
+    ]
     assert post_hook(bot, "alertmanager", alertmanager_payload(first), bearer()).status_code == 200
     [posted] = wait_until(lambda: posts_in(standin, ALERTS), what="the alert post")
     text = reply_text(posted)
@@ -53,8 +55,10 @@ def test_a_firing_group_matching_no_incident_is_posted_once_and_declared_with_on
     http, response_url = bot.click(posted, notices.DECLARE_ACTION, user=BOB, channel=ALERTS)
     assert http.status_code == 200
     standin.wait_for("conversations.create")
-    wait_until(lambda: standin.wait_for_responses(1, where=lambda r: r.token == response_url.rsplit("/", 1)[-1]),
-               what="the declare reply")
+    wait_until(
+        lambda: standin.wait_for_responses(1, where=lambda r: r.token == response_url.rsplit("/", 1)[-1]),
+        what="the declare reply",
+    )
     with db.unit_of_work() as session:
         incident = session.scalars(select(Incident)).one()
         watches = [w.matchers for w in session.scalars(select(IncidentWatch))]
@@ -81,8 +85,15 @@ def test_a_page_matching_an_incident_is_not_posted_to_the_alerts_channel(make_bo
     declare(bot, "Checkout returns 503 service:checkout sev2")
     watched = json.dumps(pagerduty_event("incident.triggered", utc(2026, 6, 22, 14, 34))).encode()
     post_hook(bot, "pagerduty", watched, pagerduty_headers(watched))
-    other = json.dumps(pagerduty_event("incident.triggered", utc(2026, 6, 22, 14, 35), incident_id="PBILL",
-                                       service="billing", title="Invoices stuck")).encode()
+    other = json.dumps(
+        pagerduty_event(
+            "incident.triggered",
+            utc(2026, 6, 22, 14, 35),
+            incident_id="PBILL",
+            service="billing",
+            title="Invoices stuck",
+        )
+    ).encode()
     post_hook(bot, "pagerduty", other, pagerduty_headers(other))
     [posted] = wait_until(lambda: posts_in(standin, ALERTS), what="the page post")
     bot.settle()
@@ -134,9 +145,12 @@ def test_two_people_pressing_declare_at_once_open_one_incident(make_bot, db, sta
     post_hook(bot, "pagerduty", page, pagerduty_headers(page))
     [posted] = wait_until(lambda: posts_in(standin, ALERTS), what="the page post")
     seen = copy.deepcopy(posted)
-    clicks = [bot.click(copy.deepcopy(seen), notices.DECLARE_ACTION, user=user, channel=ALERTS)[1] for user in (ANN, BOB)]
-    answers = [standin.wait_for_responses(1, where=lambda r, url=url: r.token == url.rsplit("/", 1)[-1])[0]
-               for url in clicks]
+    clicks = [
+        bot.click(copy.deepcopy(seen), notices.DECLARE_ACTION, user=user, channel=ALERTS)[1] for user in (ANN, BOB)
+    ]
+    answers = [
+        standin.wait_for_responses(1, where=lambda r, url=url: r.token == url.rsplit("/", 1)[-1])[0] for url in clicks
+    ]
     texts = [reply_text(answer.payload) for answer in answers]
     assert len(standin.calls_to("conversations.create")) == 1
     assert sum("already" in text for text in texts) == 1, texts

@@ -23,13 +23,16 @@ def count_incidents(db) -> int:
 def test_unsigned_wrongly_signed_and_stale_requests_get_401_and_change_nothing(bot, db, standin):
     body, _ = bot.command_body("declare Forged incident", user=ANN, channel="C0GENERAL")
     unsigned = bot.post(body, "application/x-www-form-urlencoded", signed=False)
-    wrong = bot.post(body, "application/x-www-form-urlencoded", signed=False,
-                     headers=sign(body, secret="not-the-secret"))
-    stale = bot.post(body, "application/x-www-form-urlencoded", signed=False,
-                     headers=sign(body, timestamp=int(time.time()) - 6 * 60))
+    wrong = bot.post(
+        body, "application/x-www-form-urlencoded", signed=False, headers=sign(body, secret="not-the-secret")
+    )
+    stale = bot.post(
+        body, "application/x-www-form-urlencoded", signed=False, headers=sign(body, timestamp=int(time.time()) - 6 * 60)
+    )
     tampered_headers = sign(body)
-    tampered = bot.post(body.replace("Forged", "Other"), "application/x-www-form-urlencoded", signed=False,
-                        headers=tampered_headers)
+    tampered = bot.post(
+        body.replace("Forged", "Other"), "application/x-www-form-urlencoded", signed=False, headers=tampered_headers
+    )
     assert [r.status_code for r in (unsigned, wrong, stale, tampered)] == [401, 401, 401, 401]
     time.sleep(0.3)
     assert count_incidents(db) == 0
@@ -71,9 +74,11 @@ def test_fifty_timeline_commands_at_once_all_land_once_each(bot, db, standin):
     users = [ANN, BOB, CAROL]
     texts = [f"parallel entry {n:02d}" for n in range(50)]
     with ThreadPoolExecutor(max_workers=50) as pool:
-        results = list(pool.map(
-            lambda n: bot.command(f"timeline {texts[n]}", user=users[n % 3], channel=channel, wait=False), range(50)
-        ))
+        results = list(
+            pool.map(
+                lambda n: bot.command(f"timeline {texts[n]}", user=users[n % 3], channel=channel, wait=False), range(50)
+            )
+        )
     assert [r.http.status_code for r in results] == [200] * 50
     for result in results:
         result.wait(timeout=30)
@@ -113,8 +118,15 @@ def test_a_storm_of_pins_never_delays_the_answer_to_a_command(bot, standin):
     # that a loaded CI machine still answers the command first when the pools are kept apart)
     for ts in messages:
         standin.react(channel, ts, "pushpin", user=BOB)
-        bot.event({"type": "reaction_added", "user": BOB, "reaction": "pushpin", "item_user": BOB,
-                   "item": {"type": "message", "channel": channel, "ts": ts}})
+        bot.event(
+            {
+                "type": "reaction_added",
+                "user": BOB,
+                "reaction": "pushpin",
+                "item_user": BOB,
+                "item": {"type": "message", "channel": channel, "ts": ts},
+            }
+        )
     result = bot.command("timeline 14:05 UTC on-call paged", user=ANN, channel=channel)
     # answered before any pin import got past its slow read: they run on a pool of their own
     assert "Added" in result.text

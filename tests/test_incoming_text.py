@@ -19,7 +19,8 @@ def test_a_nul_in_a_declare_is_dropped_before_the_channel_is_made(bot, db, stand
         assert incident.title == "Checkout returns 503"
         channel = incident.channel_id
     assert [c["name"] for c in standin.channels.values() if c["name"].startswith("inc-")] == [
-        standin.channels[channel]["name"]]
+        standin.channels[channel]["name"]
+    ]
 
 
 def test_a_nul_in_a_timeline_entry_is_stored_without_it_on_both_databases(bot, db):

@@ -25,21 +25,32 @@ def _upgrade(db: Database, revision: str) -> None:
 
 def _old_history(db: Database) -> None:
     with db.engine.begin() as connection:
-        for number, title, cause in ((1, "Checkout DB pool exhausted", "Leaked connections exhausted the pool"),
-                                     (2, "Checkout pool exhausted again", "Connection pool exhausted under load")):
-            connection.execute(text(
-                "INSERT INTO incidents (id, title, severity, status, incident_type, channel_id, is_private, declared_by,"
-                " created_at, close_count) VALUES (:id, :title, 'sev2', 'closed', 'default', :channel, false, 'U1',"
-                " :created, 1)"), {"id": number, "title": title, "channel": f"C{number}",
-                                   "created": f"2026-0{number}-01 10:00:00+00:00"})
-            connection.execute(text(
-                "INSERT INTO facts (incident_id, section, text, author_id, recorded_at) VALUES"
-                " (:id, 'cause', :cause, 'U1', '2026-06-01 10:00:00+00:00')"), {"id": number, "cause": cause})
+        for number, title, cause in (
+            (1, "Checkout DB pool exhausted", "Leaked connections exhausted the pool"),
+            (2, "Checkout pool exhausted again", "Connection pool exhausted under load"),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO incidents (id, title, severity, status, incident_type, channel_id, is_private, declared_by,"
+                    " created_at, close_count) VALUES (:id, :title, 'sev2', 'closed', 'default', :channel, false, 'U1',"
+                    " :created, 1)"
+                ),
+                {"id": number, "title": title, "channel": f"C{number}", "created": f"2026-0{number}-01 10:00:00+00:00"},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO facts (incident_id, section, text, author_id, recorded_at) VALUES"
+                    " (:id, 'cause', :cause, 'U1', '2026-06-01 10:00:00+00:00')"
+                ),
+                {"id": number, "cause": cause},
+            )
 
 
 def _check(db: Database) -> None:
     with db.unit_of_work() as session:
-        document = session.execute(text("SELECT document FROM incident_search_documents WHERE incident_id = 1")).scalar()
+        document = session.execute(
+            text("SELECT document FROM incident_search_documents WHERE incident_id = 1")
+        ).scalar()
         assert document == "Checkout DB pool exhausted Leaked connections exhausted the pool"
         found = related.find(session, 2)
     assert [r.record.id for r in found] == [1] and "exhausted" in found[0].shared_words
@@ -71,4 +82,3 @@ def test_postgresql_history_before_the_migration_is_searchable_after_it(postgres
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-

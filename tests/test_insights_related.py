@@ -52,17 +52,38 @@ def test_a_watch_on_a_service_names_that_service_on_the_incident(bot, db, standi
 
 
 def test_related_incidents_are_ranked_with_reasons_for_a_known_history(bot, db, standin):
-    same_both = past_incident(bot, utc(2026, 5, 4, 10), "Checkout DB pool exhausted service:checkout sev2",
-                              causes=("Leaked connections exhausted the DB connection pool",),
-                              items=("Return connections to the pool @ann", "Alert on pool saturation"),
-                              detect_after=4, resolve_after=50, tags="db")
-    words_only = past_incident(bot, utc(2026, 5, 20, 9), "Payments API slow service:payments",
-                               causes=("Connection pool exhausted after a config change",), resolve_after=30)
-    service_only = past_incident(bot, utc(2026, 6, 1, 9), "Checkout CSS broken service:checkout",
-                                 causes=("Stylesheet missing from the CDN",), resolve_after=20)
+    same_both = past_incident(
+        bot,
+        utc(2026, 5, 4, 10),
+        "Checkout DB pool exhausted service:checkout sev2",
+        causes=("Leaked connections exhausted the DB connection pool",),
+        items=("Return connections to the pool @ann", "Alert on pool saturation"),
+        detect_after=4,
+        resolve_after=50,
+        tags="db",
+    )
+    words_only = past_incident(
+        bot,
+        utc(2026, 5, 20, 9),
+        "Payments API slow service:payments",
+        causes=("Connection pool exhausted after a config change",),
+        resolve_after=30,
+    )
+    service_only = past_incident(
+        bot,
+        utc(2026, 6, 1, 9),
+        "Checkout CSS broken service:checkout",
+        causes=("Stylesheet missing from the CDN",),
+        resolve_after=20,
+    )
     past_incident(bot, utc(2026, 6, 2, 9), "Marketing email typo", causes=("Template typo",), resolve_after=10)
-    hidden = past_incident(bot, utc(2026, 6, 3, 9), "Checkout DB pool exhausted again service:checkout",
-                           causes=("Leaked connections exhausted the DB connection pool",), resolve_after=10)
+    hidden = past_incident(
+        bot,
+        utc(2026, 6, 3, 9),
+        "Checkout DB pool exhausted again service:checkout",
+        causes=("Leaked connections exhausted the DB connection pool",),
+        resolve_after=10,
+    )
     make_private(db, hidden)
     bot.clock.set(utc(2026, 6, 22, 14, 0))
     base = len(standin.calls_to("chat.postMessage"))
@@ -87,12 +108,18 @@ def test_related_incidents_are_ranked_with_reasons_for_a_known_history(bot, db, 
 
 
 def test_related_on_a_closed_incident_and_when_nothing_is_alike(bot, db):
-    first = past_incident(bot, utc(2026, 6, 1, 9), "Search index stale service:search",
-                          causes=("Indexer cron stopped",), resolve_after=30)
+    first = past_incident(
+        bot, utc(2026, 6, 1, 9), "Search index stale service:search", causes=("Indexer cron stopped",), resolve_after=30
+    )
     assert "No past incidents look like" in run(bot, "related", channel=first, user=ANN)
     bot.clock.set(utc(2026, 6, 10, 9))
-    again = past_incident(bot, utc(2026, 6, 10, 9), "Search results stale service:search",
-                          causes=("Indexer cron stopped after a host move",), resolve_after=30)
+    again = past_incident(
+        bot,
+        utc(2026, 6, 10, 9),
+        "Search results stale service:search",
+        causes=("Indexer cron stopped after a host move",),
+        resolve_after=30,
+    )
     assert _ids(run(bot, "related", channel=again)) == [incident_in(db, first).id]
     # editing a cause keeps the text search current: the old incident no longer shares those words
     incident = incident_in(db, first)
@@ -107,6 +134,5 @@ def test_related_on_a_closed_incident_and_when_nothing_is_alike(bot, db):
 
 def test_help_lists_the_new_sub_commands(bot):
     text = run(bot, "help", channel="C0GENERAL")
-    for usage in ("service <name>[, <name>…]", "tag <word>…", "`related`", "review [<period>]",
-                  "[service:<name>]"):
+    for usage in ("service <name>[, <name>…]", "tag <word>…", "`related`", "review [<period>]", "[service:<name>]"):
         assert usage in text, usage

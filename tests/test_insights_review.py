@@ -30,10 +30,17 @@ def history(bot, db) -> dict[str, int]:
     #3 Jun 15 SEV3 search, nothing said about detection: detect 10, resolve 30; no items; draft since Jun 15.
     Outside: a private incident in May, and one from March.
     """
-    first = past_incident(bot, utc(2026, 4, 6, 10), "Checkout pool exhausted service:checkout sev1",
-                          causes=("DB connection pool exhausted",), detection="The 5xx alert fired",
-                          detect_after=4, ack_after=6, mitigate_after=20,
-                          items=("Return connections <@U0ANN|ann> by 2026-04-20", "Add pool metrics <@U0BOB|bob> by 2026-04-20"))
+    first = past_incident(
+        bot,
+        utc(2026, 4, 6, 10),
+        "Checkout pool exhausted service:checkout sev1",
+        causes=("DB connection pool exhausted",),
+        detection="The 5xx alert fired",
+        detect_after=4,
+        ack_after=6,
+        mitigate_after=20,
+        items=("Return connections <@U0ANN|ann> by 2026-04-20", "Add pool metrics <@U0BOB|bob> by 2026-04-20"),
+    )
     a, b = items_of(db, first)
     bot.clock.set(utc(2026, 4, 6, 11))
     run(bot, "close 2026-04-06 11:00 UTC ok", channel=first)
@@ -44,12 +51,18 @@ def history(bot, db) -> dict[str, int]:
     bot.clock.set(utc(2026, 5, 1, 9, 5))
     run(bot, "postmortem final", channel=first)
 
-    second = past_incident(bot, utc(2026, 5, 11, 9), "Checkout errors service:checkout sev2",
-                           causes=("Connection pool exhausted after failover",),
-                           detection="A customer reported errors to support",
-                           detect_after=40, ack_after=45, mitigate_after=70, resolve_after=120,
-                           items=("Size the pool <@U0ANN|ann> by 2026-06-01", "Write a runbook by 2026-08-30",
-                                  "Rewrite the driver"))
+    second = past_incident(
+        bot,
+        utc(2026, 5, 11, 9),
+        "Checkout errors service:checkout sev2",
+        causes=("Connection pool exhausted after failover",),
+        detection="A customer reported errors to support",
+        detect_after=40,
+        ack_after=45,
+        mitigate_after=70,
+        resolve_after=120,
+        items=("Size the pool <@U0ANN|ann> by 2026-06-01", "Write a runbook by 2026-08-30", "Rewrite the driver"),
+    )
     _c, _d, e = items_of(db, second)
     run(bot, f"drop A{e.id} covered by A{a.id}", channel=second)
     third = past_incident(bot, utc(2026, 6, 15, 8), "Search stale service:search", detect_after=10, resolve_after=30)
@@ -57,8 +70,14 @@ def history(bot, db) -> dict[str, int]:
     make_private(db, hidden)
     past_incident(bot, utc(2026, 3, 20, 8), "Old one service:checkout", resolve_after=30)
     bot.clock.set(ASKED_AT)
-    return {"first": incident_in(db, first).id, "second": incident_in(db, second).id,
-            "third": incident_in(db, third).id, "A": a.id, "E": e.id, "third_channel": third}
+    return {
+        "first": incident_in(db, first).id,
+        "second": incident_in(db, second).id,
+        "third": incident_in(db, third).id,
+        "A": a.id,
+        "E": e.id,
+        "third_channel": third,
+    }
 
 
 def dm_review(standin, user: str) -> tuple[dict, list[dict]]:
@@ -78,23 +97,31 @@ def test_every_figure_of_the_review_matches_the_hand_computation(bot, db, standi
     ids = history(bot, db)
     reply = run(bot, "review 2026-Q2", channel="C0GENERAL", user=ANN)
     assert "The review of 2026-Q2 is in your direct messages" in reply
-    standin.wait_for("files.completeUploadExternal", where=lambda c: c.params.get("channel_id") == standin.dm_channel(ANN))
+    standin.wait_for(
+        "files.completeUploadExternal", where=lambda c: c.params.get("channel_id") == standin.dm_channel(ANN)
+    )
     message, files = dm_review(standin, ANN)
     from tests.harness import reply_text
 
     text = reply_text(message)
     one, two, three = ids["first"], ids["second"], ids["third"]
     assert "*3 incidents* (SEV1 1, SEV2 1, SEV3 1)" in text
-    assert ("Time to detect: median *10 minutes* · middle half 7 minutes – 25 minutes · range 4 minutes – 40 minutes "
-            "(3 incidents)") in text
-    assert ("Time to resolve: median *1 hour* · middle half 45 minutes – 1 hour 30 minutes · range 30 minutes – "
-            "2 hours (3 incidents)") in text
+    assert (
+        "Time to detect: median *10 minutes* · middle half 7 minutes – 25 minutes · range 4 minutes – 40 minutes "
+        "(3 incidents)"
+    ) in text
+    assert (
+        "Time to resolve: median *1 hour* · middle half 45 minutes – 1 hour 30 minutes · range 30 minutes – "
+        "2 hours (3 incidents)"
+    ) in text
     assert "Time to mitigate: median *45 minutes* · middle half 32 minutes – 58 minutes" in text
     assert "found by monitoring 1, by people 1, not recorded 1" in text
     assert f"SEV1/SEV2 detected after more than 5 minutes: 1 (#{two})" in text
     assert f"Detected after more than 30 minutes: 1 (#{two})" in text
-    assert ("5 created · 1 done on time · 1 done late · 1 overdue · 1 open, not yet due · 1 dropped · "
-            "1 open without an owner") in text
+    assert (
+        "5 created · 1 done on time · 1 done late · 1 overdue · 1 open, not yet due · 1 dropped · "
+        "1 open without an owner"
+    ) in text
     assert "Done within the severity's due-date policy: *25%* (1 of 4 not dropped)" in text
     assert "• @ann: 2 created, 1 on time, 0 late, 1 overdue, 0 dropped" in text
     assert "• @bob: 1 created, 0 on time, 1 late, 0 overdue, 0 dropped" in text
@@ -106,9 +133,14 @@ def test_every_figure_of_the_review_matches_the_hand_computation(bot, db, standi
     assert "*Postmortems not final*: 2" in text
     assert f"#{two} " in text and "closed 2026-05-11, waiting 60 days" in text
     assert "closed 2026-06-15, waiting 25 days" in text
-    assert f"• #{one} 2026-04-06 SEV1 · checkout" in text and "monitoring — 4 minutes · 2 minutes · 20 minutes · 1 hour" in text
+    assert (
+        f"• #{one} 2026-04-06 SEV1 · checkout" in text
+        and "monitoring — 4 minutes · 2 minutes · 20 minutes · 1 hour" in text
+    )
     assert "monitoring — 4 minutes · 2 minutes · 20 minutes · 1 hour — 2 items: 1 on time, 1 late" in text
-    assert "people — 40 minutes · 5 minutes · 1 hour 10 minutes · 2 hours — 3 items: 1 overdue, 1 open, 1 dropped" in text
+    assert (
+        "people — 40 minutes · 5 minutes · 1 hour 10 minutes · 2 hours — 3 items: 1 overdue, 1 open, 1 dropped" in text
+    )
     assert "not recorded — 10 minutes · — · — · 30 minutes\n" in text + "\n"
     assert "Secret thing" not in text and "Old one" not in text
 
@@ -123,7 +155,11 @@ def test_every_figure_of_the_review_matches_the_hand_computation(bot, db, standi
     assert set(incidents) == {str(one), str(two), str(three)}
     assert (incidents[str(two)]["minutes_to_detect"], incidents[str(two)]["minutes_to_resolve"]) == ("40.0", "120.0")
     assert incidents[str(two)]["detected_by"] == "people" and incidents[str(three)]["detected_by"] == "not recorded"
-    assert (incidents[str(two)]["overdue"], incidents[str(two)]["dropped"], incidents[str(two)]["unowned"]) == ("1", "1", "1")
+    assert (incidents[str(two)]["overdue"], incidents[str(two)]["dropped"], incidents[str(two)]["unowned"]) == (
+        "1",
+        "1",
+        "1",
+    )
     total = next(r for r in rows if r["row"].startswith("total"))
     assert (total["minutes_to_detect"], total["items_created"], total["done_within_policy"]) == ("10.0", "5", "1")
     owners = {r["owner"]: r for r in rows if r["row"] == "owner"}
@@ -134,7 +170,9 @@ def test_the_share_button_posts_the_review_where_it_was_asked(bot, db, standin):
     history(bot, db)
     standin.add_channel("C0OPS", "ops")
     run(bot, "review 2026-Q2", channel="C0OPS", user=BOB)
-    standin.wait_for("files.completeUploadExternal", where=lambda c: c.params.get("channel_id") == standin.dm_channel(BOB))
+    standin.wait_for(
+        "files.completeUploadExternal", where=lambda c: c.params.get("channel_id") == standin.dm_channel(BOB)
+    )
     message, _ = dm_review(standin, BOB)
     http, response_url = bot.click(message, "review_share", user=BOB, channel=standin.dm_channel(BOB))
     assert http.status_code == 200
@@ -158,7 +196,9 @@ def test_a_period_it_cannot_read_is_refused_with_the_forms(bot, db, standin, clo
 def test_the_default_is_the_last_90_days(bot, db, standin):
     history(bot, db)
     run(bot, "review", channel="C0GENERAL", user=CAROL)
-    standin.wait_for("files.completeUploadExternal", where=lambda c: c.params.get("channel_id") == standin.dm_channel(CAROL))
+    standin.wait_for(
+        "files.completeUploadExternal", where=lambda c: c.params.get("channel_id") == standin.dm_channel(CAROL)
+    )
     from tests.harness import reply_text
 
     text = reply_text(dm_review(standin, CAROL)[0])
@@ -225,15 +265,38 @@ def test_a_busy_period_still_fits_one_slack_message_and_every_incident_is_in_the
     records = []
     for n in range(1, 301):
         created = start + dt.timedelta(hours=7 * n)
-        items = [ItemRecord(n * 10 + k, "x" * 300, f"U0OWNER{k}{n % 30}", dt.date(2026, 5, 1), ("open", "done", "dropped")[k % 3],
-                            created, created + dt.timedelta(days=3) if k % 3 else None, "a reason " * 40)
-                 for k in range(6)]
-        records.append(IncidentRecord(
-            id=n, title="A very long title about the checkout pool " * 8, severity="sev2", status="closed",
-            incident_type="default", channel_id=f"C{n:08d}", channel_name=None, is_private=False, created_at=created,
-            closed_at=created + dt.timedelta(hours=1), key_times=key_times({}, created, "sev2"),
-            services=(f"service-{n % 20}", f"other-{n % 13}"), facts={FactSection.CAUSE: [f"cause{n % 17} and more words"]},
-            items=items, postmortem_status="draft"))
+        items = [
+            ItemRecord(
+                n * 10 + k,
+                "x" * 300,
+                f"U0OWNER{k}{n % 30}",
+                dt.date(2026, 5, 1),
+                ("open", "done", "dropped")[k % 3],
+                created,
+                created + dt.timedelta(days=3) if k % 3 else None,
+                "a reason " * 40,
+            )
+            for k in range(6)
+        ]
+        records.append(
+            IncidentRecord(
+                id=n,
+                title="A very long title about the checkout pool " * 8,
+                severity="sev2",
+                status="closed",
+                incident_type="default",
+                channel_id=f"C{n:08d}",
+                channel_name=None,
+                is_private=False,
+                created_at=created,
+                closed_at=created + dt.timedelta(hours=1),
+                key_times=key_times({}, created, "sev2"),
+                services=(f"service-{n % 20}", f"other-{n % 13}"),
+                facts={FactSection.CAUSE: [f"cause{n % 17} and more words"]},
+                items=items,
+                postmortem_status="draft",
+            )
+        )
     period = Period(start, utc(2026, 7, 1), "2026-Q2", "2026-Q2")
     result = review.compute(records, period, now=utc(2026, 7, 10), zone=ZoneInfo("UTC"), due_days={"sev2": 30})
     report = review_report.build(result, {}, share_in="C0GENERAL", period_text="2026-Q2")

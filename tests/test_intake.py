@@ -35,11 +35,21 @@ def incidents_titled(db, title: str) -> list[Incident]:
         return list(session.scalars(select(Incident).where(Incident.title == title)))
 
 
-def left_by_a_dead_process(db, surface: str, body: str, *, user: str, received_at: dt.datetime,
-                           state: InboxState = InboxState.PENDING) -> intake.Held:
+def left_by_a_dead_process(
+    db, surface: str, body: str, *, user: str, received_at: dt.datetime, state: InboxState = InboxState.PENDING
+) -> intake.Held:
     """A request stored (and acknowledged) by a process that then died: its lease has run out."""
-    held = intake.store(db, surface=surface, key=intake.dedup_key(surface, body), raw_body=body, content_type=FORM,
-                        user_id=user, worker="gone-host:4242:deadbeef", now=received_at, lease=LEASE)
+    held = intake.store(
+        db,
+        surface=surface,
+        key=intake.dedup_key(surface, body),
+        raw_body=body,
+        content_type=FORM,
+        user_id=user,
+        worker="gone-host:4242:deadbeef",
+        now=received_at,
+        lease=LEASE,
+    )
     assert held is not None
     if state is not InboxState.PENDING:
         with db.unit_of_work() as session:
@@ -56,10 +66,31 @@ def state_of(db, row_id: int) -> InboxState:
 def test_two_replicas_racing_to_take_over_win_each_request_exactly_once(db):
     start = dt.datetime(2026, 6, 22, 14, 0, tzinfo=dt.UTC)
     for round_ in range(3):
-        dead = [intake.store(db, surface="command", key=f"k{round_}-{n}", raw_body="text=x", content_type=FORM,
-                             user_id=ANN, worker="dead", now=start, lease=LEASE) for n in range(40)]
-        alive = intake.store(db, surface="command", key=f"alive{round_}", raw_body="text=y", content_type=FORM,
-                             user_id=ANN, worker="alive", now=start + LEASE, lease=LEASE)
+        dead = [
+            intake.store(
+                db,
+                surface="command",
+                key=f"k{round_}-{n}",
+                raw_body="text=x",
+                content_type=FORM,
+                user_id=ANN,
+                worker="dead",
+                now=start,
+                lease=LEASE,
+            )
+            for n in range(40)
+        ]
+        alive = intake.store(
+            db,
+            surface="command",
+            key=f"alive{round_}",
+            raw_body="text=y",
+            content_type=FORM,
+            user_id=ANN,
+            worker="alive",
+            now=start + LEASE,
+            lease=LEASE,
+        )
         now = start + LEASE + dt.timedelta(seconds=1)  # the dead ones' leases ran out; the live one's did not
         barrier = threading.Barrier(2)
         won: dict[str, list[int]] = {}
@@ -92,13 +123,28 @@ def test_a_request_of_a_process_that_died_on_this_host_is_taken_over_before_its_
     here = f"{host}:{namespace}"
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait()  # a process of this host that is gone
-    holders = {"dead": f"{here}:{finished.pid}:0001", "alive": f"{here}:{os.getppid()}:0002",
-               "this process, another runtime": f"{here}:{os.getpid()}:0003",
-               "this process, an earlier life": f"{here}:{os.getpid()}:0004",
-               "another host": f"elsewhere:{namespace}:{finished.pid}:0005",
-               "another pid namespace": f"{host}:1{namespace}:{finished.pid}:0006"}
-    stored = {name: intake.store(db, surface="command", key=name, raw_body="text=x", content_type=FORM, user_id=ANN,
-                                 worker=worker, now=t0, lease=LEASE) for name, worker in holders.items()}
+    holders = {
+        "dead": f"{here}:{finished.pid}:0001",
+        "alive": f"{here}:{os.getppid()}:0002",
+        "this process, another runtime": f"{here}:{os.getpid()}:0003",
+        "this process, an earlier life": f"{here}:{os.getpid()}:0004",
+        "another host": f"elsewhere:{namespace}:{finished.pid}:0005",
+        "another pid namespace": f"{host}:1{namespace}:{finished.pid}:0006",
+    }
+    stored = {
+        name: intake.store(
+            db,
+            surface="command",
+            key=name,
+            raw_body="text=x",
+            content_type=FORM,
+            user_id=ANN,
+            worker=worker,
+            now=t0,
+            lease=LEASE,
+        )
+        for name, worker in holders.items()
+    }
     keeper = intake.LeaseKeeper(db, holders["this process, another runtime"], lambda: t0, LEASE).start()
     try:
         taken = intake.take_over_stale(db, me, now=t0 + dt.timedelta(seconds=1), lease=LEASE)  # no lease ran out
@@ -109,14 +155,32 @@ def test_a_request_of_a_process_that_died_on_this_host_is_taken_over_before_its_
 
 def test_a_slow_process_whose_request_was_taken_over_cannot_commit_its_effect(db):
     t0 = dt.datetime(2026, 6, 22, 14, 0, tzinfo=dt.UTC)
-    slow = intake.store(db, surface="command", key="slow", raw_body="text=x", content_type=FORM, user_id=ANN,
-                        worker="slow", now=t0, lease=LEASE)
+    slow = intake.store(
+        db,
+        surface="command",
+        key="slow",
+        raw_body="text=x",
+        content_type=FORM,
+        user_id=ANN,
+        worker="slow",
+        now=t0,
+        lease=LEASE,
+    )
     [taken] = intake.take_over_stale(db, "fast", now=t0 + LEASE, lease=LEASE)
 
     def effect(held: intake.Held, period: str) -> None:
         with intake.working_on(held), db.unit_of_work() as session:
-            session.add(NudgeClaim(kind="weekly", channel_id="C1", period=period, status="sent", claimed_by="x",
-                                   lease_until=t0, attempts=1))
+            session.add(
+                NudgeClaim(
+                    kind="weekly",
+                    channel_id="C1",
+                    period=period,
+                    status="sent",
+                    claimed_by="x",
+                    lease_until=t0,
+                    attempts=1,
+                )
+            )
             intake.complete_in(session)
 
     with pytest.raises(intake.LeaseLost):
@@ -150,8 +214,9 @@ def test_a_command_a_stopped_process_left_is_carried_out_once_and_its_author_ans
 def test_a_command_whose_effect_was_in_is_only_confirmed_to_its_author(bot, db, clock, standin):
     channel = declare(bot)
     body, response_url = bot.command_body("timeline 14:05 UTC cache flushed", user=ANN, channel=channel)
-    left = left_by_a_dead_process(db, "command", body, user=ANN, received_at=clock.now() - dt.timedelta(minutes=2),
-                                  state=InboxState.ANSWERING)
+    left = left_by_a_dead_process(
+        db, "command", body, user=ANN, received_at=clock.now() - dt.timedelta(minutes=2), state=InboxState.ANSWERING
+    )
     take_over_intake(bot.runtime)
     token = response_url.rsplit("/", 1)[-1]
     [reply] = standin.wait_for_responses(1, where=lambda r: r.token == token)
@@ -194,8 +259,13 @@ def test_a_re_delivered_event_is_stored_and_carried_out_once(bot, db, standin):
     channel = declare(bot)
     ts = standin.add_message(channel, user=BOB, text="pool exhausted")
     standin.react(channel, ts, "pushpin", user=BOB)
-    event = {"type": "reaction_added", "user": BOB, "reaction": "pushpin", "item_user": BOB,
-             "item": {"type": "message", "channel": channel, "ts": ts}}
+    event = {
+        "type": "reaction_added",
+        "user": BOB,
+        "reaction": "pushpin",
+        "item_user": BOB,
+        "item": {"type": "message", "channel": channel, "ts": ts},
+    }
     responses = [bot.event(event, event_id="Ev0PIN1"), bot.event(event, event_id="Ev0PIN1", retry_num=1)]
     assert [r.status_code for r in responses] == [200, 200]
     bot.settle()
@@ -207,7 +277,9 @@ def test_a_re_delivered_event_is_stored_and_carried_out_once(bot, db, standin):
     bot.event({"type": "message", "channel": channel, "user": BOB, "text": "chatter", "ts": "1.2"})
     bot.settle()
     with db.unit_of_work() as session:
-        assert session.scalar(select(func.count()).select_from(InboxRequest).where(InboxRequest.surface == "event")) == 1
+        assert (
+            session.scalar(select(func.count()).select_from(InboxRequest).where(InboxRequest.surface == "event")) == 1
+        )
 
 
 # -- visible acknowledgements and twins -----------------------------------------------------------
@@ -251,8 +323,12 @@ def test_a_second_identical_declare_within_a_minute_says_already_declaring(bot, 
 def test_identical_declares_at_once_open_one_incident(bot, db, standin):
     standin.delays["conversations.create"] = 1.0
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda _: bot.command("declare Queue backlog sev1", user=CAROL, channel="C0GENERAL",
-                                                      wait=False), range(8)))
+        results = list(
+            pool.map(
+                lambda _: bot.command("declare Queue backlog sev1", user=CAROL, channel="C0GENERAL", wait=False),
+                range(8),
+            )
+        )
     acks = sorted(r.http.text for r in results)
     assert acks.count("Declaring *Queue backlog*…") == 1, acks
     assert sum("already declaring" in a for a in acks) == 7
@@ -281,8 +357,14 @@ def test_every_stored_request_is_settled_so_nothing_is_carried_out_twice(bot, db
     with db.unit_of_work() as session:  # enough entries for a second page of the timeline
         incident = session.scalar(select(Incident))
         for i in range(400):
-            timeline.add_entry(session, incident, text=f"filler {i:03d} " + "x" * 60, author=ANN,
-                               occurred_at=clock.now() - dt.timedelta(hours=2, seconds=i), recorded_at=clock.now())
+            timeline.add_entry(
+                session,
+                incident,
+                text=f"filler {i:03d} " + "x" * 60,
+                author=ANN,
+                occurred_at=clock.now() - dt.timedelta(hours=2, seconds=i),
+                recorded_at=clock.now(),
+            )
     listing = bot.command("timeline", user=ANN, channel=channel)
     _, click_url = bot.click(listing.first, "timeline_page_next", user=ANN, channel=channel)
     standin.wait_for_responses(1, where=lambda r: click_url.endswith(r.token))
@@ -315,7 +397,8 @@ def test_every_stored_request_is_settled_so_nothing_is_carried_out_twice(bot, db
 
 
 def test_without_a_database_a_command_is_told_nothing_was_done_and_an_event_is_left_for_slack_to_resend(
-        standin, clock, tmp_path):
+    standin, clock, tmp_path
+):
     from bot.db import Database
     from tests.conftest import bot_settings
     from tests.harness import BotUnderTest
@@ -326,8 +409,13 @@ def test_without_a_database_a_command_is_told_nothing_was_done_and_an_event_is_l
         result = down.command("declare Checkout 503s", user=ANN, channel="C0GENERAL", wait=False)
         assert result.http.status_code == 200
         assert "nothing was done" in result.http.json()["text"]
-        event = {"type": "reaction_added", "user": BOB, "reaction": "pushpin", "item_user": BOB,
-                 "item": {"type": "message", "channel": "C0GENERAL", "ts": "1.2"}}
+        event = {
+            "type": "reaction_added",
+            "user": BOB,
+            "reaction": "pushpin",
+            "item_user": BOB,
+            "item": {"type": "message", "channel": "C0GENERAL", "ts": "1.2"},
+        }
         assert down.event(event).status_code == 503  # Slack re-sends it later
         down.settle()
         assert standin.calls_to("conversations.create") == [] and standin.responses == []

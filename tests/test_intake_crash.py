@@ -23,8 +23,11 @@ KILL_AFTER_ACKS = 30
 
 def entry_counts(db) -> dict[str, int]:
     with db.unit_of_work() as session:
-        rows = session.execute(select(TimelineEntry.text, func.count()).where(TimelineEntry.text.like("crash drill %"))
-                               .group_by(TimelineEntry.text)).all()
+        rows = session.execute(
+            select(TimelineEntry.text, func.count())
+            .where(TimelineEntry.text.like("crash drill %"))
+            .group_by(TimelineEntry.text)
+        ).all()
     return {text: n for text, n in rows}
 
 
@@ -98,8 +101,9 @@ def test_acknowledged_commands_survive_a_kill_9_mid_burst_exactly_once_and_are_a
             said = answers(standin, url)
             assert any("Added" in text or "Done:" in text for text in said), (n, said)
         with db.unit_of_work() as session:
-            open_rows = session.scalar(select(func.count()).select_from(InboxRequest)
-                                       .where(InboxRequest.state != InboxState.DONE))
+            open_rows = session.scalar(
+                select(func.count()).select_from(InboxRequest).where(InboxRequest.state != InboxState.DONE)
+            )
         assert open_rows == 0
     finally:
         first.stop()

@@ -12,7 +12,14 @@ from bot.postmortem import publish
 from tests.conftest import ANN, BOB
 from tests.harness import reply_text
 from tests.postmortem_steps import (
-    at, close_and_wait, draft_files, headlines, run, seed_incident, wait_for_headline, wait_until_settled,
+    at,
+    close_and_wait,
+    draft_files,
+    headlines,
+    run,
+    seed_incident,
+    wait_for_headline,
+    wait_until_settled,
 )
 
 CLOSED = at(14, 48)
@@ -26,7 +33,9 @@ def closed_incident(bot) -> str:
 
 def test_an_entry_added_after_close_is_in_the_draft_once_changes_settle_and_its_author_is_told(bot, db):
     channel = closed_incident(bot)
-    reply = run(bot, CLOSED + dt.timedelta(seconds=5), "timeline 14:46 Cache warmed up again", user=ANN, channel=channel)
+    reply = run(
+        bot, CLOSED + dt.timedelta(seconds=5), "timeline 14:46 Cache warmed up again", user=ANN, channel=channel
+    )
     assert "the postmortem draft is re-rendered with this about 20 seconds after the last change" in reply
     assert "Cache warmed up again" not in draft_files(bot, channel)[-1]
 
@@ -46,8 +55,14 @@ def test_an_entry_added_after_close_is_in_the_draft_once_changes_settle_and_its_
 
 def test_a_burst_of_late_changes_makes_one_new_draft_with_all_of_them(bot, db):
     channel = closed_incident(bot)
-    for second, command in enumerate(["timeline 14:44 Pool size raised", "cause Pool limit was never load tested",
-                                      "action Add a pool saturation alert <@U0BOB> by Jul 3", "went-well Fast rollback"]):
+    for second, command in enumerate(
+        [
+            "timeline 14:44 Pool size raised",
+            "cause Pool limit was never load tested",
+            "action Add a pool saturation alert <@U0BOB> by Jul 3",
+            "went-well Fast rollback",
+        ]
+    ):
         run(bot, CLOSED + dt.timedelta(seconds=10 * second), command, user=BOB, channel=channel)
         bot.clock.set(CLOSED + dt.timedelta(seconds=10 * second + 5))
         publish.retry_due(bot.runtime)  # the job ticks meanwhile: nothing yet, changes keep coming
@@ -56,7 +71,12 @@ def test_a_burst_of_late_changes_makes_one_new_draft_with_all_of_them(bot, db):
     publish.retry_due(bot.runtime)
     files = draft_files(bot, channel)
     assert len(files) == 2
-    for words in ("Pool size raised", "Pool limit was never load tested", "Add a pool saturation alert", "Fast rollback"):
+    for words in (
+        "Pool size raised",
+        "Pool limit was never load tested",
+        "Add a pool saturation alert",
+        "Fast rollback",
+    ):
         assert words in files[-1]
 
 
@@ -90,10 +110,14 @@ def test_an_update_at_the_limit_is_posted_whole(bot, db, standin):
     text = ("Rolled back, drained the queue; " * 100)[:2799] + "!"
     reply = run(bot, CLOSED, f"update {text}", user=ANN, channel=channel)
     assert "Posted and added to the timeline" in reply
-    [post] = [c for c in standin.calls_to("chat.postMessage")
-              if "Status update" in str(c.params.get("text")) and not c.failed]
-    shown = reply_text(standin.message(channel, [m for m in standin.messages[channel]
-                                                 if "Status update" in (m.get("text") or "")][0]["ts"]))
+    [post] = [
+        c for c in standin.calls_to("chat.postMessage") if "Status update" in str(c.params.get("text")) and not c.failed
+    ]
+    shown = reply_text(
+        standin.message(
+            channel, [m for m in standin.messages[channel] if "Status update" in (m.get("text") or "")][0]["ts"]
+        )
+    )
     assert text in shown
     assert post.params["blocks"]
 
@@ -105,8 +129,9 @@ def test_entries_that_race_the_close_reach_the_draft(bot, db, standin):
     bot.clock.set(CLOSED)
     close = bot.command("close 14:47 Metrics normal", user=ANN, channel=channel, wait=False)
     standin.wait_for("files.getUploadURLExternal", where=lambda c: True)  # rendering is done, uploading
-    racing = [bot.command(f"timeline 14:4{i} racing entry {i}", user=BOB, channel=channel, wait=False)
-              for i in range(5)]
+    racing = [
+        bot.command(f"timeline 14:4{i} racing entry {i}", user=BOB, channel=channel, wait=False) for i in range(5)
+    ]
     for result in racing:
         result.wait()
     close.wait()

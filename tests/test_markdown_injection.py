@@ -47,8 +47,12 @@ def test_block_syntax_in_user_text_stays_text_inside_its_section(bot, db, standi
     run(bot, at(14, 44), f"timeline 14:30 ran on the box:\n{pasted}", user=ANN, channel=channel)
     run(bot, at(14, 44), "cause ## Action items", channel=channel)
     # quoted whole by the wording review (a person as a cause), pasted lines and all
-    run(bot, at(14, 44), "cause <@U0IVAN|ivan> pushed the config\n## Action items\n# systemctl restart checkout",
-        channel=channel)
+    run(
+        bot,
+        at(14, 44),
+        "cause <@U0IVAN|ivan> pushed the config\n## Action items\n# systemctl restart checkout",
+        channel=channel,
+    )
     run(bot, at(14, 44), "went-well 1. y", channel=channel)
     run(bot, at(14, 44), "action Check | host | state | on the pool <@U0ANN> by Jun 30", channel=channel)
     _, _, markdown = close_and_wait(bot, channel, at(14, 48), "close 14:47 Metrics normal")
@@ -68,7 +72,7 @@ def test_block_syntax_in_user_text_stays_text_inside_its_section(bot, db, standi
         # shown as written, inside the timeline's list item
         assert "# systemctl restart checkout" in html
         assert "| host | state |" in html and "1. y" in html and "- x" in html and "```" in html
-        timeline_item = html[html.index("ran on the box"):]
+        timeline_item = html[html.index("ran on the box") :]
         assert timeline_item.index("# systemctl restart checkout") < timeline_item.index("</li>")
     assert parsed(markdown)[0] == parsed(canvas)[0]
 

@@ -24,23 +24,39 @@ POSTED_TS = f"{int(POSTED.timestamp())}.000200"
 
 
 # -- what Slack sends ----------------------------------------------------------------------------
-def reaction_event(kind: str, *, user: str, channel: str, ts: str, item_user: str | None, reaction: str = "pushpin") -> dict:
+def reaction_event(
+    kind: str, *, user: str, channel: str, ts: str, item_user: str | None, reaction: str = "pushpin"
+) -> dict:
     event = {
-        "type": kind, "user": user, "reaction": reaction,
-        "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": f"{time.time():.6f}",
+        "type": kind,
+        "user": user,
+        "reaction": reaction,
+        "item": {"type": "message", "channel": channel, "ts": ts},
+        "event_ts": f"{time.time():.6f}",
     }
     if item_user:
         event["item_user"] = item_user
     return event
 
 
-def pin(bot: BotUnderTest, channel: str, ts: str, *, user: str, reaction: str = "pushpin",
-        event_id: str | None = None, retry_num: int | None = None):
+def pin(
+    bot: BotUnderTest,
+    channel: str,
+    ts: str,
+    *,
+    user: str,
+    reaction: str = "pushpin",
+    event_id: str | None = None,
+    retry_num: int | None = None,
+):
     """A person adds a pin reaction: Slack's state changes, then the event arrives."""
     bot.standin.react(channel, ts, reaction, user=user)
     author = bot.standin.message(channel, ts).get("user")
-    response = bot.event(reaction_event("reaction_added", user=user, channel=channel, ts=ts, item_user=author,
-                                        reaction=reaction), event_id=event_id, retry_num=retry_num)
+    response = bot.event(
+        reaction_event("reaction_added", user=user, channel=channel, ts=ts, item_user=author, reaction=reaction),
+        event_id=event_id,
+        retry_num=retry_num,
+    )
     assert response.status_code == 200, response.text
     return response
 
@@ -48,33 +64,52 @@ def pin(bot: BotUnderTest, channel: str, ts: str, *, user: str, reaction: str = 
 def unpin(bot: BotUnderTest, channel: str, ts: str, *, user: str, reaction: str = "pushpin"):
     bot.standin.unreact(channel, ts, reaction, user=user)
     author = bot.standin.message(channel, ts).get("user")
-    response = bot.event(reaction_event("reaction_removed", user=user, channel=channel, ts=ts, item_user=author,
-                                        reaction=reaction))
+    response = bot.event(
+        reaction_event("reaction_removed", user=user, channel=channel, ts=ts, item_user=author, reaction=reaction)
+    )
     assert response.status_code == 200, response.text
     return response
 
 
 def edit(bot: BotUnderTest, channel: str, ts: str, text: str):
     previous, current = bot.standin.edit_message(channel, ts, text)
-    event = {"type": "message", "subtype": "message_changed", "hidden": True, "channel": channel,
-             "ts": f"{time.time():.6f}", "message": current, "previous_message": previous}
+    event = {
+        "type": "message",
+        "subtype": "message_changed",
+        "hidden": True,
+        "channel": channel,
+        "ts": f"{time.time():.6f}",
+        "message": current,
+        "previous_message": previous,
+    }
     return bot.event(event)
 
 
 def delete(bot: BotUnderTest, channel: str, ts: str):
     previous = bot.standin.delete_message(channel, ts)
-    event = {"type": "message", "subtype": "message_deleted", "hidden": True, "channel": channel,
-             "ts": f"{time.time():.6f}", "deleted_ts": ts, "previous_message": previous}
+    event = {
+        "type": "message",
+        "subtype": "message_deleted",
+        "hidden": True,
+        "channel": channel,
+        "ts": f"{time.time():.6f}",
+        "deleted_ts": ts,
+        "previous_message": previous,
+    }
     return bot.event(event)
 
 
 def shortcut_payload(bot: BotUnderTest, channel: str, ts: str, *, user: str, channel_name: str = "general") -> dict:
     return {
-        "type": "message_action", "callback_id": "add_to_incident_timeline",
-        "trigger_id": f"trigger-{time.monotonic_ns()}", "response_url": bot.standin.response_url(),
+        "type": "message_action",
+        "callback_id": "add_to_incident_timeline",
+        "trigger_id": f"trigger-{time.monotonic_ns()}",
+        "response_url": bot.standin.response_url(),
         "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
-        "channel": {"id": channel, "name": channel_name}, "message_ts": ts,
-        "message": bot.standin.message(channel, ts), "action_ts": f"{time.time():.6f}",
+        "channel": {"id": channel, "name": channel_name},
+        "message_ts": ts,
+        "message": bot.standin.message(channel, ts),
+        "action_ts": f"{time.time():.6f}",
     }
 
 
@@ -86,13 +121,20 @@ def replies_to(bot: BotUnderTest, response_url: str, count: int = 1) -> list[str
 
 def submission_payload(view: dict, *, user: str, incident_id: int | None, when: str = "", note: str = "") -> dict:
     values = {
-        "incident": {"incident_choice": {"type": "static_select", "selected_option": (
-            {"text": {"type": "plain_text", "text": "x"}, "value": str(incident_id)} if incident_id else None)}},
+        "incident": {
+            "incident_choice": {
+                "type": "static_select",
+                "selected_option": (
+                    {"text": {"type": "plain_text", "text": "x"}, "value": str(incident_id)} if incident_id else None
+                ),
+            }
+        },
         "when": {"when_text": {"type": "plain_text_input", "value": when or None}},
         "note": {"note_text": {"type": "plain_text_input", "value": note or None}},
     }
     return {
-        "type": "view_submission", "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
+        "type": "view_submission",
+        "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
         "trigger_id": f"trigger-{time.monotonic_ns()}",
         "view": {**view, "state": {"values": values}},
     }
@@ -123,8 +165,12 @@ def marks(bot: BotUnderTest, channel: str, ts: str) -> list[str]:
 
 
 def wait_for_mark(bot: BotUnderTest, channel: str, ts: str, count: int = 1) -> None:
-    bot.standin.wait_for("reactions.add", count=count, timeout=10,
-                         where=lambda c: c.params.get("timestamp") == ts and c.params.get("channel") == channel)
+    bot.standin.wait_for(
+        "reactions.add",
+        count=count,
+        timeout=10,
+        where=lambda c: c.params.get("timestamp") == ts and c.params.get("channel") == channel,
+    )
 
 
 def shown_timeline(bot: BotUnderTest, channel: str) -> str:
@@ -188,8 +234,11 @@ def test_retries_and_a_second_persons_pin_still_give_one_entry(bot, incident):
     pin(bot, incident, ts, user=ANN, event_id="EvPIN1")
     author = bot.standin.message(incident, ts)["user"]
     for retry in (1, 2, 3):
-        bot.event(reaction_event("reaction_added", user=ANN, channel=incident, ts=ts, item_user=author),
-                  event_id="EvPIN1", retry_num=retry)
+        bot.event(
+            reaction_event("reaction_added", user=ANN, channel=incident, ts=ts, item_user=author),
+            event_id="EvPIN1",
+            retry_num=retry,
+        )
     pin(bot, incident, ts, user=CAROL, reaction="round_pushpin")  # not a pin reaction by default
     pin(bot, incident, ts, user=BOB)
     bot.settle()
@@ -213,8 +262,13 @@ def test_concurrent_deliveries_from_two_replicas_give_one_entry(make_bot, standi
         event = reaction_event("reaction_added", user=user, channel=incident, ts=ts, item_user=BOB)
         return bot.event(event, event_id=f"Ev{ts}{user}", retry_num=retry).status_code
 
-    jobs = [(bot, ts, user, retry) for ts in messages for user in (ANN, CAROL) for bot in (first, second)
-            for retry in (None, 1, 2)]
+    jobs = [
+        (bot, ts, user, retry)
+        for ts in messages
+        for user in (ANN, CAROL)
+        for bot in (first, second)
+        for retry in (None, 1, 2)
+    ]
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         statuses = list(pool.map(deliver, jobs))
     first.settle()
@@ -234,8 +288,9 @@ def test_a_duplicate_insert_that_loses_the_race_is_a_no_op_inside_the_transactio
         session.add(incident)
         session.flush()
         message = message_capture.CapturedMessage("CINC", POSTED_TS, BOB, "first words")
-        won = message_capture.import_message(session, incident, message, source=EntrySource.REACTION, by=ANN,
-                                             now=clock.now(), permalink=None)
+        won = message_capture.import_message(
+            session, incident, message, source=EntrySource.REACTION, by=ANN, now=clock.now(), permalink=None
+        )
         incident_id = incident.id
 
     real_find = message_capture.find_import
@@ -248,8 +303,15 @@ def test_a_duplicate_insert_that_loses_the_race_is_a_no_op_inside_the_transactio
     monkeypatch.setattr(message_capture, "find_import", missing_once)
     with db.unit_of_work() as session:
         incident = session.get(Incident, incident_id)
-        lost = message_capture.import_message(session, incident, message, source=EntrySource.REACTION, by=CAROL,
-                                              now=clock.now(), permalink="https://example.slack.com/x")
+        lost = message_capture.import_message(
+            session,
+            incident,
+            message,
+            source=EntrySource.REACTION,
+            by=CAROL,
+            now=clock.now(),
+            permalink="https://example.slack.com/x",
+        )
         # the transaction is still usable after the caught duplicate
         timeline.add_system_entry(session, incident, "still writable", author=ANN, now=clock.now())
 
@@ -284,8 +346,9 @@ def test_the_bots_own_messages_are_not_imported(bot, incident):
 
 def test_another_bots_alert_can_be_pinned(bot, incident):
     with bot.standin._lock:
-        alert = bot.standin._store_message(incident, {"bot_id": "BGRAFANA", "subtype": "bot_message",
-                                                      "text": "[FIRING] checkout 5xx > 5%"})["ts"]
+        alert = bot.standin._store_message(
+            incident, {"bot_id": "BGRAFANA", "subtype": "bot_message", "text": "[FIRING] checkout 5xx > 5%"}
+        )["ts"]
 
     pin(bot, incident, alert, user=ANN)
     wait_for_mark(bot, incident, alert)
@@ -301,7 +364,9 @@ def test_a_pin_where_the_bot_is_not_a_member_says_how_to_add_it(bot, incident):
         bot.standin.channels[incident]["members"].discard("UBOT")
 
     pin(bot, incident, ts, user=ANN)
-    posted = bot.standin.wait_for("chat.postMessage", timeout=10, where=lambda c: str(c.params.get("channel", "")).startswith("D"))
+    posted = bot.standin.wait_for(
+        "chat.postMessage", timeout=10, where=lambda c: str(c.params.get("channel", "")).startswith("D")
+    )
 
     assert "/invite @incident-bot" in posted[-1].params["text"]
     assert imported(bot, incident, ts) == []
@@ -354,8 +419,11 @@ def test_a_late_or_retried_pin_event_for_a_pin_already_taken_away_adds_nothing(b
     unpin(bot, incident, ts, user=CAROL)
     bot.standin.wait_for("reactions.remove", timeout=10)
     bot.settle()
-    bot.event(reaction_event("reaction_added", user=CAROL, channel=incident, ts=ts, item_user=BOB),
-              event_id="EvPIN1", retry_num=2)
+    bot.event(
+        reaction_event("reaction_added", user=CAROL, channel=incident, ts=ts, item_user=BOB),
+        event_id="EvPIN1",
+        retry_num=2,
+    )
     bot.settle()
     [entry] = imported(bot, incident, ts)
     assert entry.removed_at is not None and history_actions(bot, entry.id) == ["unpinned"]
@@ -471,8 +539,11 @@ def test_the_shortcut_elsewhere_opens_a_modal_and_its_submission_adds_the_messag
     assert [o["value"] for o in options] == [str(incident_id_of(bot, incident))]
 
     # ANN is in Europe/Berlin: 16:05 there is 14:05 UTC
-    submitted = bot.interaction(submission_payload(view, user=ANN, incident_id=incident_id_of(bot, incident),
-                                                   when="16:05", note="check with payments vendor"))
+    submitted = bot.interaction(
+        submission_payload(
+            view, user=ANN, incident_id=incident_id_of(bot, incident), when="16:05", note="check with payments vendor"
+        )
+    )
     assert submitted.status_code == 200 and not submitted.text
     [reply] = replies_to(bot, payload["response_url"])
 
@@ -508,8 +579,9 @@ def test_a_modal_with_a_bad_time_shows_the_error_in_the_modal_and_stores_nothing
     view = next(iter(bot.standin.views.values()))
 
     for bad in ("25:99", "after lunch"):
-        response = bot.interaction(submission_payload(view, user=ANN, incident_id=incident_id_of(bot, incident),
-                                                      when=bad))
+        response = bot.interaction(
+            submission_payload(view, user=ANN, incident_id=incident_id_of(bot, incident), when=bad)
+        )
         body = json.loads(response.text)
         assert body["response_action"] == "errors"
         assert "14:05" in body["errors"]["when"] and len(body["errors"]["when"]) <= 150
@@ -557,15 +629,37 @@ def test_the_shortcut_on_the_bots_own_message_adds_nothing(bot, incident):
 
 
 # -- events the bot does not act on -----------------------------------------------------------------
-@pytest.mark.parametrize("event", [
-    {"type": "member_joined_channel", "user": "U0BOB", "channel": "C0GENERAL"},
-    {"type": "message", "channel": "C0GENERAL", "user": "U0BOB", "text": "hi", "ts": "1.000001"},
-    {"type": "message", "subtype": "channel_join", "channel": "C0GENERAL", "user": "U0BOB", "text": "joined", "ts": "1.000002"},
-    {"type": "message", "subtype": "bot_message", "channel": "C0GENERAL", "bot_id": "BX", "text": "x", "ts": "1.000003"},
-    {"type": "reaction_added", "user": "U0BOB", "reaction": "pushpin", "item": {"type": "file", "file": "F1"}},
-    {"type": "reaction_removed", "user": "U0BOB", "reaction": "tada",
-     "item": {"type": "message", "channel": "C0GENERAL", "ts": "1.000004"}},
-], ids=["member_joined", "message", "channel_join", "bot_message", "reaction_on_file", "other_reaction_removed"])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "member_joined_channel", "user": "U0BOB", "channel": "C0GENERAL"},
+        {"type": "message", "channel": "C0GENERAL", "user": "U0BOB", "text": "hi", "ts": "1.000001"},
+        {
+            "type": "message",
+            "subtype": "channel_join",
+            "channel": "C0GENERAL",
+            "user": "U0BOB",
+            "text": "joined",
+            "ts": "1.000002",
+        },
+        {
+            "type": "message",
+            "subtype": "bot_message",
+            "channel": "C0GENERAL",
+            "bot_id": "BX",
+            "text": "x",
+            "ts": "1.000003",
+        },
+        {"type": "reaction_added", "user": "U0BOB", "reaction": "pushpin", "item": {"type": "file", "file": "F1"}},
+        {
+            "type": "reaction_removed",
+            "user": "U0BOB",
+            "reaction": "tada",
+            "item": {"type": "message", "channel": "C0GENERAL", "ts": "1.000004"},
+        },
+    ],
+    ids=["member_joined", "message", "channel_join", "bot_message", "reaction_on_file", "other_reaction_removed"],
+)
 def test_events_the_bot_ignores_are_acknowledged(bot, event):
     assert bot.event(event).status_code == 200
     bot.settle()
@@ -579,8 +673,14 @@ def test_a_messages_ts_is_the_instant_it_was_posted_to_the_microsecond():
 
 
 def test_entry_text_undoes_slacks_escaping_keeps_mentions_and_lists_file_links():
-    message = {"text": "<@U0BOB> saw 5xx &gt; 5% &amp; rising", "files": [
-        {"permalink": "https://example.slack.com/files/U1/F1/a.png"}, {"url_private": "https://files.slack.com/F2/b.log"}, {}]}
+    message = {
+        "text": "<@U0BOB> saw 5xx &gt; 5% &amp; rising",
+        "files": [
+            {"permalink": "https://example.slack.com/files/U1/F1/a.png"},
+            {"url_private": "https://files.slack.com/F2/b.log"},
+            {},
+        ],
+    }
     assert message_capture.entry_text(message) == (
         "<@U0BOB> saw 5xx > 5% & rising\nhttps://example.slack.com/files/U1/F1/a.png\nhttps://files.slack.com/F2/b.log"
     )
@@ -589,17 +689,22 @@ def test_entry_text_undoes_slacks_escaping_keeps_mentions_and_lists_file_links()
 
 def test_a_message_stays_pinned_while_anyone_but_the_bot_has_a_pin_on_it():
     pins = ("pushpin", "round_pushpin")
-    assert not message_capture.still_pinned({"reactions": [{"name": "pushpin", "users": ["UBOT"], "count": 1}]},
-                                            pins, bot_user_id="UBOT")
-    assert not message_capture.still_pinned({"reactions": [{"name": "eyes", "users": [ANN], "count": 1}]},
-                                            pins, bot_user_id="UBOT")
-    assert message_capture.still_pinned({"reactions": [{"name": "round_pushpin", "users": [BOB], "count": 1}]},
-                                        pins, bot_user_id="UBOT")
+    assert not message_capture.still_pinned(
+        {"reactions": [{"name": "pushpin", "users": ["UBOT"], "count": 1}]}, pins, bot_user_id="UBOT"
+    )
+    assert not message_capture.still_pinned(
+        {"reactions": [{"name": "eyes", "users": [ANN], "count": 1}]}, pins, bot_user_id="UBOT"
+    )
+    assert message_capture.still_pinned(
+        {"reactions": [{"name": "round_pushpin", "users": [BOB], "count": 1}]}, pins, bot_user_id="UBOT"
+    )
     # Slack lists only some of the users on a popular reaction; the count tells the rest
-    assert message_capture.still_pinned({"reactions": [{"name": "pushpin", "users": ["UBOT"], "count": 40}]},
-                                        pins, bot_user_id="UBOT")
-    assert message_capture.still_pinned({"reactions": [{"name": "pushpin::skin-tone-3", "users": [ANN], "count": 1}]},
-                                        pins, bot_user_id="UBOT")
+    assert message_capture.still_pinned(
+        {"reactions": [{"name": "pushpin", "users": ["UBOT"], "count": 40}]}, pins, bot_user_id="UBOT"
+    )
+    assert message_capture.still_pinned(
+        {"reactions": [{"name": "pushpin::skin-tone-3", "users": [ANN], "count": 1}]}, pins, bot_user_id="UBOT"
+    )
 
 
 def test_own_messages_are_the_bots_user_or_bot_id_not_every_bot():
@@ -611,7 +716,9 @@ def test_own_messages_are_the_bots_user_or_bot_id_not_every_bot():
 
 
 def test_events_the_bot_does_not_subscribe_to_are_acknowledged_not_404(bot):
-    for event in ({"type": "app_mention", "user": ANN, "text": "<@UBOT> hi", "channel": "C0GENERAL", "ts": "1.1"},
-                  {"type": "channel_archive", "channel": "C0GENERAL", "user": ANN},
-                  {"type": "member_left_channel", "user": ANN, "channel": "C0GENERAL"}):
+    for event in (
+        {"type": "app_mention", "user": ANN, "text": "<@UBOT> hi", "channel": "C0GENERAL", "ts": "1.1"},
+        {"type": "channel_archive", "channel": "C0GENERAL", "user": ANN},
+        {"type": "member_left_channel", "user": ANN, "channel": "C0GENERAL"},
+    ):
         assert bot.event(event).status_code == 200, event["type"]

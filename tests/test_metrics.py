@@ -76,8 +76,11 @@ def test_slack_errors_are_counted_by_method_and_code(bot, standin):
     bot.command("declare Not allowed here", user=ANN, channel="C0GENERAL")
     after = scrape(bot)
     key = {"method": "conversations.create", "error": "restricted_action"}
-    assert value(after, "incident_bot_slack_api_calls_total", **key) - value(
-        before, "incident_bot_slack_api_calls_total", **key) == 1
+    assert (
+        value(after, "incident_bot_slack_api_calls_total", **key)
+        - value(before, "incident_bot_slack_api_calls_total", **key)
+        == 1
+    )
 
 
 def test_gauges_show_open_incidents_and_open_and_overdue_action_items(bot, clock):
@@ -120,8 +123,10 @@ def test_metrics_token_is_required_as_a_bearer_token_when_set(make_bot):
     assert bot.get("/metrics").status_code == 401
     wrong = bot._http.get(f"{bot.url}/metrics", headers={"Authorization": "Bearer " + "x" * 24})
     assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
-    assert "incident_bot_requests_total" in bot._http.get(
-        f"{bot.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    assert (
+        "incident_bot_requests_total"
+        in bot._http.get(f"{bot.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    )
     assert bot.get("/healthz").status_code == 200  # health stays open to the orchestrator
 
 
@@ -155,9 +160,17 @@ scrape_configs:
       - targets: ["{target}"]
 """)
     port = _free_port()
-    server = subprocess.Popen([binary, f"--config.file={tmp_path / 'prometheus.yml'}",
-                               f"--storage.tsdb.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         query = 'incident_bot_subcommands_total{subcommand="timeline",outcome="ok"}'
         deadline = time.monotonic() + 60
@@ -182,7 +195,6 @@ scrape_configs:
             server.kill()
 
 
-
 def job(name: str):
     return next(j for j in all_jobs() if j.name == name)
 
@@ -195,10 +207,16 @@ def test_the_background_sweeps_count_nudges_and_postmortem_retries(bot, standin,
     job("weekly-nudges").run(bot.runtime)
     job("weekly-nudges").run(bot.runtime)  # a second sweep finds it sent: nothing more
     after = scrape(bot)
-    assert value(after, "incident_bot_nudges_total", outcome="claimed") - value(
-        before, "incident_bot_nudges_total", outcome="claimed") == 1
-    assert value(after, "incident_bot_nudges_total", outcome="sent") - value(
-        before, "incident_bot_nudges_total", outcome="sent") == 1
+    assert (
+        value(after, "incident_bot_nudges_total", outcome="claimed")
+        - value(before, "incident_bot_nudges_total", outcome="claimed")
+        == 1
+    )
+    assert (
+        value(after, "incident_bot_nudges_total", outcome="sent")
+        - value(before, "incident_bot_nudges_total", outcome="sent")
+        == 1
+    )
 
 
 def test_a_postmortem_publication_retried_by_the_sweep_is_counted(bot, db):
@@ -210,8 +228,11 @@ def test_a_postmortem_publication_retried_by_the_sweep_is_counted(bot, db):
     bot.clock.set(at(14, 49))
     assert job("publish-postmortems").run(bot.runtime) == 1
     after = scrape(bot)
-    assert value(after, "incident_bot_postmortem_publish_retries_total") - value(
-        before, "incident_bot_postmortem_publish_retries_total") == 1
+    assert (
+        value(after, "incident_bot_postmortem_publish_retries_total")
+        - value(before, "incident_bot_postmortem_publish_retries_total")
+        == 1
+    )
 
 
 def test_webhook_deliveries_are_counted_by_source_and_outcome_and_as_hook_requests(bot):
@@ -219,19 +240,24 @@ def test_webhook_deliveries_are_counted_by_source_and_outcome_and_as_hook_reques
     count_hook("alertmanager", "accepted")
     count_hook("alertmanager", "refused")
     after = scrape(bot)
-    for labels, name in (({"source": "alertmanager", "outcome": "accepted"}, "incident_bot_hook_deliveries_total"),
-                         ({"source": "alertmanager", "outcome": "refused"}, "incident_bot_hook_deliveries_total"),
-                         ({"surface": "hook", "outcome": "ok"}, "incident_bot_requests_total"),
-                         ({"surface": "hook", "outcome": "refused"}, "incident_bot_requests_total")):
+    for labels, name in (
+        ({"source": "alertmanager", "outcome": "accepted"}, "incident_bot_hook_deliveries_total"),
+        ({"source": "alertmanager", "outcome": "refused"}, "incident_bot_hook_deliveries_total"),
+        ({"surface": "hook", "outcome": "ok"}, "incident_bot_requests_total"),
+        ({"surface": "hook", "outcome": "refused"}, "incident_bot_requests_total"),
+    ):
         assert value(after, name, **labels) - value(before, name, **labels) == 1
 
 
-@pytest.mark.parametrize("env, named", [
-    ({"LOG_FORMAT": "yaml"}, "LOG_FORMAT"),
-    ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN"),
-    ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
-    ({"WEB_CONCURRENCY": "many"}, "WEB_CONCURRENCY"),
-])
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"LOG_FORMAT": "yaml"}, "LOG_FORMAT"),
+        ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN"),
+        ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY"),
+        ({"WEB_CONCURRENCY": "many"}, "WEB_CONCURRENCY"),
+    ],
+)
 def test_operations_settings_are_checked_in_one_line(env, named):
     with pytest.raises(SettingsError) as raised:
         Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", **env})
@@ -265,16 +291,25 @@ def test_a_rate_limited_response_url_is_labelled_as_such_never_by_its_secret_pat
 
 def test_requests_are_counted_by_the_surface_they_come_from(bot):
     before = scrape(bot)
-    bot.event({"type": "reaction_added", "user": ANN, "reaction": "thumbsup", "item_user": BOB,
-               "item": {"type": "message", "channel": "C0GENERAL", "ts": "1.000001"}})
-    bot.interaction({"type": "shortcut", "callback_id": "no_such_shortcut", "user": {"id": ANN},
-                     "trigger_id": "trigger-1"})
+    bot.event(
+        {
+            "type": "reaction_added",
+            "user": ANN,
+            "reaction": "thumbsup",
+            "item_user": BOB,
+            "item": {"type": "message", "channel": "C0GENERAL", "ts": "1.000001"},
+        }
+    )
+    bot.interaction(
+        {"type": "shortcut", "callback_id": "no_such_shortcut", "user": {"id": ANN}, "trigger_id": "trigger-1"}
+    )
     bot.settle()
     after = scrape(bot)
 
     def moved(**labels: str) -> float:
         return value(after, "incident_bot_requests_total", **labels) - value(
-            before, "incident_bot_requests_total", **labels)
+            before, "incident_bot_requests_total", **labels
+        )
 
     assert moved(surface="event", outcome="ok") == 1
     assert moved(surface="shortcut", outcome="unhandled") == 1  # no listener: Bolt answers 404

@@ -38,8 +38,10 @@ def test_migrations_produce_exactly_the_models_schema(db):
 
 def _upgrade_in_processes(url: str, count: int) -> list[subprocess.CompletedProcess]:
     code = "import sys; from bot.db import Database; from bot.migrate import upgrade_to_head; print(upgrade_to_head(Database(sys.argv[1]).engine))"
-    processes = [subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True) for _ in range(count)]
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(count)
+    ]
     return [subprocess.CompletedProcess(p.args, p.wait(timeout=120), *p.communicate()) for p in processes]
 
 

@@ -32,7 +32,9 @@ def test_of_many_simultaneous_claimers_exactly_one_wins(db):
 def test_a_live_lease_is_respected_and_an_expired_one_is_taken_over_once(db):
     first = claims.claim(db, "weekly", "C1", "2026-W27", worker="a", now=NOW, lease=LEASE)
     assert first is not None and not first.recovering
-    assert claims.claim(db, "weekly", "C1", "2026-W27", worker="b", now=NOW + dt.timedelta(minutes=9), lease=LEASE) is None
+    assert (
+        claims.claim(db, "weekly", "C1", "2026-W27", worker="b", now=NOW + dt.timedelta(minutes=9), lease=LEASE) is None
+    )
     later = NOW + dt.timedelta(minutes=11)
     second = claims.claim(db, "weekly", "C1", "2026-W27", worker="b", now=later, lease=LEASE)
     assert second is not None and second.recovering and second.attempts == 2
@@ -58,7 +60,9 @@ def test_settled_claims_are_left_alone_unless_forced(db):
 def test_a_failed_claim_is_retried_after_the_pause_and_other_periods_are_separate(db):
     held = claims.claim(db, "weekly", "C1", "2026-W27", worker="a", now=NOW, lease=LEASE)
     claims.settle(db, held, claims.FAILED, now=NOW, error="ratelimited")
-    assert claims.claim(db, "weekly", "C1", "2026-W27", worker="b", now=NOW + dt.timedelta(minutes=4), lease=LEASE) is None
+    assert (
+        claims.claim(db, "weekly", "C1", "2026-W27", worker="b", now=NOW + dt.timedelta(minutes=4), lease=LEASE) is None
+    )
     retry = claims.claim(db, "weekly", "C1", "2026-W27", worker="b", now=NOW + dt.timedelta(minutes=6), lease=LEASE)
     assert retry is not None and retry.recovering
     assert claims.claim(db, "weekly", "C1", "2026-W28", worker="b", now=NOW, lease=LEASE) is not None
@@ -73,5 +77,10 @@ def test_unsent_claims_of_past_periods_become_missed_once_their_sender_is_gone(d
     marked = claims.mark_missed(db, kinds=("weekly",), before_period="2026-W28", now=NOW + dt.timedelta(minutes=1))
     assert [row.channel_id for row in marked] == ["C2"]  # C1's sender still holds its lease; C3 was sent
     assert claims.missed_count(db, ("weekly",)) == 1
-    assert claims.mark_missed(db, kinds=("weekly",), before_period="2026-W28", now=NOW + dt.timedelta(minutes=20))[0].channel_id == "C1"
+    assert (
+        claims.mark_missed(db, kinds=("weekly",), before_period="2026-W28", now=NOW + dt.timedelta(minutes=20))[
+            0
+        ].channel_id
+        == "C1"
+    )
     assert claims.settle(db, live, claims.SENT, now=NOW, message_ts="9.9") is True  # a late success still counts

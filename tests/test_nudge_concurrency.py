@@ -12,10 +12,10 @@ import datetime as dt
 import random
 import threading
 
-from bot.nudges import claims as nudge_claims
-from bot.nudges import weekly as nudges
 from bot.db import Database
 from bot.models import Incident
+from bot.nudges import claims as nudge_claims
+from bot.nudges import weekly as nudges
 from bot.nudges.claims import DEFAULT_LEASE
 from bot.runtime import build_runtime
 from tests.conftest import ANN, BOB, _truncate_all, bot_settings
@@ -40,8 +40,17 @@ def test_three_processes_give_exactly_one_nudge_per_channel_per_week(postgres_ur
     with seed_db.unit_of_work() as session:
         for number, channel in enumerate(channels):
             standin.add_channel(channel, f"inc-race-{number}")
-            session.add(Incident(title=f"Race {number}", severity="sev2", channel_id=channel, declared_by=ANN,
-                                 commander_id=ANN, created_at=clock.now(), close_count=0))
+            session.add(
+                Incident(
+                    title=f"Race {number}",
+                    severity="sev2",
+                    channel_id=channel,
+                    declared_by=ANN,
+                    commander_id=ANN,
+                    created_at=clock.now(),
+                    close_count=0,
+                )
+            )
     for channel in channels:
         seed_items(seed_db, channel, 2, owner=BOB, by=ANN, now=clock.now())
     seed_db.dispose()
@@ -87,7 +96,9 @@ def test_three_processes_give_exactly_one_nudge_per_channel_per_week(postgres_ur
             runtime.db.dispose()
 
     counts = nudge_posts(standin)
-    periods = {nudges.week_period(utc(2026, 6, 29, 9, 0) + dt.timedelta(weeks=w), settings.timezone) for w in range(WEEKS)}
+    periods = {
+        nudges.week_period(utc(2026, 6, 29, 9, 0) + dt.timedelta(weeks=w), settings.timezone) for w in range(WEEKS)
+    }
     assert {key for key in counts} == {(c, "weekly", p) for c in channels for p in periods}
     doubled = {key: n for key, n in counts.items() if n != 1}
     assert doubled == {}, f"channels nudged more than once in a week: {doubled}"
@@ -97,5 +108,7 @@ def test_three_processes_give_exactly_one_nudge_per_channel_per_week(postgres_ur
 
 def _settled(runtime, channels: list[str], period: str) -> bool:
     states = nudge_claims.states(runtime.db, (nudges.KIND_CHANNEL,), period)
-    return all(states.get((nudges.KIND_CHANNEL, c)) is not None and states[(nudges.KIND_CHANNEL, c)].status == "sent"
-               for c in channels)
+    return all(
+        states.get((nudges.KIND_CHANNEL, c)) is not None and states[(nudges.KIND_CHANNEL, c)].status == "sent"
+        for c in channels
+    )

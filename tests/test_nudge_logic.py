@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.slack import blocks as bk
-from bot.nudges import weekly as nudges
 from bot.models import ActionItem, ActionStatus, Incident
+from bot.nudges import weekly as nudges
 from bot.schedule_spec import parse_weekly_schedule
+from bot.slack import blocks as bk
 from tests.harness import utc
 from tests.slack_standin import MAX_BLOCKS_TOTAL_TEXT, block_problems, text_length
 
@@ -65,8 +65,9 @@ def test_snooze_lasts_until_the_day_after_the_next_nudge(now, until):
 
 
 def _item(number: int, *, due: dt.date | None, owner: str | None = "U1", text: str = "fix it") -> ActionItem:
-    return ActionItem(id=number, incident_id=1, text=text, owner_id=owner, due_date=due, priority="P2",
-                      status=ActionStatus.OPEN)
+    return ActionItem(
+        id=number, incident_id=1, text=text, owner_id=owner, due_date=due, priority="P2", status=ActionStatus.OPEN
+    )
 
 
 def test_grouping_boundaries():
@@ -86,8 +87,10 @@ def test_grouping_boundaries():
 def test_a_huge_digest_stays_within_every_limit_and_counts_what_it_leaves_out():
     today = dt.date(2026, 6, 29)
     incident = Incident(id=1, title="T" * 300, channel_id="C1", severity="sev1", is_private=False)
-    entries = [(_item(n, due=today + dt.timedelta(days=n % 20 - 5), owner=None if n % 3 else "U1", text="x" * 500), incident)
-               for n in range(1, 2001)]
+    entries = [
+        (_item(n, due=today + dt.timedelta(days=n % 20 - 5), owner=None if n % 3 else "U1", text="x" * 500), incident)
+        for n in range(1, 2001)
+    ]
     message = nudges.digest_message(entries, today=today, period="2026-W27")
     assert block_problems(message.blocks, bk.MAX_BLOCKS) == []
     assert text_length(message.blocks) <= MAX_BLOCKS_TOTAL_TEXT

@@ -8,13 +8,23 @@ import logging
 from sqlalchemy import select
 
 from bot import cli
-from bot.nudges import weekly as nudges
 from bot.models import ActionStatus, NudgeClaim, Revision, TimelineEntry
+from bot.nudges import weekly as nudges
 from tests.conftest import ANN, BOB, CAROL
 from tests.flows import declare
 from tests.harness import utc
 from tests.nudge_steps import (
-    block_texts, button_rows, cli_env, is_nudge, dm_nudges, item_named, items, nudge_posts, posted_nudges, seed_items, text_of,
+    block_texts,
+    button_rows,
+    cli_env,
+    dm_nudges,
+    is_nudge,
+    item_named,
+    items,
+    nudge_posts,
+    posted_nudges,
+    seed_items,
+    text_of,
 )
 
 NEXT_MONDAY = utc(2026, 6, 29, 9, 5)  # the first nudge after the items filed on Monday 22 June
@@ -22,9 +32,14 @@ NEXT_MONDAY = utc(2026, 6, 29, 9, 5)  # the first nudge after the items filed on
 
 def test_one_message_per_channel_grouped_with_owner_due_date_priority_and_id(bot, db, standin, clock):
     channel = declare(bot)
-    for command in ("action Overdue thing <@U0ANN> by 2026-06-24 P1", "action Soon thing <@U0BOB> by Jul 2",
-                    "action Unowned thing by Aug 30", "action Later thing <@U0CAROL> by Aug 30 type:prevent",
-                    "action Undated thing <@U0ANN>", "action Finished thing <@U0ANN>"):
+    for command in (
+        "action Overdue thing <@U0ANN> by 2026-06-24 P1",
+        "action Soon thing <@U0BOB> by Jul 2",
+        "action Unowned thing by Aug 30",
+        "action Later thing <@U0CAROL> by Aug 30 type:prevent",
+        "action Undated thing <@U0ANN>",
+        "action Finished thing <@U0ANN>",
+    ):
         bot.command(command, user=ANN, channel=channel)
     bot.command(f"done A{item_named(db, 'Finished thing').id}", user=ANN, channel=channel)
     with db.unit_of_work() as session:  # an item without a date (made before the due-date policy existed)
@@ -40,8 +55,18 @@ def test_one_message_per_channel_grouped_with_owner_due_date_priority_and_id(bot
     assert posted_nudges(standin, quiet) == []  # nothing open: nothing sent
     [message] = posted_nudges(standin, channel)
     texts = block_texts(message)
-    order = ["*Overdue* (1)", "Overdue thing", "*Due within 7 days* (1)", "Soon thing", "*No owner* (1)",
-             "Unowned thing", "*No due date* (1)", "Undated thing", "*Later* (1)", "Later thing"]
+    order = [
+        "*Overdue* (1)",
+        "Overdue thing",
+        "*Due within 7 days* (1)",
+        "Soon thing",
+        "*No owner* (1)",
+        "Unowned thing",
+        "*No due date* (1)",
+        "Undated thing",
+        "*Later* (1)",
+        "Later thing",
+    ]
     positions = [next(i for i, text in enumerate(texts) if part in text) for part in order]
     assert positions == sorted(positions)
     assert "Finished thing" not in text_of(message)
@@ -55,7 +80,10 @@ def test_one_message_per_channel_grouped_with_owner_due_date_priority_and_id(bot
     assert len(button_rows(message)) == 5
     row = next(b for b in message["blocks"] if b.get("type") == "actions")
     assert [e["type"] for e in row["elements"]] == ["button", "button", "users_select"]
-    assert [e.get("text", {}).get("text") for e in row["elements"][:2]] == [":white_check_mark: Done", ":zzz: Snooze 1 week"]
+    assert [e.get("text", {}).get("text") for e in row["elements"][:2]] == [
+        ":white_check_mark: Done",
+        ":zzz: Snooze 1 week",
+    ]
 
 
 def test_an_incident_filed_after_the_scheduled_time_waits_for_next_week(bot, db, standin, clock):
@@ -72,8 +100,11 @@ def test_an_incident_filed_after_the_scheduled_time_waits_for_next_week(bot, db,
 
 def test_pressing_done_snooze_and_reassign(bot, db, standin, clock):
     channel = declare(bot)
-    for command in ("action Fix the retries <@U0ANN> by Jul 1", "action Add a canary <@U0BOB> by Jul 3",
-                    "action Write the runbook by Jul 10"):
+    for command in (
+        "action Fix the retries <@U0ANN> by Jul 1",
+        "action Add a canary <@U0BOB> by Jul 3",
+        "action Write the runbook by Jul 10",
+    ):
         bot.command(command, user=ANN, channel=channel)
     fix, canary, runbook = (item_named(db, t).id for t in ("Fix the retries", "Add a canary", "Write the runbook"))
     clock.set(NEXT_MONDAY)
@@ -90,8 +121,13 @@ def test_pressing_done_snooze_and_reassign(bot, db, standin, clock):
     assert f"nudge_item:{fix}" not in button_rows(message) and f"nudge_item:{canary}" in button_rows(message)
     assert item_named(db, "Fix the retries").status == ActionStatus.DONE
     with db.unit_of_work() as session:
-        assert session.scalar(select(Revision.changed_by).where(Revision.action_item_id == fix, Revision.action == "done")) == BOB
-        assert session.scalar(select(TimelineEntry.id).where(TimelineEntry.text.like(f"Action item A{fix} marked done%")))
+        assert (
+            session.scalar(select(Revision.changed_by).where(Revision.action_item_id == fix, Revision.action == "done"))
+            == BOB
+        )
+        assert session.scalar(
+            select(TimelineEntry.id).where(TimelineEntry.text.like(f"Action item A{fix} marked done%"))
+        )
 
     # Snooze 1 week: out of next week's nudge, back the week after
     bot.click(message, "nudge_snooze", user=BOB, channel=channel, value=str(canary))
@@ -102,8 +138,13 @@ def test_pressing_done_snooze_and_reassign(bot, db, standin, clock):
     assert f"nudge_item:{canary}" not in button_rows(message)
 
     # Reassign: a people picker
-    bot.click(message, "nudge_reassign", user=CAROL, channel=channel,
-              extra={"block_id": f"nudge_item:{runbook}", "selected_user": CAROL})
+    bot.click(
+        message,
+        "nudge_reassign",
+        user=CAROL,
+        channel=channel,
+        extra={"block_id": f"nudge_item:{runbook}", "selected_user": CAROL},
+    )
     standin.wait_for("chat.update", 3)
     [message] = posted_nudges(standin, channel)
     assert item_named(db, "Write the runbook").owner_id == CAROL
@@ -137,7 +178,10 @@ def test_pressing_done_on_an_item_closed_meanwhile_says_so_and_refreshes_the_mes
     standin.wait_for("chat.update")
     assert ":white_check_mark: done by <@U0ANN>" in text_of(posted_nudges(standin, channel)[0])
     with db.unit_of_work() as session:
-        assert [r.action for r in session.scalars(select(Revision).where(Revision.action_item_id == item))] == ["create", "done"]
+        assert [r.action for r in session.scalars(select(Revision).where(Revision.action_item_id == item))] == [
+            "create",
+            "done",
+        ]
 
 
 def test_a_second_nudge_in_the_same_week_sends_nothing_and_force_sends_again(bot, db, standin, clock, capsys):
@@ -301,9 +345,13 @@ def test_a_daylight_saving_week_sends_once_at_nine_local(make_bot, db, standin, 
     bot.command("action Fix the retries <@U0ANN>", user=ANN, channel=channel)
     quarter = dt.timedelta(minutes=15)
     # Summer time: 09:00 in Berlin is 07:00 UTC
-    assert _sweep_every(bot, clock, utc(2026, 10, 19, 5, 0), utc(2026, 10, 19, 12, 0), quarter) == [utc(2026, 10, 19, 7, 0)]
+    assert _sweep_every(bot, clock, utc(2026, 10, 19, 5, 0), utc(2026, 10, 19, 12, 0), quarter) == [
+        utc(2026, 10, 19, 7, 0)
+    ]
     # Clocks went back on Sunday 25 October: 09:00 is now 08:00 UTC, and it is sent once
-    assert _sweep_every(bot, clock, utc(2026, 10, 26, 5, 0), utc(2026, 10, 27, 12, 0), quarter) == [utc(2026, 10, 26, 8, 0)]
+    assert _sweep_every(bot, clock, utc(2026, 10, 26, 5, 0), utc(2026, 10, 27, 12, 0), quarter) == [
+        utc(2026, 10, 26, 8, 0)
+    ]
     assert nudge_posts(standin)[(channel, "weekly", "2026-W44")] == 1
 
 
@@ -393,7 +441,9 @@ def test_a_long_list_fits_one_message_and_points_to_the_full_list(bot, db, stand
     seed_items(db, channel, 150, owner=BOB, by=ANN, now=clock.now())
     clock.set(NEXT_MONDAY)
     nudges.run_weekly(bot.runtime)
-    [call] = [c for c in standin.calls_to("chat.postMessage") if c.params.get("channel") == channel and is_nudge(c.params)]
+    [call] = [
+        c for c in standin.calls_to("chat.postMessage") if c.params.get("channel") == channel and is_nudge(c.params)
+    ]
     assert not call.failed  # within every Block Kit limit the stand-in checks
     [message] = posted_nudges(standin, channel)
     assert len(button_rows(message)) == 15

@@ -13,8 +13,8 @@ import subprocess
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
 
 import httpx
 import pytest
@@ -25,8 +25,8 @@ from bot.db import Database
 from bot.models import TimelineEntry
 from bot.observability.logging import MAX_MESSAGE
 from tests.conftest import ANN, BOB, CAROL, bot_settings
-from tests.hook_steps import HOOKS_TOKEN, generic_headers
 from tests.harness import BOT_TOKEN, SIGNING_SECRET, BotUnderTest, sign
+from tests.hook_steps import HOOKS_TOKEN, generic_headers
 from tests.test_settings_and_cli import _cli_env, _incident_bot
 from tests.test_socket_mode import SocketModeEndpoint
 
@@ -46,12 +46,24 @@ class Served:
 
     def command(self, standin, text: str, *, user: str = ANN, channel: str = "C0GENERAL") -> tuple[httpx.Response, str]:
         response_url = standin.response_url()
-        body = urllib.parse.urlencode({
-            "command": "/incident", "text": text, "user_id": user, "channel_id": channel, "channel_name": "general",
-            "response_url": response_url, "trigger_id": "t", "team_id": "T0001", "api_app_id": "A0001",
-        })
-        answer = self.http.post(f"{self.url}/slack/events", content=body,
-                                headers={"Content-Type": "application/x-www-form-urlencoded", **sign(body)})
+        body = urllib.parse.urlencode(
+            {
+                "command": "/incident",
+                "text": text,
+                "user_id": user,
+                "channel_id": channel,
+                "channel_name": "general",
+                "response_url": response_url,
+                "trigger_id": "t",
+                "team_id": "T0001",
+                "api_app_id": "A0001",
+            }
+        )
+        answer = self.http.post(
+            f"{self.url}/slack/events",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded", **sign(body)},
+        )
         return answer, response_url.rsplit("/", 1)[-1]
 
 
@@ -60,9 +72,15 @@ def serving(tmp_path, **env: str) -> Iterator[Served]:
     port = _free_port()
     log = tmp_path / f"serve-{port}.log"  # a file, not a pipe: a chatty server never blocks on it
     with open(log, "w") as sink:
-        process = subprocess.Popen([*_incident_bot(), "serve", "--host", "127.0.0.1"],
-                                   env=_cli_env(PORT=str(port), **env), cwd=tmp_path, stdout=sink, stderr=sink, text=True,
-                                   start_new_session=True)  # a group: no worker outlives the test
+        process = subprocess.Popen(
+            [*_incident_bot(), "serve", "--host", "127.0.0.1"],
+            env=_cli_env(PORT=str(port), **env),
+            cwd=tmp_path,
+            stdout=sink,
+            stderr=sink,
+            text=True,
+            start_new_session=True,
+        )  # a group: no worker outlives the test
     served = Served(process, port, log)
     try:
         deadline = time.monotonic() + 60
@@ -90,8 +108,15 @@ def serving(tmp_path, **env: str) -> Iterator[Served]:
 
 
 def test_json_logs_parse_name_the_request_and_leak_no_token_nor_long_text(standin, db_url, tmp_path):
-    env = dict(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=standin.base_url,
-               DATABASE_URL=db_url, LOG_FORMAT="json", LOG_LEVEL="DEBUG", WEB_CONCURRENCY="1")
+    env = dict(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=standin.base_url,
+        DATABASE_URL=db_url,
+        LOG_FORMAT="json",
+        LOG_LEVEL="DEBUG",
+        WEB_CONCURRENCY="1",
+    )
     leaked_token = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUv"
     long_text = "word " * 400
     with serving(tmp_path, **env) as served:
@@ -126,8 +151,14 @@ def test_json_logs_parse_name_the_request_and_leak_no_token_nor_long_text(standi
 
 
 def test_start_up_at_info_warns_of_nothing_and_keeps_migrations_quiet(standin, db_url, tmp_path):
-    env = dict(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=standin.base_url,
-               DATABASE_URL=db_url, LOG_LEVEL="INFO", WEB_CONCURRENCY="1")
+    env = dict(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=standin.base_url,
+        DATABASE_URL=db_url,
+        LOG_LEVEL="INFO",
+        WEB_CONCURRENCY="1",
+    )
     with serving(tmp_path, **env) as served:
         standin.wait_for("auth.test", timeout=15)  # the bot learnt who it is: start-up is over
         time.sleep(0.3)
@@ -140,15 +171,33 @@ def test_start_up_at_info_warns_of_nothing_and_keeps_migrations_quiet(standin, d
 
 def test_socket_mode_opens_port_for_health_readiness_and_metrics_but_not_for_slack(standin, db_url, tmp_path):
     response_url = standin.response_url()
-    command = {"envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
-               "payload": {"team_id": "T0001", "channel_id": "C0GENERAL", "channel_name": "general", "user_id": ANN,
-                           "command": "/incident", "text": "declare Socket health sev3", "response_url": response_url,
-                           "trigger_id": "trigger-1", "api_app_id": "A0001"}}
+    command = {
+        "envelope_id": "env-1",
+        "type": "slash_commands",
+        "accepts_response_payload": True,
+        "payload": {
+            "team_id": "T0001",
+            "channel_id": "C0GENERAL",
+            "channel_name": "general",
+            "user_id": ANN,
+            "command": "/incident",
+            "text": "declare Socket health sev3",
+            "response_url": response_url,
+            "trigger_id": "trigger-1",
+            "api_app_id": "A0001",
+        },
+    }
     endpoint = SocketModeEndpoint([command])
     standin.socket_mode_url = endpoint.url
     # no SLACK_SIGNING_SECRET: Socket Mode has nothing to verify
-    env = dict(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN="xapp-1-test", SLACK_API_URL=standin.base_url,
-               DATABASE_URL=db_url, LOG_LEVEL="WARNING", HOOKS_TOKEN=HOOKS_TOKEN)
+    env = dict(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_APP_TOKEN="xapp-1-test",
+        SLACK_API_URL=standin.base_url,
+        DATABASE_URL=db_url,
+        LOG_LEVEL="WARNING",
+        HOOKS_TOKEN=HOOKS_TOKEN,
+    )
     try:
         with serving(tmp_path, **env) as served:
             assert endpoint.acked.wait(30)
@@ -158,17 +207,32 @@ def test_socket_mode_opens_port_for_health_readiness_and_metrics_but_not_for_sla
             assert 'incident_bot_requests_total{outcome="ok",surface="command"} 1.0' in metrics
             # unsigned HTTP requests must not reach the app that trusts the socket
             body = "command=/incident&text=declare+forged"
-            forged = served.http.post(f"{served.url}/slack/events", content=body,
-                                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+            forged = served.http.post(
+                f"{served.url}/slack/events",
+                content=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
             assert forged.status_code == 404
             # webhooks from monitoring are served on the same port in Socket Mode
-            event = json.dumps({"text": "Deploy v2.4.1", "occurred_at": "2026-06-22T14:00:00Z", "source": "ci",
-                                "kind": "deploy", "labels": {"service": "checkout"}, "dedup_key": "d-1"}).encode()
-            hook = served.http.post(f"{served.url}/hooks/generic", content=event,
-                                    headers={"Content-Type": "application/json", **generic_headers(event)})
+            event = json.dumps(
+                {
+                    "text": "Deploy v2.4.1",
+                    "occurred_at": "2026-06-22T14:00:00Z",
+                    "source": "ci",
+                    "kind": "deploy",
+                    "labels": {"service": "checkout"},
+                    "dedup_key": "d-1",
+                }
+            ).encode()
+            hook = served.http.post(
+                f"{served.url}/hooks/generic",
+                content=event,
+                headers={"Content-Type": "application/json", **generic_headers(event)},
+            )
             assert hook.status_code == 200 and hook.json()["status"] == "accepted"
-            unsigned = served.http.post(f"{served.url}/hooks/generic", content=event,
-                                        headers={"Content-Type": "application/json"})
+            unsigned = served.http.post(
+                f"{served.url}/hooks/generic", content=event, headers={"Content-Type": "application/json"}
+            )
             assert unsigned.status_code == 401
         served.process.wait(timeout=20)
         # nothing about what the bot itself passes to Bolt; the one warning is the refused unsigned hook's
@@ -179,23 +243,36 @@ def test_socket_mode_opens_port_for_health_readiness_and_metrics_but_not_for_sla
 
 
 def test_socket_mode_with_slack_unreachable_says_so_in_one_line(db_url, tmp_path):
-    env = _cli_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN="xapp-1-test", SLACK_API_URL="http://127.0.0.1:1/api/",
-                   DATABASE_URL=db_url, PORT=str(_free_port()))  # at the default level, INFO
-    result = subprocess.run([*_incident_bot(), "serve"], env=env, cwd=tmp_path, capture_output=True, text=True,
-                            timeout=120)
+    env = _cli_env(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_APP_TOKEN="xapp-1-test",
+        SLACK_API_URL="http://127.0.0.1:1/api/",
+        DATABASE_URL=db_url,
+        PORT=str(_free_port()),
+    )  # at the default level, INFO
+    result = subprocess.run(
+        [*_incident_bot(), "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line, and nothing else
     assert result.stderr.startswith("incident-bot: cannot reach Slack at http://127.0.0.1:1/api/ for Socket Mode")
 
 
 def test_nudge_dry_run_with_the_database_down_says_so_in_one_line(tmp_path):
-    env = _cli_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET="s", LOG_LEVEL="WARNING",
-                   DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
-    result = subprocess.run([*_incident_bot(), "nudge", "--dry-run"], env=env, cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60)
+    env = _cli_env(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET="s",
+        LOG_LEVEL="WARNING",
+        DATABASE_URL="postgresql://nobody@127.0.0.1:1/none",
+    )
+    result = subprocess.run(
+        [*_incident_bot(), "nudge", "--dry-run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
-    assert result.stderr.startswith("incident-bot: the database does not answer at postgresql://nobody@127.0.0.1:1/none")
+    assert result.stderr.startswith(
+        "incident-bot: the database does not answer at postgresql://nobody@127.0.0.1:1/none"
+    )
 
 
 def test_version():
@@ -212,7 +289,7 @@ class TcpProxy:
         self._connections: list[socket.socket] = []
         self._listener: socket.socket | None = None
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
@@ -302,8 +379,14 @@ def test_readyz_fails_until_the_schema_is_at_head(standin, clock, tmp_path):
 
 
 def test_several_workers_share_the_port_and_200_concurrent_commands_land_once_each(standin, db_url, tmp_path):
-    env = dict(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=standin.base_url,
-               DATABASE_URL=db_url, LOG_LEVEL="WARNING", WEB_CONCURRENCY="3")
+    env = dict(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=standin.base_url,
+        DATABASE_URL=db_url,
+        LOG_LEVEL="WARNING",
+        WEB_CONCURRENCY="3",
+    )
     with serving(tmp_path, **env) as served:
         _, token = served.command(standin, "declare Many workers sev2")
         standin.wait_for_responses(1, timeout=15, where=lambda r: r.token == token)
@@ -327,8 +410,9 @@ def test_several_workers_share_the_port_and_200_concurrent_commands_land_once_ea
     try:
         with db.unit_of_work() as session:
             stored = session.scalars(select(TimelineEntry.text).where(TimelineEntry.text.like("worker entry %"))).all()
-            declared = session.scalar(select(func.count()).select_from(TimelineEntry)
-                                      .where(TimelineEntry.text.like("%Many workers%")))
+            declared = session.scalar(
+                select(func.count()).select_from(TimelineEntry).where(TimelineEntry.text.like("%Many workers%"))
+            )
     finally:
         db.dispose()
     assert sorted(stored) == texts  # every one once

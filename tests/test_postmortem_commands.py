@@ -11,8 +11,15 @@ from tests.conftest import ANN, BOB, CAROL
 from tests.flows import declare
 from tests.harness import reply_text
 from tests.postmortem_steps import (
-    at, close_and_wait, draft_files, headlines, run, seed_incident, stored_postmortem,
-    wait_for_headline, wait_until_settled,
+    at,
+    close_and_wait,
+    draft_files,
+    headlines,
+    run,
+    seed_incident,
+    stored_postmortem,
+    wait_for_headline,
+    wait_until_settled,
 )
 
 
@@ -30,15 +37,18 @@ def test_facts_are_shown_back_with_ids_listed_edited_and_removed(bot, db):
     listing = run(bot, at(14, 51), "cause", channel=channel)
     assert f"F{first.id}" in listing and "Load tests stop at half of peak traffic" in listing
 
-    edited = run(bot, at(14, 52), f"edit F{first.id} Pool size was never validated by the deploy pipeline",
-                 channel=channel)
+    edited = run(
+        bot, at(14, 52), f"edit F{first.id} Pool size was never validated by the deploy pipeline", channel=channel
+    )
     assert "now reads" in edited
     assert facts_of(db)[0].text == "Pool size was never validated by the deploy pipeline"
     removed = run(bot, at(14, 53), f"remove F{first.id}", channel=channel)
     assert "Removed" in removed and "kept in its history" in removed
     assert facts_of(db)[0].removed_at is not None
     with db.unit_of_work() as session:
-        actions = session.scalars(select(Revision.action).where(Revision.fact_id == first.id).order_by(Revision.id)).all()
+        actions = session.scalars(
+            select(Revision.action).where(Revision.fact_id == first.id).order_by(Revision.id)
+        ).all()
     assert actions == ["edit", "remove"]
     assert f"F{first.id}" not in run(bot, at(14, 54), "cause", channel=channel)
 
@@ -91,8 +101,9 @@ def test_closing_twice_gives_one_close_and_one_draft(bot, db):
     assert "already closed" in again and "<@U0CAROL>" in again
     assert len(draft_files(bot, channel)) == 1 and len(headlines(bot, channel)) == 1
     with db.unit_of_work() as session:
-        resolved = session.scalar(select(func.count()).select_from(TimelineEntry).where(
-            TimelineEntry.milestone == Milestone.RESOLVED))
+        resolved = session.scalar(
+            select(func.count()).select_from(TimelineEntry).where(TimelineEntry.milestone == Milestone.RESOLVED)
+        )
     assert resolved == 1
 
 
@@ -118,8 +129,12 @@ def test_two_simultaneous_closes_give_one_close_and_one_draft(bot, db):
     with db.unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(Postmortem)) == 1
         assert session.scalar(select(Incident.close_count)) == 1
-        assert session.scalar(select(func.count()).select_from(TimelineEntry).where(
-            TimelineEntry.milestone == Milestone.RESOLVED)) == 1
+        assert (
+            session.scalar(
+                select(func.count()).select_from(TimelineEntry).where(TimelineEntry.milestone == Milestone.RESOLVED)
+            )
+            == 1
+        )
 
 
 def test_close_uses_the_time_grammar_and_refuses_other_milestones(bot, db):
@@ -143,8 +158,14 @@ def test_reopen_undoes_a_close_and_the_next_close_makes_a_new_draft(bot, db):
     assert "reopened the incident" in reply
     with db.unit_of_work() as session:
         assert session.scalar(select(Incident.status)).value == "open"
-        assert session.scalar(select(func.count()).select_from(TimelineEntry).where(
-            TimelineEntry.milestone == Milestone.RESOLVED, TimelineEntry.removed_at.is_(None))) == 0
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(TimelineEntry)
+                .where(TimelineEntry.milestone == Milestone.RESOLVED, TimelineEntry.removed_at.is_(None))
+            )
+            == 0
+        )
     assert stored_postmortem(bot, channel).publish_state == "withdrawn"
     assert "out of date" in reply_text(headlines(bot, channel)[0])  # the old headline says so, without buttons
     assert "open already" in run(bot, at(15, 1), "reopen", channel=channel)
@@ -180,8 +201,13 @@ def test_rerender_after_an_edit_and_mark_final_from_the_button(bot, db):
     assert "| Status | Approved (approved by @ann on 2026-06-22 15:05 UTC) |" in final
     now_headline = headlines(bot, channel)[0]
     assert "*Approved*" in reply_text(now_headline)
-    buttons = [e["action_id"] for b in now_headline["blocks"] if b["type"] == "actions" for e in b["elements"]
-               if e["type"] == "button"]
+    buttons = [
+        e["action_id"]
+        for b in now_headline["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["type"] == "button"
+    ]
     assert buttons == ["postmortem_rerender"]
     assert "already approved" in run(bot, at(15, 6), "postmortem final", channel=channel)
 
@@ -213,14 +239,17 @@ def test_the_public_summary_has_no_names_no_timeline_and_no_review(bot, db):
 
 def test_the_public_summary_blanks_names_typed_as_words_and_says_so(bot, db):
     channel = seed_incident(bot)  # ivan and olga own action items; carol runs the incident
-    run(bot, at(14, 45), "summary Ivan restarted the pool after olga's rollback; Carol kept the status page current.",
-        channel=channel)
+    run(
+        bot,
+        at(14, 45),
+        "summary Ivan restarted the pool after olga's rollback; Carol kept the status page current.",
+        channel=channel,
+    )
     run(bot, at(14, 45), "cause The pool limit (set by @ivan in March) was too low for peak traffic.", channel=channel)
     close_and_wait(bot, channel, at(14, 48), "close 14:47 Metrics normal")
     reply = run(bot, at(14, 50), "postmortem public", channel=channel)
     public = draft_files(bot, channel, prefix="public-summary-")[-1]
-    assert ("the team restarted the pool after the team's rollback; the team kept the status page current."
-            in public)
+    assert "the team restarted the pool after the team's rollback; the team kept the status page current." in public
     assert "The pool limit (set by the team in March) was too low for peak traffic." in public
     for name in ("ivan", "olga", "carol"):
         assert name not in public.lower()

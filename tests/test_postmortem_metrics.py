@@ -12,10 +12,17 @@ from tests.postmortem_steps import at, close_and_wait, run, seed_incident
 
 
 def test_key_times_from_every_milestone():
-    times = key_times({
-        Milestone.STARTED: at(14, 2), Milestone.DETECTED: at(14, 5), Milestone.ACKNOWLEDGED: at(14, 9),
-        Milestone.MITIGATED: at(14, 31), Milestone.RESOLVED: at(14, 47),
-    }, at(13, 0), "sev2")
+    times = key_times(
+        {
+            Milestone.STARTED: at(14, 2),
+            Milestone.DETECTED: at(14, 5),
+            Milestone.ACKNOWLEDGED: at(14, 9),
+            Milestone.MITIGATED: at(14, 31),
+            Milestone.RESOLVED: at(14, 47),
+        },
+        at(13, 0),
+        "sev2",
+    )
     assert times.impact_start == at(14, 2) and times.start_from_milestone
     assert times.duration == dt.timedelta(minutes=45) == times.time_to_resolve
     assert times.time_to_detect == dt.timedelta(minutes=3)
@@ -38,17 +45,21 @@ def test_nothing_recorded():
     assert human_duration(times.duration) == "not recorded"
 
 
-@pytest.mark.parametrize(("severity", "minutes", "gap", "users_first"), [
-    ("sev1", 5, False, False),
-    ("sev1", 6, True, False),
-    ("sev2", 12, True, False),
-    ("sev3", 12, False, False),
-    ("sev3", 31, False, True),
-    ("sev2", 45, True, True),
-])
+@pytest.mark.parametrize(
+    ("severity", "minutes", "gap", "users_first"),
+    [
+        ("sev1", 5, False, False),
+        ("sev1", 6, True, False),
+        ("sev2", 12, True, False),
+        ("sev3", 12, False, False),
+        ("sev3", 31, False, True),
+        ("sev2", 45, True, True),
+    ],
+)
 def test_monitoring_gap_rules(severity, minutes, gap, users_first):
-    times = key_times({Milestone.STARTED: at(14, 0), Milestone.DETECTED: at(14, 0) + dt.timedelta(minutes=minutes)},
-                      None, severity)
+    times = key_times(
+        {Milestone.STARTED: at(14, 0), Milestone.DETECTED: at(14, 0) + dt.timedelta(minutes=minutes)}, None, severity
+    )
     assert (times.monitoring_gap, times.users_found_first) == (gap, users_first)
 
 
@@ -58,20 +69,28 @@ def test_out_of_order_milestones_are_pointed_out():
     assert human_duration(times.time_to_detect) == "-5 minutes"
 
 
-IN_ORDER = {Milestone.STARTED: at(14, 2), Milestone.DETECTED: at(14, 5), Milestone.ACKNOWLEDGED: at(14, 9),
-            Milestone.MITIGATED: at(14, 31), Milestone.RESOLVED: at(14, 47)}
+IN_ORDER = {
+    Milestone.STARTED: at(14, 2),
+    Milestone.DETECTED: at(14, 5),
+    Milestone.ACKNOWLEDGED: at(14, 9),
+    Milestone.MITIGATED: at(14, 31),
+    Milestone.RESOLVED: at(14, 47),
+}
 
 
-@pytest.mark.parametrize(("earlier", "later"), [
-    (Milestone.STARTED, Milestone.DETECTED),
-    (Milestone.STARTED, Milestone.ACKNOWLEDGED),
-    (Milestone.DETECTED, Milestone.ACKNOWLEDGED),
-    (Milestone.STARTED, Milestone.MITIGATED),
-    (Milestone.STARTED, Milestone.RESOLVED),
-    (Milestone.MITIGATED, Milestone.RESOLVED),
-    (Milestone.DETECTED, Milestone.RESOLVED),
-    (Milestone.ACKNOWLEDGED, Milestone.RESOLVED),
-])
+@pytest.mark.parametrize(
+    ("earlier", "later"),
+    [
+        (Milestone.STARTED, Milestone.DETECTED),
+        (Milestone.STARTED, Milestone.ACKNOWLEDGED),
+        (Milestone.DETECTED, Milestone.ACKNOWLEDGED),
+        (Milestone.STARTED, Milestone.MITIGATED),
+        (Milestone.STARTED, Milestone.RESOLVED),
+        (Milestone.MITIGATED, Milestone.RESOLVED),
+        (Milestone.DETECTED, Milestone.RESOLVED),
+        (Milestone.ACKNOWLEDGED, Milestone.RESOLVED),
+    ],
+)
 def test_every_implied_order_is_checked_on_its_own(earlier, later):
     # only these two milestones: no other pair can give the mistake away
     times = key_times({earlier: at(14, 30), later: at(14, 20)}, None, "sev2")
@@ -90,20 +109,23 @@ def test_a_mitigation_after_resolution_is_pointed_out_among_all_milestones():
     assert times.out_of_order() == []
 
 
-@pytest.mark.parametrize(("delta", "text"), [
-    (dt.timedelta(seconds=0), "0 minutes"),
-    (dt.timedelta(seconds=40), "under a minute"),
-    (dt.timedelta(minutes=1), "1 minute"),
-    (dt.timedelta(minutes=45), "45 minutes"),
-    (dt.timedelta(hours=1), "1 hour"),
-    (dt.timedelta(hours=1, minutes=5), "1 hour 5 minutes"),
-    (dt.timedelta(days=2, hours=3, minutes=10), "2 days 3 hours 10 minutes"),
-    (dt.timedelta(days=1, hours=1, minutes=50), "1 day 1 hour 50 minutes"),
-    (dt.timedelta(days=1, minutes=5), "1 day 5 minutes"),
-    (dt.timedelta(days=3, hours=2), "3 days 2 hours"),
-    (dt.timedelta(days=1), "1 day"),
-    (dt.timedelta(days=-1, hours=-1, minutes=-50), "-1 day 1 hour 50 minutes"),
-])
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (dt.timedelta(seconds=0), "0 minutes"),
+        (dt.timedelta(seconds=40), "under a minute"),
+        (dt.timedelta(minutes=1), "1 minute"),
+        (dt.timedelta(minutes=45), "45 minutes"),
+        (dt.timedelta(hours=1), "1 hour"),
+        (dt.timedelta(hours=1, minutes=5), "1 hour 5 minutes"),
+        (dt.timedelta(days=2, hours=3, minutes=10), "2 days 3 hours 10 minutes"),
+        (dt.timedelta(days=1, hours=1, minutes=50), "1 day 1 hour 50 minutes"),
+        (dt.timedelta(days=1, minutes=5), "1 day 5 minutes"),
+        (dt.timedelta(days=3, hours=2), "3 days 2 hours"),
+        (dt.timedelta(days=1), "1 day"),
+        (dt.timedelta(days=-1, hours=-1, minutes=-50), "-1 day 1 hour 50 minutes"),
+    ],
+)
 def test_human_duration(delta, text):
     assert human_duration(delta) == text
 
@@ -128,12 +150,11 @@ def test_a_mitigation_recorded_after_the_resolution_is_pointed_out_in_the_draft(
     channel = seed_incident(bot, milestones=False)
     run(bot, at(14, 46), "timeline 14:45 mitigated: Rolled back to v2.4.0", channel=channel)
     _, _, markdown = close_and_wait(bot, channel, at(14, 48), "close 14:40 Metrics normal")
-    key_section = markdown[markdown.index("## Key times"):markdown.index("## Timeline")]
+    key_section = markdown[markdown.index("## Key times") : markdown.index("## Timeline")]
     assert "_Check the times: resolved (2026-06-22 14:40) is before mitigated (2026-06-22 14:45)._" in key_section
-    appendix = markdown[markdown.index("## Appendix: wording review"):]
+    appendix = markdown[markdown.index("## Appendix: wording review") :]
     assert "**Key times out of order** — key times" in appendix
-    assert ("The resolved time (2026-06-22 14:40) is recorded before the mitigated time (2026-06-22 14:45)"
-            in appendix)
+    assert "The resolved time (2026-06-22 14:40) is recorded before the mitigated time (2026-06-22 14:45)" in appendix
 
 
 def test_a_slow_detection_is_called_a_monitoring_gap(bot, db):

@@ -11,7 +11,15 @@ from tests.conftest import CAROL
 from tests.flows import declare
 from tests.harness import reply_text
 from tests.postmortem_steps import (
-    at, close_and_wait, draft_files, headlines, incident_id, run, seed_incident, stored_postmortem, wait_until_settled,
+    at,
+    close_and_wait,
+    draft_files,
+    headlines,
+    incident_id,
+    run,
+    seed_incident,
+    stored_postmortem,
+    wait_until_settled,
 )
 
 
@@ -22,8 +30,15 @@ def add_many_entries(bot, channel: str, count: int) -> None:
         start = at(8, 0)
         for i in range(count):
             when = start + dt.timedelta(seconds=15 * i)
-            timeline.add_entry(session, incident, text=f"step {i:04d}: " + "retrying the shard rebalance " * 8,
-                               author=CAROL, occurred_at=when, recorded_at=when, source=EntrySource.COMMAND)
+            timeline.add_entry(
+                session,
+                incident,
+                text=f"step {i:04d}: " + "retrying the shard rebalance " * 8,
+                author=CAROL,
+                occurred_at=when,
+                recorded_at=when,
+                source=EntrySource.COMMAND,
+            )
 
 
 def test_a_2000_entry_incident_publishes_within_slacks_limits(bot, db):
@@ -91,7 +106,15 @@ def test_rate_limits_back_off_longer_each_time_and_postmortem_tries_now(bot, db)
     row = stored_postmortem(bot, channel)
     assert (row.publish_attempts, row.next_attempt_at) == (2, at(14, 49) + dt.timedelta(minutes=1))
     # on demand, without waiting for the backoff
-    reply = run(bot, at(14, 49, ), "postmortem", channel=channel)
+    reply = run(
+        bot,
+        at(
+            14,
+            49,
+        ),
+        "postmortem",
+        channel=channel,
+    )
     assert "Re-rendered" in reply and len(headlines(bot, channel)) == 1
     assert stored_postmortem(bot, channel).publish_state == "published"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.nudges import postmortem_reminders
 from bot.models import Incident, IncidentStatus, Postmortem
+from bot.nudges import postmortem_reminders
 from bot.nudges.claims import ChannelPacer
 from tests.conftest import ANN, BOB
 from tests.flows import declare

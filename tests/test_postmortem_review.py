@@ -16,14 +16,29 @@ from tests.conftest import ANN, BOB
 from tests.postmortem_steps import IVAN, add_action_items, at, close_and_wait, run, seed_incident
 
 ALL_MILESTONES = {m: at(14, i) for i, m in enumerate(Milestone)}
-CLEAN_ACTION = ActionValue(1, "Add an alert on DB pool saturation above 80%", IVAN, dt.date(2026, 6, 30), "P1",
-                           "detect", "open", None)
+CLEAN_ACTION = ActionValue(
+    1, "Add an alert on DB pool saturation above 80%", IVAN, dt.date(2026, 6, 30), "P1", "detect", "open", None
+)
 
 
 def make_source(*, facts=(), entries=(), actions=(CLEAN_ACTION,), milestones=None, severity="sev2") -> DraftSource:
     return DraftSource(
-        incident=IncidentValue(1, "Checkout 503", severity, "closed", "default", "C1", "inc", ANN, ANN, None, None,
-                               at(14, 0), at(14, 50), ANN),
+        incident=IncidentValue(
+            1,
+            "Checkout 503",
+            severity,
+            "closed",
+            "default",
+            "C1",
+            "inc",
+            ANN,
+            ANN,
+            None,
+            None,
+            at(14, 0),
+            at(14, 50),
+            ANN,
+        ),
         postmortem=PostmortemValue("draft", None, None),
         entries=[EntryValue(i + 1, at(14, 10), text, ANN, EntryKind.NOTE, None) for i, text in enumerate(entries)],
         facts=[FactValue(i + 1, section, text, ANN) for i, (section, text) in enumerate(facts)],
@@ -35,9 +50,14 @@ def make_source(*, facts=(), entries=(), actions=(CLEAN_ACTION,), milestones=Non
 def findings_for(source: DraftSource, *, vocabulary_dir: Path | None = None, names=None):
     vocabulary, problems = load_vocabulary(vocabulary_dir)
     assert problems == []
-    return review(source, vocabulary, names=names or {ANN: "ann", BOB: "bob", IVAN: "ivan"},
-                  due_days={"sev1": 15, "sev2": 30, "sev3": 45, "sev4": 45}, zone=dt.timezone.utc,
-                  reference_date=dt.date(2026, 6, 22))
+    return review(
+        source,
+        vocabulary,
+        names=names or {ANN: "ann", BOB: "bob", IVAN: "ivan"},
+        due_days={"sev1": 15, "sev2": 30, "sev3": 45, "sev4": 45},
+        zone=dt.UTC,
+        reference_date=dt.date(2026, 6, 22),
+    )
 
 
 def only(findings, category):
@@ -48,35 +68,46 @@ def only(findings, category):
 
 def test_a_clean_draft_gets_no_notes():
     source = make_source(
-        facts=[(FactSection.CAUSE, "New code opened a connection per request without returning it to the pool."),
-               (FactSection.CAUSE, "Load testing did not cover peak traffic."),
-               (FactSection.WENT_WELL, "The alert arrived within 3 minutes."),
-               (FactSection.SUMMARY, "Checkout returned 503 for 45 minutes; adjusting the pool fixed it.")],
+        facts=[
+            (FactSection.CAUSE, "New code opened a connection per request without returning it to the pool."),
+            (FactSection.CAUSE, "Load testing did not cover peak traffic."),
+            (FactSection.WENT_WELL, "The alert arrived within 3 minutes."),
+            (FactSection.SUMMARY, "Checkout returned 503 for 45 minutes; adjusting the pool fixed it."),
+        ],
         entries=["Deploy v2.4.1", "Rolled back to v2.4.0", "Justin joined the call"],
     )
     assert findings_for(source) == []
 
 
-@pytest.mark.parametrize(("text", "phrase"), [
-    ("The outage was caused by human error during the deploy.", "human error"),
-    ("An operator error deleted the index.", "operator error"),
-    ("A careless change to the config.", "careless"),
-    ("The migration was negligent.", "negligent"),
-])
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        ("The outage was caused by human error during the deploy.", "human error"),
+        ("An operator error deleted the index.", "operator error"),
+        ("A careless change to the config.", "careless"),
+        ("The migration was negligent.", "negligent"),
+    ],
+)
 def test_blame_labels(text, phrase):
     finding = only(findings_for(make_source(facts=[(FactSection.CAUSE, text)])), "blame_label")
     assert finding.title == f"Blame label: “{phrase}”"
     assert finding.quote == text and finding.where == "F1 (root causes and contributing factors)"
-    assert "says nothing about what" in finding.why and "what the tool, the process or the system allowed" in finding.suggestion
+    assert (
+        "says nothing about what" in finding.why
+        and "what the tool, the process or the system allowed" in finding.suggestion
+    )
 
 
-@pytest.mark.parametrize(("text", "phrase"), [
-    ("The on-call should have checked the pool size.", "should have"),
-    ("We could have rolled back sooner.", "could have"),
-    ("The deploy failed to run the smoke tests.", "failed to"),
-    ("Nobody forgot anything, we think.", "forgot"),
-    ("If only the alert had been louder.", "If only"),
-])
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        ("The on-call should have checked the pool size.", "should have"),
+        ("We could have rolled back sooner.", "could have"),
+        ("The deploy failed to run the smoke tests.", "failed to"),
+        ("Nobody forgot anything, we think.", "forgot"),
+        ("If only the alert had been louder.", "If only"),
+    ],
+)
 def test_counterfactuals(text, phrase):
     finding = only(findings_for(make_source(facts=[(FactSection.WENT_WRONG, text)])), "counterfactual")
     assert finding.title == f"Counterfactual: “{phrase}”" and finding.quote == text
@@ -88,11 +119,14 @@ def test_counterfactuals_in_the_timeline_are_caught_too():
     assert finding.where == "T1 (timeline)" and "forgot to" in finding.title
 
 
-@pytest.mark.parametrize(("text", "rewrite"), [
-    ("Obviously the cache was stale.", "The cache was stale."),
-    ("We simply restarted the pods.", "We restarted the pods."),
-    ("It was just a config typo.", "It was a config typo."),
-])
+@pytest.mark.parametrize(
+    ("text", "rewrite"),
+    [
+        ("Obviously the cache was stale.", "The cache was stale."),
+        ("We simply restarted the pods.", "We restarted the pods."),
+        ("It was just a config typo.", "It was a config typo."),
+    ],
+)
 def test_minimisers_come_with_the_sentence_rewritten(text, rewrite):
     finding = only(findings_for(make_source(facts=[(FactSection.SUMMARY, text)])), "minimiser")
     assert finding.quote == text and finding.suggestion.endswith(f"For example: “{rewrite}”")
@@ -104,13 +138,16 @@ def test_the_quote_is_the_sentence_holding_the_phrase():
     assert finding.quote == "Obviously nobody was watching it."
 
 
-@pytest.mark.parametrize("text", [
-    "<@U0BOB|bob> ran the migration without a lock.",
-    "The migration ran after <@U0BOB> approved it.",
-    "Bob ran the migration without a lock.",
-    "The deploy was fine. Ann disabled the alert.",
-    "@bob deployed on Friday.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<@U0BOB|bob> ran the migration without a lock.",
+        "The migration ran after <@U0BOB> approved it.",
+        "Bob ran the migration without a lock.",
+        "The deploy was fine. Ann disabled the alert.",
+        "@bob deployed on Friday.",
+    ],
+)
 def test_a_person_as_the_subject_of_a_cause(text):
     finding = only(findings_for(make_source(facts=[(FactSection.CAUSE, text)])), "person_as_cause")
     assert "bob, a person" in finding.why.lower() or "ann, a person" in finding.why.lower()
@@ -118,18 +155,25 @@ def test_a_person_as_the_subject_of_a_cause(text):
 
 
 def test_names_outside_causes_and_names_mid_sentence_are_fine():
-    source = make_source(facts=[(FactSection.WENT_WELL, "Bob found the bad query fast."),
-                                (FactSection.CAUSE, "The runbook Bob wrote had no pool section.")])
+    source = make_source(
+        facts=[
+            (FactSection.WENT_WELL, "Bob found the bad query fast."),
+            (FactSection.CAUSE, "The runbook Bob wrote had no pool section."),
+        ]
+    )
     assert [f for f in findings_for(source) if f.category == "person_as_cause"] == []
 
 
-@pytest.mark.parametrize(("text", "phrase"), [
-    ("Be more careful with deploys", "Be more careful"),
-    ("Improve monitoring", "Improve monitoring"),
-    ("Look into the connection pool", "Look into"),
-    ("Consider a canary stage", "Consider"),
-    ("Remind people to check dashboards", "Remind people"),
-])
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        ("Be more careful with deploys", "Be more careful"),
+        ("Improve monitoring", "Improve monitoring"),
+        ("Look into the connection pool", "Look into"),
+        ("Consider a canary stage", "Consider"),
+        ("Remind people to check dashboards", "Remind people"),
+    ],
+)
 def test_vague_action_items(text, phrase):
     action = ActionValue(9, text, IVAN, dt.date(2026, 6, 30), "P2", None, "open", None)
     finding = only(findings_for(make_source(actions=[action])), "vague_action")
@@ -165,15 +209,23 @@ def test_missing_key_times_are_asked_for():
 
 
 def test_key_times_out_of_order_are_findings_that_name_the_entries():
-    milestones = {Milestone.STARTED: at(14, 2), Milestone.DETECTED: at(14, 5), Milestone.ACKNOWLEDGED: at(14, 9),
-                  Milestone.MITIGATED: at(14, 50), Milestone.RESOLVED: at(14, 47)}
+    milestones = {
+        Milestone.STARTED: at(14, 2),
+        Milestone.DETECTED: at(14, 5),
+        Milestone.ACKNOWLEDGED: at(14, 9),
+        Milestone.MITIGATED: at(14, 50),
+        Milestone.RESOLVED: at(14, 47),
+    }
     source = make_source(milestones=milestones)
-    entries = [EntryValue(10 + i, when, f"{m.value} entry", ANN, EntryKind.MILESTONE, m)
-               for i, (m, when) in enumerate(milestones.items())]
+    entries = [
+        EntryValue(10 + i, when, f"{m.value} entry", ANN, EntryKind.MILESTONE, m)
+        for i, (m, when) in enumerate(milestones.items())
+    ]
     finding = only(findings_for(dataclasses.replace(source, entries=entries)), "key_times_out_of_order")
     assert finding.title == "Key times out of order" and finding.where == "key times"
-    assert finding.why.startswith("The resolved time (2026-06-22 14:47) is recorded before the mitigated time "
-                                  "(2026-06-22 14:50)")
+    assert finding.why.startswith(
+        "The resolved time (2026-06-22 14:47) is recorded before the mitigated time (2026-06-22 14:50)"
+    )
     assert finding.suggestion == "Check `T14` and `T13` and correct the wrong time, e.g. `/incident edit T14 <when>`."
 
 
@@ -185,9 +237,13 @@ def test_teams_extend_the_vocabulary(tmp_path: Path):
         "    suggestion: Say it plainly.\n    looks_at: [facts]\n    phrases: [{phrase: yolo, suggestion: Say what was skipped.}]\n"
         "ignore: [just]\n"
     )
-    source = make_source(facts=[(FactSection.CAUSE, "A cowboy deploy went out."),
-                                (FactSection.WENT_WRONG, "We went yolo on the migration."),
-                                (FactSection.SUMMARY, "It was just a typo.")])
+    source = make_source(
+        facts=[
+            (FactSection.CAUSE, "A cowboy deploy went out."),
+            (FactSection.WENT_WRONG, "We went yolo on the migration."),
+            (FactSection.SUMMARY, "It was just a typo."),
+        ]
+    )
     findings = findings_for(source, vocabulary_dir=tmp_path)
     assert only(findings, "blame_label").title == "Blame label: “cowboy”"
     jargon = only(findings, "jargon")
@@ -211,10 +267,16 @@ def test_the_review_in_a_published_draft(bot, db):
     run(bot, at(14, 43), "went-wrong The alert was obviously too quiet", channel=channel)
     add_action_items(bot, channel, [("Be more careful with deploys", None, None, "P2")])
     _, headline, markdown = close_and_wait(bot, channel, at(14, 48), "close 14:47 Metrics normal")
-    appendix = markdown[markdown.index("## Appendix: wording review"):]
-    for title in ("Blame label: “human error”", "Counterfactual: “should have”", "Minimiser: “obviously”",
-                  "A person as the cause", "Vague action item: “Be more careful”", "Action item without an owner",
-                  "Action item without a due date"):
+    appendix = markdown[markdown.index("## Appendix: wording review") :]
+    for title in (
+        "Blame label: “human error”",
+        "Counterfactual: “should have”",
+        "Minimiser: “obviously”",
+        "A person as the cause",
+        "Vague action item: “Be more careful”",
+        "Action item without an owner",
+        "Action item without a due date",
+    ):
         assert f"**{title}**" in appendix, title
     assert "> @ann should have noticed the pool size; human error" in appendix
     assert "Nothing here blocks the draft" in appendix

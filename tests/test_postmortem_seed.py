@@ -40,11 +40,16 @@ def test_the_seed_incident_closes_into_a_complete_draft(bot, db):
         positions.append(match.start())
     assert positions == sorted(positions)
     # causes, trigger, what went well, detection, the summary
-    for text in ("New code opened a connection per request without returning it to the pool.",
-                 "Load testing did not cover peak traffic.", "Deploy of v2.4.1",
-                 "The alert arrived within 3 minutes.", "The rollback took under 5 minutes.",
-                 "The 503-rate alert fired 3 minutes after the deploy.", "~30% of API requests returned 503",
-                 "Deploy v2.4.1 exhausted the DB connection pool"):
+    for text in (
+        "New code opened a connection per request without returning it to the pool.",
+        "Load testing did not cover peak traffic.",
+        "Deploy of v2.4.1",
+        "The alert arrived within 3 minutes.",
+        "The rollback took under 5 minutes.",
+        "The 503-rate alert fired 3 minutes after the deploy.",
+        "~30% of API requests returned 503",
+        "Deploy v2.4.1 exhausted the DB connection pool",
+    ):
         assert text in markdown
     # action items with owner, due date and priority, in their section; their bookkeeping is not "the timeline"
     assert "Action item A" not in markdown
@@ -66,8 +71,11 @@ def test_the_seed_incident_closes_into_a_complete_draft(bot, db):
     assert "duration *45 minutes*" in headline_text
     assert "wording review: no notes" in headline_text
     with db.unit_of_work() as session:
-        entries = session.scalar(select(func.count()).select_from(TimelineEntry).where(
-            TimelineEntry.removed_at.is_(None), TimelineEntry.source != EntrySource.ACTION_ITEM))
+        entries = session.scalar(
+            select(func.count())
+            .select_from(TimelineEntry)
+            .where(TimelineEntry.removed_at.is_(None), TimelineEntry.source != EntrySource.ACTION_ITEM)
+        )
     assert f"{entries} timeline entries" in headline_text  # counted, not listed
     actions = [e["action_id"] for b in headline["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert actions == ["postmortem_checklist", "postmortem_rerender", "postmortem_final"]

@@ -9,7 +9,13 @@ import time
 from bot.postmortem import drafts, publish
 from tests.conftest import CAROL
 from tests.postmortem_steps import (
-    at, close_and_wait, headlines, incident_id, run, seed_incident, stored_postmortem,
+    at,
+    close_and_wait,
+    headlines,
+    incident_id,
+    run,
+    seed_incident,
+    stored_postmortem,
 )
 
 
@@ -23,8 +29,9 @@ def die_while_publishing(bot, channel: str, when: dt.datetime) -> None:
 
 
 def published_drafts(bot, channel: str) -> int:
-    return len([f for f in bot.standin.files.values() if f["filename"].startswith("postmortem-")
-                and channel in f["channels"]])
+    return len(
+        [f for f in bot.standin.files.values() if f["filename"].startswith("postmortem-") and channel in f["channels"]]
+    )
 
 
 def test_postmortem_tells_the_truth_about_a_dead_publisher_and_takes_over_within_a_minute(bot, db):

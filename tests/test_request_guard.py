@@ -24,8 +24,11 @@ FORM = "application/x-www-form-urlencoded"
 def signed(body: bytes, *, timestamp: str | None = None, content_type: str = FORM) -> dict[str, str]:
     timestamp = str(int(time.time())) if timestamp is None else timestamp
     digest = hmac.new(SIGNING_SECRET.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
-    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": f"v0={digest.hexdigest()}",
-            "Content-Type": content_type}
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": f"v0={digest.hexdigest()}",
+        "Content-Type": content_type,
+    }
 
 
 def count(db, model) -> int:
@@ -46,10 +49,16 @@ JUNK = {
     "signed JSON array": (b'[{"type": "event_callback"}]', lambda b: signed(b, content_type="application/json"), 400),
     "signed JSON array in payload=": (b"payload=%5B1%2C2%5D", lambda b: signed(b), 400),
     "timestamp in exponent form": (b"command=%2Fincident&text=declare+x", lambda b: signed(b, timestamp="1.7e9"), 401),
-    "timestamp with a sign": (b"command=%2Fincident&text=declare+x",
-                              lambda b: signed(b, timestamp=f"+{int(time.time())}"), 401),
-    "signature of another body": (b"command=%2Fincident&text=declare+y",
-                                  lambda b: signed(b"command=%2Fincident&text=declare+x"), 401),
+    "timestamp with a sign": (
+        b"command=%2Fincident&text=declare+x",
+        lambda b: signed(b, timestamp=f"+{int(time.time())}"),
+        401,
+    ),
+    "signature of another body": (
+        b"command=%2Fincident&text=declare+y",
+        lambda b: signed(b"command=%2Fincident&text=declare+x"),
+        401,
+    ),
     "over a megabyte": (b"text=" + b"a" * (1024 * 1024 + 1), lambda b: signed(b), 413),
 }
 
@@ -94,16 +103,34 @@ def test_events_and_clicks_from_another_workspace_are_ignored_with_200(bot, db, 
     _wait_until_identity_known(bot)
     ts = standin.add_message(channel, user=BOB, text="the pool is exhausted")
     standin.react(channel, ts, "pushpin", user=BOB)
-    event = {"token": "legacy", "team_id": "T0OTHER", "api_app_id": "A0001", "type": "event_callback",
-             "event_id": "EvFOREIGN1", "event_time": int(time.time()),
-             "event": {"type": "reaction_added", "user": BOB, "reaction": "pushpin", "item_user": BOB,
-                       "item": {"type": "message", "channel": channel, "ts": ts}},
-             "authorizations": [{"team_id": "T0OTHER", "user_id": "UBOT", "is_bot": True}]}
+    event = {
+        "token": "legacy",
+        "team_id": "T0OTHER",
+        "api_app_id": "A0001",
+        "type": "event_callback",
+        "event_id": "EvFOREIGN1",
+        "event_time": int(time.time()),
+        "event": {
+            "type": "reaction_added",
+            "user": BOB,
+            "reaction": "pushpin",
+            "item_user": BOB,
+            "item": {"type": "message", "channel": channel, "ts": ts},
+        },
+        "authorizations": [{"team_id": "T0OTHER", "user_id": "UBOT", "is_bot": True}],
+    }
     response = bot.post(json.dumps(event), "application/json")
-    click = {"type": "block_actions", "team": {"id": "T0OTHER"}, "user": {"id": BOB, "team_id": "T0OTHER"},
-             "api_app_id": "A0001", "token": "legacy", "trigger_id": "t", "response_url": standin.response_url(),
-             "actions": [{"action_id": "timeline_page_next", "value": "1:1", "type": "button"}],
-             "channel": {"id": channel}}
+    click = {
+        "type": "block_actions",
+        "team": {"id": "T0OTHER"},
+        "user": {"id": BOB, "team_id": "T0OTHER"},
+        "api_app_id": "A0001",
+        "token": "legacy",
+        "trigger_id": "t",
+        "response_url": standin.response_url(),
+        "actions": [{"action_id": "timeline_page_next", "value": "1:1", "type": "button"}],
+        "channel": {"id": channel},
+    }
     clicked = bot.post(urllib.parse.urlencode({"payload": json.dumps(click)}), FORM)
     bot.settle()
     assert (response.status_code, response.text, clicked.status_code, clicked.text) == (200, "", 200, "")

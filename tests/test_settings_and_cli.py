@@ -23,7 +23,12 @@ def test_defaults():
     settings = Settings.from_env(BASE)
     assert settings.database_url == "sqlite:///incident-bot.db"
     assert settings.slack_api_url == "https://slack.com/api/"
-    assert (settings.port, settings.timezone.key, settings.channel_prefix, settings.create_channel) == (3000, "UTC", "inc-", True)
+    assert (settings.port, settings.timezone.key, settings.channel_prefix, settings.create_channel) == (
+        3000,
+        "UTC",
+        "inc-",
+        True,
+    )
     assert settings.pin_reactions == ("pushpin",)
     assert settings.action_due_days == {"sev1": 15, "sev2": 30, "sev3": 45, "sev4": 45}
 
@@ -69,21 +74,32 @@ def _incident_bot() -> list[str]:
 
 
 def test_serve_without_a_token_stops_with_one_clear_line(tmp_path):
-    result = subprocess.run([*_incident_bot(), "serve"], env=_cli_env(), capture_output=True, text=True, timeout=60,
-                            cwd=tmp_path)
+    result = subprocess.run(
+        [*_incident_bot(), "serve"], env=_cli_env(), capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == "incident-bot: SLACK_BOT_TOKEN is not set"
 
 
 def test_migrate_against_an_unreachable_database_says_so_in_one_line(tmp_path):
-    env = _cli_env(SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s",
-                   DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", LOG_LEVEL="WARNING")
-    result = subprocess.run([*_incident_bot(), "migrate"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    env = _cli_env(
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_SIGNING_SECRET="s",
+        DATABASE_URL="postgresql://nobody@127.0.0.1:1/none",
+        LOG_LEVEL="WARNING",
+    )
+    result = subprocess.run(
+        [*_incident_bot(), "migrate"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert result.returncode == 2
-    assert result.stderr.startswith("incident-bot: cannot reach the database at postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert result.stderr.startswith(
+        "incident-bot: cannot reach the database at postgresql+psycopg://nobody@127.0.0.1:1/none"
+    )
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     env["DATABASE_URL"] = f"sqlite:///{tmp_path}/no/such/dir/bot.db"
-    result = subprocess.run([*_incident_bot(), "migrate"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    result = subprocess.run(
+        [*_incident_bot(), "migrate"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("incident-bot: cannot reach the database at sqlite:///")
 
@@ -96,13 +112,27 @@ def _free_port() -> int:
 
 def test_serve_migrates_then_answers_signed_commands_from_any_directory(standin, db_url, tmp_path):
     port = _free_port()
-    env = _cli_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=standin.base_url,
-                   DATABASE_URL=db_url, PORT=str(port), LOG_LEVEL="WARNING")
-    migrate = subprocess.run([*_incident_bot(), "migrate"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    env = _cli_env(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=standin.base_url,
+        DATABASE_URL=db_url,
+        PORT=str(port),
+        LOG_LEVEL="WARNING",
+    )
+    migrate = subprocess.run(
+        [*_incident_bot(), "migrate"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert migrate.returncode == 0, migrate.stderr
     assert "database is at revision" in migrate.stdout
-    server = subprocess.Popen([*_incident_bot(), "serve", "--host", "127.0.0.1"], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [*_incident_bot(), "serve", "--host", "127.0.0.1"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -117,12 +147,24 @@ def test_serve_migrates_then_answers_signed_commands_from_any_directory(standin,
         import urllib.parse
 
         response_url = standin.response_url()
-        body = urllib.parse.urlencode({
-            "command": "/incident", "text": "declare Served for real sev1", "user_id": ANN, "channel_id": "C0GENERAL",
-            "channel_name": "general", "response_url": response_url, "trigger_id": "t", "team_id": "T0001",
-        })
-        answer = httpx.post(f"http://127.0.0.1:{port}/slack/events", content=body,
-                            headers={"Content-Type": "application/x-www-form-urlencoded", **sign(body)}, timeout=10)
+        body = urllib.parse.urlencode(
+            {
+                "command": "/incident",
+                "text": "declare Served for real sev1",
+                "user_id": ANN,
+                "channel_id": "C0GENERAL",
+                "channel_name": "general",
+                "response_url": response_url,
+                "trigger_id": "t",
+                "team_id": "T0001",
+            }
+        )
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/slack/events",
+            content=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded", **sign(body)},
+            timeout=10,
+        )
         assert answer.status_code == 200
         reply = standin.wait_for_responses(1, timeout=15)[0].payload
         assert "Served for real" in reply["text"]

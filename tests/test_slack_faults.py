@@ -75,8 +75,10 @@ def test_a_name_taken_by_a_person_still_gets_a_suffix_after_a_lost_create(bot, d
     bot.command(f"declare {TITLE}", user=ANN, channel="C0GENERAL")
     [(_, channel)] = stored_incidents(db)
     assert channel != "C0TAKEN"
-    assert incident_channels(standin) == ["inc-2026-06-22-checkout-returns-503",
-                                          "inc-2026-06-22-checkout-returns-503-2"]
+    assert incident_channels(standin) == [
+        "inc-2026-06-22-checkout-returns-503",
+        "inc-2026-06-22-checkout-returns-503-2",
+    ]
 
 
 def test_a_declare_under_502_and_504_pages_from_slacks_edge_succeeds(bot, db, standin):
@@ -160,8 +162,12 @@ def test_a_bot_channel_that_belongs_to_an_incident_or_was_just_made_is_not_taken
     bot.command(f"declare {TITLE}", user=ANN, channel="C0GENERAL")
     channels = [channel for _, channel in stored_incidents(db)]
     assert len(set(channels)) == 3 and "C0FRESH" not in channels
-    assert incident_channels(standin) == ["inc-2026-06-22-checkout-returns-503", "inc-2026-06-22-checkout-returns-503-2",
-                                          "inc-2026-06-22-checkout-returns-503-3", "inc-2026-06-22-checkout-returns-503-4"]
+    assert incident_channels(standin) == [
+        "inc-2026-06-22-checkout-returns-503",
+        "inc-2026-06-22-checkout-returns-503-2",
+        "inc-2026-06-22-checkout-returns-503-3",
+        "inc-2026-06-22-checkout-returns-503-4",
+    ]
 
 
 def test_the_slack_timeout_setting_is_checked():

@@ -34,7 +34,10 @@ def test_quiet_mentions_name_people_without_pinging_them():
 
 
 def test_plain_text_for_files():
-    assert plain_text("<@U1|ann> in <#C1|ops>: <!here> <https://x.io|runbook>") == "@ann in #ops: @here runbook (https://x.io)"
+    assert (
+        plain_text("<@U1|ann> in <#C1|ops>: <!here> <https://x.io|runbook>")
+        == "@ann in #ops: @here runbook (https://x.io)"
+    )
 
 
 def test_unescape_is_exactly_slacks_three_entities():
@@ -43,7 +46,7 @@ def test_unescape_is_exactly_slacks_three_entities():
 
 
 def test_slack_date_falls_back_to_a_named_zone():
-    instant = dt.datetime(2026, 6, 22, 14, 5, tzinfo=dt.timezone.utc)
+    instant = dt.datetime(2026, 6, 22, 14, 5, tzinfo=dt.UTC)
     text = slack_date(instant, fallback_zone=ZoneInfo("Europe/Berlin"))
     assert text == f"<!date^{int(instant.timestamp())}^{{date_short_pretty}} {{time}}|2026-06-22 16:05 CEST>"
 

@@ -28,8 +28,16 @@ class SocketModeEndpoint:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def _session(self, connection) -> None:
-        connection.send(json.dumps({"type": "hello", "num_connections": 1,
-                                    "connection_info": {"app_id": "A0001"}, "debug_info": {"host": "standin"}}))
+        connection.send(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "connection_info": {"app_id": "A0001"},
+                    "debug_info": {"host": "standin"},
+                }
+            )
+        )
         for envelope in self.envelopes:
             connection.send(json.dumps(envelope))
         while not self._done.is_set():
@@ -51,19 +59,37 @@ class SocketModeEndpoint:
 def test_serve_in_socket_mode_acknowledges_on_the_socket_and_answers(standin, db_url, tmp_path):
     response_url = standin.response_url()
     command = {
-        "envelope_id": "env-declare-1", "type": "slash_commands", "accepts_response_payload": True,
-        "payload": {"token": "legacy", "team_id": "T0001", "channel_id": "C0GENERAL", "channel_name": "general",
-                    "user_id": ANN, "command": "/incident", "text": "declare Socket mode outage sev2",
-                    "response_url": response_url, "trigger_id": "trigger-1", "api_app_id": "A0001"},
+        "envelope_id": "env-declare-1",
+        "type": "slash_commands",
+        "accepts_response_payload": True,
+        "payload": {
+            "token": "legacy",
+            "team_id": "T0001",
+            "channel_id": "C0GENERAL",
+            "channel_name": "general",
+            "user_id": ANN,
+            "command": "/incident",
+            "text": "declare Socket mode outage sev2",
+            "response_url": response_url,
+            "trigger_id": "trigger-1",
+            "api_app_id": "A0001",
+        },
     }
     endpoint = SocketModeEndpoint([command])
     standin.socket_mode_url = endpoint.url
-    env = _cli_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_APP_TOKEN="xapp-1-test",
-                   SLACK_API_URL=standin.base_url, DATABASE_URL=db_url, LOG_LEVEL="WARNING")
+    env = _cli_env(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_APP_TOKEN="xapp-1-test",
+        SLACK_API_URL=standin.base_url,
+        DATABASE_URL=db_url,
+        LOG_LEVEL="WARNING",
+    )
     import subprocess
 
-    server = subprocess.Popen([*_incident_bot(), "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [*_incident_bot(), "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         assert endpoint.acked.wait(30), "no acknowledgement came back on the socket"
         assert endpoint.acks[0]["envelope_id"] == "env-declare-1"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +18,7 @@ def at(zone: ZoneInfo, *fields: int) -> datetime:
 
 
 def utc(*fields: int) -> datetime:
-    return datetime(*fields, tzinfo=timezone.utc)
+    return datetime(*fields, tzinfo=UTC)
 
 
 # `now` is deliberately given in the author's zone: arithmetic done on it directly
@@ -122,19 +122,29 @@ ACCEPTED = [
     pytest.param("today 9 am x", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 7, 0), "x", id="today-space-am"),
     pytest.param("yesterday 9 pm x", BER_AFTERNOON, BERLIN, utc(2026, 6, 21, 19, 0), "x", id="yesterday-space-pm"),
     # across midnight: the date is the author's, not UTC's
-    pytest.param("23:55 x", BER_JUST_AFTER_MIDNIGHT, BERLIN, utc(2026, 6, 22, 21, 55), "x", id="midnight-2355-is-yesterday"),
+    pytest.param(
+        "23:55 x", BER_JUST_AFTER_MIDNIGHT, BERLIN, utc(2026, 6, 22, 21, 55), "x", id="midnight-2355-is-yesterday"
+    ),
     pytest.param("11:55pm x", BER_JUST_AFTER_MIDNIGHT, BERLIN, utc(2026, 6, 22, 21, 55), "x", id="midnight-pm"),
     pytest.param("00:05 x", BER_JUST_AFTER_MIDNIGHT, BERLIN, utc(2026, 6, 22, 22, 5), "x", id="midnight-0005-today"),
     pytest.param("today 00:05 x", BER_JUST_AFTER_MIDNIGHT, BERLIN, utc(2026, 6, 22, 22, 5), "x", id="midnight-today"),
-    pytest.param("yesterday 23:55 x", BER_JUST_AFTER_MIDNIGHT, BERLIN, utc(2026, 6, 22, 21, 55), "x", id="midnight-yesterday"),
-    pytest.param("yesterday 00:05 x", BER_JUST_AFTER_MIDNIGHT, BERLIN, utc(2026, 6, 21, 22, 5), "x", id="midnight-yesterday-0005"),
+    pytest.param(
+        "yesterday 23:55 x", BER_JUST_AFTER_MIDNIGHT, BERLIN, utc(2026, 6, 22, 21, 55), "x", id="midnight-yesterday"
+    ),
+    pytest.param(
+        "yesterday 00:05 x", BER_JUST_AFTER_MIDNIGHT, BERLIN, utc(2026, 6, 21, 22, 5), "x", id="midnight-yesterday-0005"
+    ),
     pytest.param("20:00 x", NY_EVENING, NEW_YORK, utc(2026, 6, 23, 0, 0), "x", id="ny-evening-clock"),
     pytest.param("today 20:00 x", NY_EVENING, NEW_YORK, utc(2026, 6, 23, 0, 0), "x", id="ny-evening-today-is-local"),
-    pytest.param("yesterday 20:00 x", NY_EVENING, NEW_YORK, utc(2026, 6, 22, 0, 0), "x", id="ny-evening-yesterday-is-local"),
+    pytest.param(
+        "yesterday 20:00 x", NY_EVENING, NEW_YORK, utc(2026, 6, 22, 0, 0), "x", id="ny-evening-yesterday-is-local"
+    ),
     # yesterday across month and year boundaries
     pytest.param("yesterday 23:40 x", BER_NEW_YEAR, BERLIN, utc(2025, 12, 31, 22, 40), "x", id="yesterday-new-year"),
     pytest.param("23:50 x", BER_NEW_YEAR_MIDNIGHT, BERLIN, utc(2025, 12, 31, 22, 50), "x", id="bare-clock-new-year"),
-    pytest.param("yesterday 12:00 x", NY_MARCH_FIRST, NEW_YORK, utc(2026, 2, 28, 17, 0), "x", id="yesterday-end-of-february"),
+    pytest.param(
+        "yesterday 12:00 x", NY_MARCH_FIRST, NEW_YORK, utc(2026, 2, 28, 17, 0), "x", id="yesterday-end-of-february"
+    ),
     # explicit zones
     pytest.param("11:30 UTC x", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 11, 30), "x", id="utc"),
     pytest.param("11:30 utc x", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 11, 30), "x", id="utc-lowercase"),
@@ -153,10 +163,21 @@ ACCEPTED = [
     pytest.param("yesterday 11:30 +05:30 x", BER_AFTERNOON, BERLIN, utc(2026, 6, 21, 6, 0), "x", id="yesterday-offset"),
     pytest.param("00:30 UTC x", NY_EVENING, NEW_YORK, utc(2026, 6, 23, 0, 30), "x", id="utc-date-is-utcs"),
     pytest.param("today 00:30 UTC x", NY_EVENING, NEW_YORK, utc(2026, 6, 23, 0, 30), "x", id="today-utc-date-is-utcs"),
-    pytest.param("13:05 +1 for rollback", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 11, 5), "+1 for rollback", id="plus-one-is-text"),
-    pytest.param("13:05 Zookeeper down", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 11, 5), "Zookeeper down", id="z-word-is-text"),
+    pytest.param(
+        "13:05 +1 for rollback",
+        BER_AFTERNOON,
+        BERLIN,
+        utc(2026, 6, 22, 11, 5),
+        "+1 for rollback",
+        id="plus-one-is-text",
+    ),
+    pytest.param(
+        "13:05 Zookeeper down", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 11, 5), "Zookeeper down", id="z-word-is-text"
+    ),
     pytest.param("13:05 API down", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 11, 5), "API down", id="caps-word-is-text"),
-    pytest.param("13:05 est. impact", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 11, 5), "est. impact", id="est-word-is-text"),
+    pytest.param(
+        "13:05 est. impact", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 11, 5), "est. impact", id="est-word-is-text"
+    ),
     # ISO dates
     pytest.param("2026-06-20 09:15 x", BER_AFTERNOON, BERLIN, utc(2026, 6, 20, 7, 15), "x", id="iso-date-space"),
     pytest.param("2026-06-20T09:15 x", BER_AFTERNOON, BERLIN, utc(2026, 6, 20, 7, 15), "x", id="iso-t"),
@@ -165,9 +186,13 @@ ACCEPTED = [
     pytest.param("2026-06-20T09:15+02:00 x", BER_AFTERNOON, BERLIN, utc(2026, 6, 20, 7, 15), "x", id="iso-t-offset"),
     pytest.param("2026-06-20 09:15 UTC x", BER_AFTERNOON, BERLIN, utc(2026, 6, 20, 9, 15), "x", id="iso-date-utc"),
     pytest.param("2026-06-20 9:15am x", BER_AFTERNOON, BERLIN, utc(2026, 6, 20, 7, 15), "x", id="iso-date-am"),
-    pytest.param("2026-01-15 09:15 x", BER_AFTERNOON, BERLIN, utc(2026, 1, 15, 8, 15), "x", id="iso-date-winter-offset"),
+    pytest.param(
+        "2026-01-15 09:15 x", BER_AFTERNOON, BERLIN, utc(2026, 1, 15, 8, 15), "x", id="iso-date-winter-offset"
+    ),
     pytest.param("2026-06-22 14:01 x", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 12, 1), "x", id="iso-today-in-grace"),
-    pytest.param("2025-12-31 23:59:59 x", BER_AFTERNOON, BERLIN, utc(2025, 12, 31, 22, 59, 59), "x", id="iso-last-year"),
+    pytest.param(
+        "2025-12-31 23:59:59 x", BER_AFTERNOON, BERLIN, utc(2025, 12, 31, 22, 59, 59), "x", id="iso-last-year"
+    ),
     # next to the DST changes, but not inside them
     pytest.param("01:59 x", BER_SPRING_DAY, BERLIN, utc(2026, 3, 29, 0, 59), "x", id="eu-before-gap"),
     pytest.param("03:00 x", BER_SPRING_DAY, BERLIN, utc(2026, 3, 29, 1, 0), "x", id="eu-after-gap"),
@@ -178,9 +203,18 @@ ACCEPTED = [
     pytest.param("00:59 x", NY_FALL_DAY, NEW_YORK, utc(2026, 11, 1, 4, 59), "x", id="us-before-overlap"),
     pytest.param("02:00 x", NY_FALL_DAY, NEW_YORK, utc(2026, 11, 1, 7, 0), "x", id="us-after-overlap"),
     # an explicit offset picks the second of a repeated hour, with no note
-    pytest.param("01:30 -05:00 x", NY_FALL_DAY, NEW_YORK, utc(2026, 11, 1, 6, 30), "x", id="us-overlap-second-by-offset"),
+    pytest.param(
+        "01:30 -05:00 x", NY_FALL_DAY, NEW_YORK, utc(2026, 11, 1, 6, 30), "x", id="us-overlap-second-by-offset"
+    ),
     # today's 02:30 was skipped but would be in the future anyway: yesterday's is meant
-    pytest.param("02:30 x", at(NEW_YORK, 2026, 3, 8, 1, 50), NEW_YORK, utc(2026, 3, 7, 7, 30), "x", id="us-gap-ahead-is-yesterday"),
+    pytest.param(
+        "02:30 x",
+        at(NEW_YORK, 2026, 3, 8, 1, 50),
+        NEW_YORK,
+        utc(2026, 3, 7, 7, 30),
+        "x",
+        id="us-gap-ahead-is-yesterday",
+    ),
     # whitespace
     pytest.param("  13:59 x", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 11, 59), "x", id="leading-space"),
     pytest.param("13:59     x  y", BER_AFTERNOON, BERLIN, utc(2026, 6, 22, 11, 59), "x  y", id="rest-lstripped"),
@@ -193,39 +227,57 @@ ACCEPTED = [
 def test_accepted(text: str, now: datetime, zone: ZoneInfo, expected: datetime, rest: str) -> None:
     parsed = parse(text, now, zone)
     assert parsed == ParsedWhen(expected, rest, True, None)
-    assert parsed.occurred_at.tzinfo is timezone.utc
+    assert parsed.occurred_at.tzinfo is UTC
 
 
 # A repeated local hour: the first one is taken and the author is told.
 # (text, now, zone, expected UTC instant, expected note)
 AMBIGUOUS = [
     pytest.param(
-        "02:30 x", BER_FALL_DAY, BERLIN, utc(2026, 10, 25, 0, 30),
+        "02:30 x",
+        BER_FALL_DAY,
+        BERLIN,
+        utc(2026, 10, 25, 0, 30),
         "02:30 happened twice on 2026-10-25 in Europe/Berlin; took the first (CEST, UTC+02:00)",
         id="eu-bare",
     ),
     pytest.param(
-        "2:30am x", BER_FALL_DAY, BERLIN, utc(2026, 10, 25, 0, 30),
+        "2:30am x",
+        BER_FALL_DAY,
+        BERLIN,
+        utc(2026, 10, 25, 0, 30),
         "02:30 happened twice on 2026-10-25 in Europe/Berlin; took the first (CEST, UTC+02:00)",
         id="eu-am",
     ),
     pytest.param(
-        "today 02:59:59 x", BER_FALL_DAY, BERLIN, utc(2026, 10, 25, 0, 59, 59),
+        "today 02:59:59 x",
+        BER_FALL_DAY,
+        BERLIN,
+        utc(2026, 10, 25, 0, 59, 59),
         "02:59:59 happened twice on 2026-10-25 in Europe/Berlin; took the first (CEST, UTC+02:00)",
         id="eu-today-seconds",
     ),
     pytest.param(
-        "01:30 x", NY_FALL_DAY, NEW_YORK, utc(2026, 11, 1, 5, 30),
+        "01:30 x",
+        NY_FALL_DAY,
+        NEW_YORK,
+        utc(2026, 11, 1, 5, 30),
         "01:30 happened twice on 2026-11-01 in America/New_York; took the first (EDT, UTC-04:00)",
         id="us-bare",
     ),
     pytest.param(
-        "yesterday 01:30 x", at(NEW_YORK, 2026, 11, 2, 9, 0), NEW_YORK, utc(2026, 11, 1, 5, 30),
+        "yesterday 01:30 x",
+        at(NEW_YORK, 2026, 11, 2, 9, 0),
+        NEW_YORK,
+        utc(2026, 11, 1, 5, 30),
         "01:30 happened twice on 2026-11-01 in America/New_York; took the first (EDT, UTC-04:00)",
         id="us-yesterday",
     ),
     pytest.param(
-        "2026-11-01T01:00 x", NY_FALL_DAY, NEW_YORK, utc(2026, 11, 1, 5, 0),
+        "2026-11-01T01:00 x",
+        NY_FALL_DAY,
+        NEW_YORK,
+        utc(2026, 11, 1, 5, 0),
         "01:00 happened twice on 2026-11-01 in America/New_York; took the first (EDT, UTC-04:00)",
         id="us-iso",
     ),
@@ -334,10 +386,14 @@ SKIPPED_BY_DST = [
     pytest.param("today 02:00 x", BER_SPRING_DAY, BERLIN, "2026-03-29", "Europe/Berlin", id="eu-today-start"),
     pytest.param("2:30am x", BER_SPRING_DAY, BERLIN, "2026-03-29", "Europe/Berlin", id="eu-am"),
     pytest.param("2026-03-29 02:59:59 x", BER_SPRING_DAY, BERLIN, "2026-03-29", "Europe/Berlin", id="eu-iso-end"),
-    pytest.param("yesterday 02:30 x", at(BERLIN, 2026, 3, 30, 9, 0), BERLIN, "2026-03-29", "Europe/Berlin", id="eu-yesterday"),
+    pytest.param(
+        "yesterday 02:30 x", at(BERLIN, 2026, 3, 30, 9, 0), BERLIN, "2026-03-29", "Europe/Berlin", id="eu-yesterday"
+    ),
     pytest.param("02:30 x", NY_SPRING_DAY, NEW_YORK, "2026-03-08", "America/New_York", id="us-bare"),
     pytest.param("2026-03-08T02:15 x", NY_SPRING_DAY, NEW_YORK, "2026-03-08", "America/New_York", id="us-iso"),
-    pytest.param("yesterday 2am x", at(NEW_YORK, 2026, 3, 9, 9, 0), NEW_YORK, "2026-03-08", "America/New_York", id="us-yesterday"),
+    pytest.param(
+        "yesterday 2am x", at(NEW_YORK, 2026, 3, 9, 9, 0), NEW_YORK, "2026-03-08", "America/New_York", id="us-yesterday"
+    ),
 ]
 
 
@@ -395,11 +451,11 @@ def test_plain_text_is_left_alone(text: str) -> None:
 def test_empty_text(text: str) -> None:
     parsed = parse(text)
     assert parsed == ParsedWhen(utc(2026, 6, 22, 12, 0), "", False, None)
-    assert parsed.occurred_at.tzinfo is timezone.utc
+    assert parsed.occurred_at.tzinfo is UTC
 
 
 def test_now_is_returned_in_utc_for_plain_text() -> None:
-    assert parse("db down").occurred_at.tzinfo is timezone.utc
+    assert parse("db down").occurred_at.tzinfo is UTC
 
 
 def test_allow_future_zero_sends_a_minute_ahead_to_yesterday() -> None:
@@ -520,7 +576,8 @@ def test_a_word_after_a_clock_is_text_even_when_it_starts_like_am() -> None:
 
 def test_weekday_words_stay_text_on_the_timeline() -> None:
     assert parse("thu 15:00 planning", BER_AFTERNOON, BERLIN) == ParsedWhen(
-        utc(2026, 6, 22, 12, 0), "thu 15:00 planning", False, None)
+        utc(2026, 6, 22, 12, 0), "thu 15:00 planning", False, None
+    )
 
 
 def test_forward_forms_list_working_examples() -> None:

@@ -100,8 +100,14 @@ def test_long_timelines_come_in_pages_within_slacks_limits(bot, db, standin):
     with db.unit_of_work() as session:
         incident = session.scalar(select(Incident))
         for i in range(400):
-            timeline.add_entry(session, incident, text=f"step {i:03d} " + "x" * 60, author=ANN,
-                               occurred_at=utc(2026, 6, 22, 8, 0) + dt.timedelta(seconds=i), recorded_at=utc(2026, 6, 22, 14, 50))
+            timeline.add_entry(
+                session,
+                incident,
+                text=f"step {i:03d} " + "x" * 60,
+                author=ANN,
+                occurred_at=utc(2026, 6, 22, 8, 0) + dt.timedelta(seconds=i),
+                recorded_at=utc(2026, 6, 22, 14, 50),
+            )
     listing = bot.command("timeline", user=ANN, channel=channel)
     assert all(r.rejected is None for r in standin.responses)
     assert "Page 1 of" in listing.text and "step 000" in listing.text and "step 399" not in listing.text

@@ -88,9 +88,19 @@ def test_tracker_settings_are_checked_with_one_line_each():
     jira = {"JIRA_URL": "https://acme.atlassian.net", "JIRA_PROJECT": "OPS", "JIRA_USER": "a@b", "JIRA_API_TOKEN": "t"}
     assert Settings.from_env(base).trackers.kind is None
     only = Settings.from_env({**base, **gh}).trackers
-    assert (only.kind, only.auto, only.sync_minutes, only.github_api_url) == ("github", True, 15, "https://api.github.com/")
+    assert (only.kind, only.auto, only.sync_minutes, only.github_api_url) == (
+        "github",
+        True,
+        15,
+        "https://api.github.com/",
+    )
     both = Settings.from_env({**base, **gh, **jira, "TRACKER": "jira", "TRACKER_AUTO": "no"}).trackers
-    assert (both.kind, both.auto, both.jira_cloud, both.jira_url) == ("jira", False, True, "https://acme.atlassian.net/")
+    assert (both.kind, both.auto, both.jira_cloud, both.jira_url) == (
+        "jira",
+        False,
+        True,
+        "https://acme.atlassian.net/",
+    )
     assert Settings.from_env({**base, **jira, "JIRA_API_TOKEN": "", "JIRA_PAT": "p"}).trackers.jira_cloud is False
     for env, message in [
         ({**gh, **jira}, "TRACKER must say which tracker to use"),
@@ -143,12 +153,19 @@ def test_an_owner_github_cannot_assign_gets_an_unassigned_issue_and_other_422s_a
     channel, [a1, a2] = incident_with_items(bot, "Fix the retries <@U0ANN|ann>", "Write the runbook")
     bot.command(f"ticket A{a1}", user=ANN, channel=channel)
     assert github.issues[1]["assignees"] == [] and "Owner: ann (Slack)" in github.issues[1]["body"]
-    github.fail("POST", r"/issues$", 422, body={"message": "Validation Failed",
-                                                "errors": [{"resource": "Issue", "code": "custom", "field": "body"}]})
+    github.fail(
+        "POST",
+        r"/issues$",
+        422,
+        body={"message": "Validation Failed", "errors": [{"resource": "Issue", "code": "custom", "field": "body"}]},
+    )
     reply = bot.command(f"ticket A{a2}", user=ANN, channel=channel)
     assert "GitHub said 422 Validation Failed (body)" in reply.text
-    told = [c.params.get("text", "") for c in standin.calls_to("chat.postMessage")
-            if "could not create the GitHub ticket" in c.params.get("text", "")]
+    told = [
+        c.params.get("text", "")
+        for c in standin.calls_to("chat.postMessage")
+        if "could not create the GitHub ticket" in c.params.get("text", "")
+    ]
     assert len(told) == 1 and f"/incident ticket A{a2}" in told[0]
     assert len(github.issues) == 1
     bot.command(f"ticket A{a2}", user=ANN, channel=channel)  # after the fix: asked again, made

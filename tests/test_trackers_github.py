@@ -55,7 +55,9 @@ def test_ticket_one_item_makes_one_issue_and_the_item_shows_it(gbot, github, db)
 
 
 def test_ticket_all_makes_one_per_item_without_one_and_none_twice(gbot, github, db):
-    channel, ids = incident_with_items(gbot, "Fix the pool", "Write the runbook <@U0CAROL|carol>", "Alert on saturation")
+    channel, ids = incident_with_items(
+        gbot, "Fix the pool", "Write the runbook <@U0CAROL|carol>", "Alert on saturation"
+    )
     gbot.command(f"ticket A{ids[0]}", user=ANN, channel=channel)
     reply = gbot.command("ticket all", user=ANN, channel=channel)
     assert len(github.issues) == 3
@@ -160,10 +162,20 @@ def test_a_crash_mid_call_is_finished_by_the_next_worker_without_a_second_issue(
     github.fail("POST", r"/issues$", 502)
     one.command(f"ticket A{a1}", user=ANN, channel=channel)  # stored, first try failed: waiting
     github.slow("POST", r"/issues$", 2.0)
-    env = {**os.environ, **github_env(github), "SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_SIGNING_SECRET": "s",
-           "SLACK_API_URL": standin.base_url, "DATABASE_URL": db.url}
-    crashing = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main(['tracker', 'sync'])"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        **github_env(github),
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_API_URL": standin.base_url,
+        "DATABASE_URL": db.url,
+    }
+    crashing = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main(['tracker', 'sync'])"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     github.wait_for(lambda: len(github.calls_to("POST", r"/issues$")) == 2, timeout=30)
     crashing.kill()
     crashing.wait()
@@ -185,8 +197,10 @@ def test_two_replicas_and_two_ticket_all_at_once_make_one_issue_per_item(make_bo
     channel, ids = incident_with_items(one, "Fix the pool", "Write the runbook", "Alert on saturation", "Rotate keys")
     github.slow("POST", r"/issues$", 0.3, times=8)
     results = []
-    threads = [threading.Thread(target=lambda b=b: results.append(b.command("ticket all", user=ANN, channel=channel)))
-               for b in (one, two, one, two)]
+    threads = [
+        threading.Thread(target=lambda b=b: results.append(b.command("ticket all", user=ANN, channel=channel)))
+        for b in (one, two, one, two)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -196,7 +210,8 @@ def test_two_replicas_and_two_ticket_all_at_once_make_one_issue_per_item(make_bo
     one.clock.advance(dt.timedelta(minutes=5))
     outbox.run_due(one.runtime)
     assert sorted(i["title"] for i in github.issues.values()) == sorted(
-        ["Fix the pool", "Write the runbook", "Alert on saturation", "Rotate keys"])
+        ["Fix the pool", "Write the runbook", "Alert on saturation", "Rotate keys"]
+    )
     assert len({item(db, i).ticket_key for i in ids}) == 4
 
 
@@ -316,8 +331,10 @@ def test_webhook_surface_refuses_bad_signatures_big_bodies_and_junk(gbot, github
     assert github_hook(gbot, {"zen": "hi"}, event="ping").status_code == 200  # answered by the /hooks/github surface
     assert github_hook(gbot, event).status_code == 200 and item(db, 1).status == ActionStatus.DONE
     other = github._create(body={"title": "Unrelated", "labels": []}).body
-    answer = github_hook(gbot, {"action": "opened", "issue": other, "repository": {"full_name": github.repo},
-                                "sender": {"login": "octo-ann"}})
+    answer = github_hook(
+        gbot,
+        {"action": "opened", "issue": other, "repository": {"full_name": github.repo}, "sender": {"login": "octo-ann"}},
+    )
     assert "#2 is no item's ticket" in answer.text and not github.calls_to("GET", r"/issues/2$")
     elsewhere = github_hook(gbot, {**event, "repository": {"full_name": "acme/other"}})
     assert "not the configured repository" in elsewhere.text
@@ -337,7 +354,9 @@ def test_postmortem_final_makes_the_tickets_with_tracker_auto(gbot, github, db):
     gbot.command("close", user=ANN, channel=channel)
     wait_until_settled(gbot, channel)
     reply = gbot.command("postmortem final", user=ANN, channel=channel)
-    github.wait_for(lambda: "Tickets in GitHub acme/ops" in "".join(r.get("text", "") for r in reply.wait(len(reply.replies))))
+    github.wait_for(
+        lambda: "Tickets in GitHub acme/ops" in "".join(r.get("text", "") for r in reply.wait(len(reply.replies)))
+    )
     assert [i["title"] for i in github.issues.values()] == ["Fix the pool"]  # dropped items get none
     assert item(db, ids[0]).ticket_key == "1"
 

@@ -251,8 +251,9 @@ def test_two_replicas_ticket_all_at_once_make_one_jira_issue_per_item(make_bot, 
     one, two = make_bot(**jira_env(dc)), make_bot(**jira_env(dc))
     channel, ids = incident_with_items(one, "One", "Two", "Three")
     dc.slow("POST", r"/issue$", 0.3, times=6)
-    threads = [threading.Thread(target=lambda b=b: b.command("ticket all", user=ANN, channel=channel))
-               for b in (one, two, two)]
+    threads = [
+        threading.Thread(target=lambda b=b: b.command("ticket all", user=ANN, channel=channel)) for b in (one, two, two)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

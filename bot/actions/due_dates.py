@@ -99,7 +99,10 @@ def parse_due_date(text: str, *, today: dt.date) -> DueDate:
     if found < today:
         days = (today - found).days
         ago = "yesterday" if days == 1 else f"{days} days ago"
-        return DueDate(found, f"That due date ({found:%a %d %b %Y}) is in the past ({ago}); the item is kept and counts as overdue.")
+        return DueDate(
+            found,
+            f"That due date ({found:%a %d %b %Y}) is in the past ({ago}); the item is kept and counts as overdue.",
+        )
     return DueDate(found)
 
 
@@ -126,8 +129,10 @@ def _read(phrase: str, original: str, today: dt.date) -> dt.date:
     if match := _MONTH_DAY.match(phrase):
         return _month_day(match, original, today)
     if _NUMERIC_DATE.match(phrase):
-        raise _refuse(original, "a date in numbers only could be month/day or day/month; write the month as a word "
-                                "or use year-month-day")
+        raise _refuse(
+            original,
+            "a date in numbers only could be month/day or day/month; write the month as a word or use year-month-day",
+        )
     raise _refuse(original)
 
 

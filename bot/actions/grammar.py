@@ -92,8 +92,12 @@ def parse_action(text: str, *, today: dt.date) -> ActionDraft:
     if not body:
         raise UserError(f"An action item needs a description. Usage: {USAGE}")
     if len(body) > MAX_ACTION_TEXT:
-        raise UserError(f"That description is {len(body)} characters; keep it under {MAX_ACTION_TEXT} and link the ticket for detail.")
-    return ActionDraft(text=body, owner_id=owner, due_date=due, priority=priority, action_type=action_type, warning=warning)
+        raise UserError(
+            f"That description is {len(body)} characters; keep it under {MAX_ACTION_TEXT} and link the ticket for detail."
+        )
+    return ActionDraft(
+        text=body, owner_id=owner, due_date=due, priority=priority, action_type=action_type, warning=warning
+    )
 
 
 def _date_phrase_start(tokens: list[str], end: int) -> int | None:

@@ -9,8 +9,9 @@ so the listing, the nudge and its buttons show an item the same way.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,7 +39,13 @@ def default_due_date(severity: str, today: dt.date, due_days: dict[str, int]) ->
 
 
 def add(
-    session: Session, incident: Incident, draft: ActionDraft, *, by: str, now: dt.datetime, today: dt.date,
+    session: Session,
+    incident: Incident,
+    draft: ActionDraft,
+    *,
+    by: str,
+    now: dt.datetime,
+    today: dt.date,
     due_days: dict[str, int],
 ) -> ActionItem:
     item = ActionItem(
@@ -56,8 +63,16 @@ def add(
     session.flush()
     late_changes.note_change(session, incident, now)
     owner = f"owner {mention(item.owner_id)}" if item.owner_id else "no owner"
-    _record(session, incident, item, "create", {}, by=by, now=now,
-            summary=f"added by {mention(by)}: {item.text} ({owner}, due {item.due_date.isoformat()}, {item.priority})")
+    _record(
+        session,
+        incident,
+        item,
+        "create",
+        {},
+        by=by,
+        now=now,
+        summary=f"added by {mention(by)}: {item.text} ({owner}, due {item.due_date.isoformat()}, {item.priority})",
+    )
     return item
 
 
@@ -65,7 +80,9 @@ def add(
 def get(session: Session, item_id: int) -> ActionItem:
     item = session.get(ActionItem, item_id)
     if item is None:
-        raise NotFound(f"There is no action item {action_ref(item_id)}. `/incident actions` lists an incident's items with their ids.")
+        raise NotFound(
+            f"There is no action item {action_ref(item_id)}. `/incident actions` lists an incident's items with their ids."
+        )
     return item
 
 
@@ -79,8 +96,14 @@ def get_visible(session: Session, item_id: int, *, user_id: str, channel_id: str
     incident = session.get(Incident, item.incident_id)
     assert incident is not None
     # the same people who may change what someone recorded: the owner, commander and declarer
-    if incident.is_private and channel_id != incident.channel_id and not may_change(incident, item.owner_id or "", user_id):
-        raise NotFound(f"There is no action item {action_ref(item_id)}. `/incident actions` lists an incident's items with their ids.")
+    if (
+        incident.is_private
+        and channel_id != incident.channel_id
+        and not may_change(incident, item.owner_id or "", user_id)
+    ):
+        raise NotFound(
+            f"There is no action item {action_ref(item_id)}. `/incident actions` lists an incident's items with their ids."
+        )
     return item, incident
 
 
@@ -88,7 +111,9 @@ def entries_by_ids(session: Session, item_ids: Iterable[int]) -> dict[int, tuple
     ids = sorted(set(item_ids))
     if not ids:
         return {}
-    query = select(ActionItem, Incident).join(Incident, Incident.id == ActionItem.incident_id).where(ActionItem.id.in_(ids))
+    query = (
+        select(ActionItem, Incident).join(Incident, Incident.id == ActionItem.incident_id).where(ActionItem.id.in_(ids))
+    )
     return {item.id: (item, incident) for item, incident in session.execute(query)}
 
 
@@ -133,16 +158,35 @@ def _snapshot(item: ActionItem) -> dict[str, Any]:
     }
 
 
-def _record(session: Session, incident: Incident, item: ActionItem, action: str, before: dict[str, Any], *,
-            by: str, now: dt.datetime, summary: str) -> None:
-    session.add(Revision(action_item_id=item.id, action=action, changed_by=by, changed_at=now, before=before,
-                         after=_snapshot(item)))
-    timeline.add_system_entry(session, incident, f"Action item {action_ref(item.id)} {summary}", author=by, now=now,
-                              source=EntrySource.ACTION_ITEM)
+def _record(
+    session: Session,
+    incident: Incident,
+    item: ActionItem,
+    action: str,
+    before: dict[str, Any],
+    *,
+    by: str,
+    now: dt.datetime,
+    summary: str,
+) -> None:
+    session.add(
+        Revision(
+            action_item_id=item.id, action=action, changed_by=by, changed_at=now, before=before, after=_snapshot(item)
+        )
+    )
+    timeline.add_system_entry(
+        session,
+        incident,
+        f"Action item {action_ref(item.id)} {summary}",
+        author=by,
+        now=now,
+        source=EntrySource.ACTION_ITEM,
+    )
 
 
-def _change(session: Session, item: ActionItem, action: str, apply: Any, *, by: str, now: dt.datetime,
-            summary: str) -> Change:
+def _change(
+    session: Session, item: ActionItem, action: str, apply: Any, *, by: str, now: dt.datetime, summary: str
+) -> Change:
     incident = session.get(Incident, item.incident_id)
     assert incident is not None
     before = _snapshot(item)
@@ -154,9 +198,13 @@ def _change(session: Session, item: ActionItem, action: str, apply: Any, *, by: 
 
 def _require_open(item: ActionItem, doing: str) -> None:
     if item.status == ActionStatus.DONE:
-        raise UserError(f"{action_ref(item.id)} is already done; `/incident reopen {action_ref(item.id)}` first if it is not.")
+        raise UserError(
+            f"{action_ref(item.id)} is already done; `/incident reopen {action_ref(item.id)}` first if it is not."
+        )
     if item.status == ActionStatus.DROPPED:
-        raise UserError(f"{action_ref(item.id)} was dropped ({item.drop_reason}); `/incident reopen {action_ref(item.id)}` first to {doing} it.")
+        raise UserError(
+            f"{action_ref(item.id)} was dropped ({item.drop_reason}); `/incident reopen {action_ref(item.id)}` first to {doing} it."
+        )
 
 
 def mark_done(session: Session, item: ActionItem, *, by: str, now: dt.datetime) -> Change:
@@ -184,7 +232,9 @@ def reopen(session: Session, item: ActionItem, *, by: str, now: dt.datetime) -> 
 
 def assign(session: Session, item: ActionItem, owner_id: str | None, *, by: str, now: dt.datetime) -> Change:
     if item.owner_id == owner_id:
-        raise UserError(f"{action_ref(item.id)} is already {'owned by ' + mention(owner_id) if owner_id else 'without an owner'}.")
+        raise UserError(
+            f"{action_ref(item.id)} is already {'owned by ' + mention(owner_id) if owner_id else 'without an owner'}."
+        )
     previous = item.owner_id
 
     def apply() -> None:
@@ -192,7 +242,9 @@ def assign(session: Session, item: ActionItem, owner_id: str | None, *, by: str,
 
     was = f" (was {mention(previous)})" if previous else ""
     now_owner = mention(owner_id) if owner_id else "nobody"
-    return _change(session, item, "assign", apply, by=by, now=now, summary=f"assigned to {now_owner}{was} by {mention(by)}")
+    return _change(
+        session, item, "assign", apply, by=by, now=now, summary=f"assigned to {now_owner}{was} by {mention(by)}"
+    )
 
 
 def set_due(session: Session, item: ActionItem, due: dt.date, *, by: str, now: dt.datetime) -> Change:
@@ -203,7 +255,9 @@ def set_due(session: Session, item: ActionItem, due: dt.date, *, by: str, now: d
         item.snoozed_until = None  # a new date is a fresh promise: show it in the next nudge
 
     was = f" (was {previous.isoformat()})" if previous else ""
-    return _change(session, item, "due", apply, by=by, now=now, summary=f"now due {due.isoformat()}{was}, set by {mention(by)}")
+    return _change(
+        session, item, "due", apply, by=by, now=now, summary=f"now due {due.isoformat()}{was}, set by {mention(by)}"
+    )
 
 
 def set_priority(session: Session, item: ActionItem, priority: str, *, by: str, now: dt.datetime) -> Change:
@@ -214,7 +268,15 @@ def set_priority(session: Session, item: ActionItem, priority: str, *, by: str, 
     def apply() -> None:
         item.priority = priority
 
-    return _change(session, item, "priority", apply, by=by, now=now, summary=f"priority {previous} → {priority}, set by {mention(by)}")
+    return _change(
+        session,
+        item,
+        "priority",
+        apply,
+        by=by,
+        now=now,
+        summary=f"priority {previous} → {priority}, set by {mention(by)}",
+    )
 
 
 def drop(session: Session, item: ActionItem, reason: str, *, by: str, now: dt.datetime) -> Change:
@@ -245,12 +307,20 @@ def snooze(session: Session, item: ActionItem, until: dt.date, *, by: str, now: 
     def apply() -> None:
         item.snoozed_until = until
 
-    return _change(session, item, "snooze", apply, by=by, now=now,
-                   summary=f"snoozed by {mention(by)}: back in the nudges from {until.isoformat()}")
+    return _change(
+        session,
+        item,
+        "snooze",
+        apply,
+        by=by,
+        now=now,
+        summary=f"snoozed by {mention(by)}: back in the nudges from {until.isoformat()}",
+    )
 
 
-def _tell_tracker(session: Session, item: ActionItem, action: str, *, by: str, now: dt.datetime,
-                  reason: str | None = None) -> None:
+def _tell_tracker(
+    session: Session, item: ActionItem, action: str, *, by: str, now: dt.datetime, reason: str | None = None
+) -> None:
     """A change made in Slack: the item's ticket follows (through the tracker outbox, same transaction)."""
     if item.ticket_key is not None:
         from bot.trackers import outbox
@@ -258,8 +328,9 @@ def _tell_tracker(session: Session, item: ActionItem, action: str, *, by: str, n
         outbox.item_changed(session, item, action, by=by, now=now, reason=reason)
 
 
-def apply_tracker_change(session: Session, item: ActionItem, action: str, apply: Any, *, by: str, now: dt.datetime,
-                         summary: str) -> Change:
+def apply_tracker_change(
+    session: Session, item: ActionItem, action: str, apply: Any, *, by: str, now: dt.datetime, summary: str
+) -> Change:
     """A change that came from the tracker (or records its ticket): kept like any other change,
     and never sent back to the tracker — that would echo."""
     return _change(session, item, action, apply, by=by, now=now, summary=summary)
@@ -278,7 +349,9 @@ def parse_link(token: str) -> str | None:
     if raw.startswith("<") and raw.endswith(">"):
         raw = raw[1:-1].split("|", 1)[0]
     if not raw.startswith(("https://", "http://")) or any(c in raw for c in " <>|") or len(raw) > MAX_LINK:
-        raise UserError("Give the ticket's full URL: `/incident link A7 https://tracker.example.com/OPS-123` (or `none` to remove it).")
+        raise UserError(
+            "Give the ticket's full URL: `/incident link A7 https://tracker.example.com/OPS-123` (or `none` to remove it)."
+        )
     return raw
 
 

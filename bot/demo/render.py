@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
@@ -23,9 +24,11 @@ def plain_text(text: str, *, user_name: Callable[[str], str], channel_name: Call
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def message_lines(message: dict[str, Any], *, user_name: Callable[[str], str],
-                  channel_name: Callable[[str], str]) -> list[str]:
+def message_lines(
+    message: dict[str, Any], *, user_name: Callable[[str], str], channel_name: Callable[[str], str]
+) -> list[str]:
     """A message's blocks as lines (its `text` when it has no blocks)."""
+
     def show(text: str) -> list[str]:
         return plain_text(text, user_name=user_name, channel_name=channel_name).split("\n")
 

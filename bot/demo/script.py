@@ -18,7 +18,7 @@ DAY = dt.date(2026, 6, 22)
 
 
 def at(hour: int, minute: int) -> dt.datetime:
-    return dt.datetime(DAY.year, DAY.month, DAY.day, hour, minute, tzinfo=dt.timezone.utc)
+    return dt.datetime(DAY.year, DAY.month, DAY.day, hour, minute, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,12 @@ REFERENCE_INCIDENT = (
     Step(at(14, 10), CAROL, "timeline 1m ago acknowledged: On-call acknowledges the incident"),
     Step(at(14, 23), IVAN, "Root cause found: DB connection pool exhausted", pin_by=CAROL),
     Step(at(14, 32), CAROL, "timeline 1m ago mitigated: Rolled back to v2.4.0"),
-    Step(at(14, 40), CAROL, "summary Deploy v2.4.1 exhausted the DB connection pool; about 30% of API requests "
-                            "returned 503 for 45 minutes until the rollback."),
+    Step(
+        at(14, 40),
+        CAROL,
+        "summary Deploy v2.4.1 exhausted the DB connection pool; about 30% of API requests "
+        "returned 503 for 45 minutes until the rollback.",
+    ),
     Step(at(14, 40), CAROL, "impact ~30% of API requests returned 503"),
     Step(at(14, 40), CAROL, "impact SLO: spent 45 min of error budget out of 43.2"),
     Step(at(14, 41), CAROL, "trigger Deploy of v2.4.1"),
@@ -126,10 +130,12 @@ def run_demo(out_dir: Path | None, *, interactive: bool, stdin: TextIO = sys.std
         printer.say("incident-bot demo: the real bot and server, a local Slack stand-in, a temporary database")
         if interactive:
             printer.say(f"(database: {workspace.settings.database_url}; times are now, in UTC)")
-            clock.set(dt.datetime.now(dt.timezone.utc))
+            clock.set(dt.datetime.now(dt.UTC))
             return prompt(workspace, clock, printer, stdin, out_dir or workspace.directory)
-        printer.say(f"(database: {workspace.settings.database_url}; the clock follows the reference incident "
-                    f"of {DAY:%d %B %Y}, times in UTC)")
+        printer.say(
+            f"(database: {workspace.settings.database_url}; the clock follows the reference incident "
+            f"of {DAY:%d %B %Y}, times in UTC)"
+        )
         play_reference_incident(workspace, clock, printer)
         wait_for_draft(workspace)
         printer.news()
@@ -162,16 +168,17 @@ def prompt(workspace: DemoWorkspace, clock: SettableClock, printer: Printer, std
         if not line or line.strip() in ("quit", "exit", "q"):
             printer.say()
             return 0
-        clock.set(dt.datetime.now(dt.timezone.utc))
+        clock.set(dt.datetime.now(dt.UTC))
         user, text = _speaker(line.strip())
         if user is None:
             printer.say(f"I don't know that person; try one of: {', '.join(name for _, name, _ in PEOPLE)}")
             continue
         if text.startswith("/incident"):
-            workspace.command(text[len("/incident"):].strip(), user=user, channel=channel)
-        elif text.startswith(":pushpin:") and text[len(":pushpin:"):].strip():
-            workspace.say_and_pin(text[len(":pushpin:"):].strip(), author=user, pinner=user, channel=channel,
-                                  at=clock.now())
+            workspace.command(text[len("/incident") :].strip(), user=user, channel=channel)
+        elif text.startswith(":pushpin:") and text[len(":pushpin:") :].strip():
+            workspace.say_and_pin(
+                text[len(":pushpin:") :].strip(), author=user, pinner=user, channel=channel, at=clock.now()
+            )
         elif text:
             printer.say(PROMPT_HELP)
             continue

@@ -41,10 +41,11 @@ import struct
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -131,7 +132,6 @@ FAULT_MODES = ("status", "lost_answer", "non_json", "slow")
 # What a broken proxy or a cut-off transfer hands back with a 200 (non_json's default body).
 CUT_OFF_JSON = '{"ok": true, "channel": {"id": "C'
 LOST = -1  # the reply status that tells the HTTP handler to reset the connection unanswered
-
 
 
 class SlackError(Exception):
@@ -278,7 +278,8 @@ def _element(element: Any, pointer: str) -> Iterator[str]:
         if not isinstance(options, list) or not 1 <= len(options) <= 10:
             yield _problem("must provide between 1 and 10 options", pointer + "/options")
         elif not {json.dumps(o, sort_keys=True) for o in element.get("initial_options", [])} <= {
-                json.dumps(o, sort_keys=True) for o in options}:
+            json.dumps(o, sort_keys=True) for o in options
+        }:
             yield _problem("initial_options must be among the options", pointer + "/initial_options")
 
 
@@ -450,7 +451,7 @@ def check_channel_name(name: str) -> None:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    standin: "SlackStandIn"
+    standin: SlackStandIn
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -568,7 +569,7 @@ class SlackStandIn:
         self.add_user(bot_user_id, name="incident-bot", is_bot=True)
 
     # ------------------------------------------------------------ lifecycle
-    def start(self) -> "SlackStandIn":
+    def start(self) -> SlackStandIn:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.standin = self
         port = server.server_address[1]
@@ -590,15 +591,23 @@ class SlackStandIn:
             self._thread.join(timeout=5)
         self._server = self._thread = None
 
-    def __enter__(self) -> "SlackStandIn":
+    def __enter__(self) -> SlackStandIn:
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
 
     # ------------------------------------------------------------ seeding
-    def add_user(self, user_id: str, *, name: str | None = None, tz: str = "UTC", is_bot: bool = False,
-                 email: str | None = None, fields: dict[str, str] | None = None) -> None:
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        tz: str = "UTC",
+        is_bot: bool = False,
+        email: str | None = None,
+        fields: dict[str, str] | None = None,
+    ) -> None:
         """`email` needs the users:read.email scope in Slack; `fields` are custom profile fields by label."""
         ZoneInfo(tz)  # fail early on a bad zone name
         with self._lock:
@@ -726,7 +735,8 @@ class SlackStandIn:
             raise ValueError(f"mode must be one of {FAULT_MODES}")
         with self._lock:
             self._faults.setdefault(method, []).append(
-                _Fault(status, error, retry_after, times, channel, mode, seconds, body))
+                _Fault(status, error, retry_after, times, channel, mode, seconds, body)
+            )
 
     def dm_channel(self, user_id: str) -> str | None:
         """The D... id of the bot's DM with `user_id`, if one was opened."""
@@ -1078,8 +1088,9 @@ class SlackStandIn:
         prefix = "D" if len(users) == 1 else "G"
         channel_id = self._new_id(prefix, self.channels)
         name = users[0] if len(users) == 1 else "mpdm-" + "--".join(sorted(users))
-        channel = self._new_channel(channel_id, name, is_im=len(users) == 1, is_private=True,
-                                    members={self.bot_user_id, *users})
+        channel = self._new_channel(
+            channel_id, name, is_im=len(users) == 1, is_private=True, members={self.bot_user_id, *users}
+        )
         self._dms[key] = channel_id
         return channel
 
@@ -1249,8 +1260,11 @@ class SlackStandIn:
                 "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
                 "is_bot": user["is_bot"],
                 "is_admin": False,
-                "profile": {"display_name": user["name"], "real_name": user["real_name"],
-                            **({"email": user["email"]} if user.get("email") else {})},
+                "profile": {
+                    "display_name": user["name"],
+                    "real_name": user["real_name"],
+                    **({"email": user["email"]} if user.get("email") else {}),
+                },
             }
         }
 
@@ -1647,8 +1661,10 @@ class SlackStandIn:
         content = _json_param(params, "document_content", "invalid_arguments")
         if content is None:
             return ""
-        if not isinstance(content, dict) or content.get("type") != "markdown" or not isinstance(
-            content.get("markdown"), str
+        if (
+            not isinstance(content, dict)
+            or content.get("type") != "markdown"
+            or not isinstance(content.get("markdown"), str)
         ):
             raise SlackError("invalid_arguments", "[ERROR] document_content must be {type: markdown, markdown}")
         return content["markdown"]
@@ -1713,8 +1729,13 @@ class SlackStandIn:
         return {label: f"Xf{index:08d}" for index, label in enumerate(labels, start=1)}
 
     def _team_profile_get(self, params: dict) -> dict:
-        return {"profile": {"fields": [{"id": fid, "label": label, "type": "text"}
-                                       for label, fid in self._profile_field_ids().items()]}}
+        return {
+            "profile": {
+                "fields": [
+                    {"id": fid, "label": label, "type": "text"} for label, fid in self._profile_field_ids().items()
+                ]
+            }
+        }
 
     def _users_profile_get(self, params: dict) -> dict:
         user = self.users.get(_text_param(params, "user") or "")
@@ -1722,10 +1743,16 @@ class SlackStandIn:
             raise SlackError("user_not_found")
         ids = self._profile_field_ids()
         fields = {ids[label]: {"value": value, "alt": ""} for label, value in user.get("fields", {}).items()}
-        return {"profile": {"display_name": user["name"], "real_name": user["real_name"], "fields": fields,
-                            **({"email": user["email"]} if user.get("email") else {})}}
+        return {
+            "profile": {
+                "display_name": user["name"],
+                "real_name": user["real_name"],
+                "fields": fields,
+                **({"email": user["email"]} if user.get("email") else {}),
+            }
+        }
 
-    HANDLERS: dict[str, Callable[["SlackStandIn", dict], dict]] = {
+    HANDLERS: dict[str, Callable[[SlackStandIn, dict], dict]] = {
         "auth.test": _auth_test,
         "users.lookupByEmail": _users_lookup_by_email,
         "users.profile.get": _users_profile_get,

@@ -36,9 +36,18 @@ from bot.settings import Settings
 TEAM = "T0001"  # the stand-in's workspace
 GENERAL = "C0GENERAL"
 # The methods whose calls a person would notice in Slack, and how to say so.
-_VISIBLE = ("chat.postMessage", "chat.update", "chat.postEphemeral", "reactions.add", "conversations.create",
-            "conversations.setTopic", "files.completeUploadExternal", "conversations.canvases.create",
-            "canvases.edit", "views.open")
+_VISIBLE = (
+    "chat.postMessage",
+    "chat.update",
+    "chat.postEphemeral",
+    "reactions.add",
+    "conversations.create",
+    "conversations.setTopic",
+    "files.completeUploadExternal",
+    "conversations.canvases.create",
+    "canvases.edit",
+    "views.open",
+)
 
 
 @dataclass
@@ -57,11 +66,16 @@ class DemoWorkspace:
         self.standin.add_channel(GENERAL, "general")
         self.standin.system_messages = False  # joins and topic changes are noise in a terminal
         self.secret = secrets.token_hex(16)
-        self.settings = Settings.from_env({
-            "SLACK_BOT_TOKEN": "xoxb-demo", "SLACK_SIGNING_SECRET": self.secret,
-            "SLACK_API_URL": self.standin.base_url, "DATABASE_URL": f"sqlite:///{self.directory}/demo.db",
-            "INCIDENT_TIMEZONE": "UTC", "LOG_LEVEL": "WARNING",
-        })
+        self.settings = Settings.from_env(
+            {
+                "SLACK_BOT_TOKEN": "xoxb-demo",
+                "SLACK_SIGNING_SECRET": self.secret,
+                "SLACK_API_URL": self.standin.base_url,
+                "DATABASE_URL": f"sqlite:///{self.directory}/demo.db",
+                "INCIDENT_TIMEZONE": "UTC",
+                "LOG_LEVEL": "WARNING",
+            }
+        )
         self.db = Database(self.settings.database_url)
         upgrade_to_head(self.db.engine)
         self._seen_calls = 0
@@ -70,13 +84,18 @@ class DemoWorkspace:
         self.runtime: Runtime | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> "DemoWorkspace":
+    def start(self) -> DemoWorkspace:
         from handlers import create_app
 
         self.runtime = build_runtime(self.settings, clock=self.clock, db=self.db)
         self.app = create_app(self.runtime)
-        asgi = build_asgi_app(self.app, self.db, signing_secret=self.settings.slack_signing_secret,
-                              threads=self.settings.listener_threads, runtime=self.runtime)
+        asgi = build_asgi_app(
+            self.app,
+            self.db,
+            signing_secret=self.settings.slack_signing_secret,
+            threads=self.settings.listener_threads,
+            runtime=self.runtime,
+        )
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -116,10 +135,18 @@ class DemoWorkspace:
         token = response_url.rsplit("/", 1)[-1]
         self._asked[token] = user
         form = {
-            "token": "legacy", "team_id": TEAM, "team_domain": "example", "channel_id": channel,
-            "channel_name": self.channel_name(channel), "user_id": user, "user_name": self.user_name(user),
-            "command": "/incident", "text": as_slack_sends(text), "api_app_id": "A0DEMO",
-            "response_url": response_url, "trigger_id": f"trigger-{time.monotonic_ns()}",
+            "token": "legacy",
+            "team_id": TEAM,
+            "team_domain": "example",
+            "channel_id": channel,
+            "channel_name": self.channel_name(channel),
+            "user_id": user,
+            "user_name": self.user_name(user),
+            "command": "/incident",
+            "text": as_slack_sends(text),
+            "api_app_id": "A0DEMO",
+            "response_url": response_url,
+            "trigger_id": f"trigger-{time.monotonic_ns()}",
         }
         status = self._post(urllib.parse.urlencode(form), "application/x-www-form-urlencoded")
         self.standin.wait_for_responses(1, timeout=15, where=lambda r: r.token == token)
@@ -131,26 +158,41 @@ class DemoWorkspace:
         ts = f"{at.timestamp():.6f}"
         self.standin.add_message(channel, user=author, text=text, ts=ts)
         self.standin.react(channel, ts, "pushpin", user=pinner)
-        event = {"type": "reaction_added", "user": pinner, "reaction": "pushpin", "item_user": author,
-                 "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": f"{time.time():.6f}"}
-        payload = {"token": "legacy", "team_id": TEAM, "api_app_id": "A0DEMO", "type": "event_callback",
-                   "event": event, "event_id": f"Ev{time.monotonic_ns()}", "event_time": int(time.time()),
-                   "authorizations": [{"team_id": TEAM, "user_id": self.standin.bot_user_id, "is_bot": True}]}
+        event = {
+            "type": "reaction_added",
+            "user": pinner,
+            "reaction": "pushpin",
+            "item_user": author,
+            "item": {"type": "message", "channel": channel, "ts": ts},
+            "event_ts": f"{time.time():.6f}",
+        }
+        payload = {
+            "token": "legacy",
+            "team_id": TEAM,
+            "api_app_id": "A0DEMO",
+            "type": "event_callback",
+            "event": event,
+            "event_id": f"Ev{time.monotonic_ns()}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": TEAM, "user_id": self.standin.bot_user_id, "is_bot": True}],
+        }
         status = self._post(json.dumps(payload), "application/json")
         self.settle()
         return status
 
     def _post(self, body: str, content_type: str) -> int:
         stamp = str(int(time.time()))
-        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp,
-                   "X-Slack-Signature": str(SignatureVerifier(self.secret).generate_signature(timestamp=stamp, body=body))}
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": str(SignatureVerifier(self.secret).generate_signature(timestamp=stamp, body=body)),
+        }
         return self._http.post(f"{self.url}/slack/events", content=body.encode(), headers=headers).status_code
 
     def settle(self, timeout: float = 15.0) -> None:
         """Wait until everything acknowledged so far is fully handled (listeners, then after-ack work)."""
         assert self.runtime is not None
-        for pool in (self.app.listener_runner.listener_executor, self.runtime.after_ack,
-                     self.runtime.after_ack_events):
+        for pool in (self.app.listener_runner.listener_executor, self.runtime.after_ack, self.runtime.after_ack_events):
             drain(pool, timeout)
         if self.runtime.done_marks is not None:
             self.runtime.done_marks.flush()
@@ -172,15 +214,18 @@ class DemoWorkspace:
 
     def postmortem_files(self) -> list[dict[str, Any]]:
         # shared into a channel: the upload is complete (a file exists, empty, from the upload URL on)
-        files = [f for f in list(self.standin.files.values())
-                 if str(f.get("filename", "")).startswith("postmortem-") and f.get("channels")]
+        files = [
+            f
+            for f in list(self.standin.files.values())
+            if str(f.get("filename", "")).startswith("postmortem-") and f.get("channels")
+        ]
         return sorted(files, key=lambda f: f["created"])
 
     def news(self) -> list[Seen]:
         """What people would have noticed since the last call, in the order it happened."""
         with self.standin._lock:
-            calls = self.standin.calls[self._seen_calls:]
-            responses = self.standin.responses[self._seen_responses:]
+            calls = self.standin.calls[self._seen_calls :]
+            responses = self.standin.responses[self._seen_responses :]
             self._seen_calls += len(calls)
             self._seen_responses += len(responses)
         events: list[tuple[float, Seen]] = []
@@ -243,8 +288,10 @@ def as_slack_sends(text: str) -> str:
     import re
 
     out, position = [], 0
-    for match in re.finditer(r"<(@[UW][A-Z0-9]+(\|[^>]*)?|#C[A-Z0-9]+(\|[^>]*)?|![a-z^A-Z0-9|@ -]+|https?://[^>]+)>", text):
-        out.append(text[position:match.start()].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    for match in re.finditer(
+        r"<(@[UW][A-Z0-9]+(\|[^>]*)?|#C[A-Z0-9]+(\|[^>]*)?|![a-z^A-Z0-9|@ -]+|https?://[^>]+)>", text
+    ):
+        out.append(text[position : match.start()].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
         out.append(match.group(0))
         position = match.end()
     out.append(text[position:].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))

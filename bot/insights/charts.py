@@ -57,21 +57,41 @@ def durations_chart(rows: Sequence[IncidentRow], title: str) -> bytes:
     a two-minute detection and a two-day outage both stay visible)."""
     with _LOCK:
         figure, axes = _figure()
-        for measure, colour, marker, label in (("time_to_detect", BLUE, "o", "time to detect"),
-                                               ("time_to_resolve", VERMILION, "s", "time to resolve")):
+        for measure, colour, marker, label in (
+            ("time_to_detect", BLUE, "o", "time to detect"),
+            ("time_to_resolve", VERMILION, "s", "time to resolve"),
+        ):
             measured = [(r.declared, r.durations.get(measure)) for r in rows]
-            points = [(day, delta.total_seconds() / 60) for day, delta in measured
-                      if delta is not None and delta.total_seconds() > 0]
+            points = [
+                (day, delta.total_seconds() / 60)
+                for day, delta in measured
+                if delta is not None and delta.total_seconds() > 0
+            ]
             if points:
                 days: Any = [p[0] for p in points]  # matplotlib takes dates; its stubs say numbers
-                axes.scatter(days, [p[1] for p in points], s=22, color=colour, marker=marker,
-                             label=f"{label} ({len(points)})", alpha=0.85, edgecolors="none")
+                axes.scatter(
+                    days,
+                    [p[1] for p in points],
+                    s=22,
+                    color=colour,
+                    marker=marker,
+                    label=f"{label} ({len(points)})",
+                    alpha=0.85,
+                    edgecolors="none",
+                )
         if axes.collections:
             axes.set_yscale("log")
             axes.legend(frameon=False, labelcolor=INK, fontsize=9)
         else:
-            axes.text(0.5, 0.5, "no durations recorded in this period", ha="center", va="center", color=INK,
-                      transform=axes.transAxes)
+            axes.text(
+                0.5,
+                0.5,
+                "no durations recorded in this period",
+                ha="center",
+                va="center",
+                color=INK,
+                transform=axes.transAxes,
+            )
         axes.set_ylabel("minutes (log scale)", color=INK)
         axes.set_title(title, color=INK, fontsize=11, loc="left")
         figure.autofmt_xdate()

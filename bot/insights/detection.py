@@ -15,10 +15,14 @@ from bot.models import EntrySource, FactSection, Milestone
 MONITORING, PEOPLE, UNKNOWN = "monitoring", "people", "not recorded"
 _MONITORING_WORDS = re.compile(
     r"\b(alerts?|alert(ed|ing)|alarms?|monitor(s|ing|ed)?|pager(duty)?|paged|opsgenie|grafana|prometheus|"
-    r"alertmanager|datadog|synthetics?|probes?|health ?checks?|slo|burn rate|on-?call page)\b", re.IGNORECASE)
+    r"alertmanager|datadog|synthetics?|probes?|health ?checks?|slo|burn rate|on-?call page)\b",
+    re.IGNORECASE,
+)
 _PEOPLE_WORDS = re.compile(
     r"\b(customers?|users?|support|tickets?|reported|complain(ed|ts?)|noticed|tweets?|colleagues?|"
-    r"someone|by hand|manually|escalat(ed|ion))\b", re.IGNORECASE)
+    r"someone|by hand|manually|escalat(ed|ion))\b",
+    re.IGNORECASE,
+)
 
 
 def how_detected(record: IncidentRecord) -> str:

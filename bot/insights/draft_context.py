@@ -23,12 +23,18 @@ from bot.postmortem.snapshot import DraftSource
 from bot.slack.text import plain_text
 
 SYSTEMIC_QUESTIONS = (
-    ("What do these incidents share beyond their triggers: the same component, the same kind of change, the same "
-    "missing safeguard?"),
-    ("Which action items from the earlier incidents would have prevented or shortened this one, and why were they "
-    "not done, or not enough?"),
-    ("Is this a systemic gap (capacity planning, testing, review, ownership, alerting) rather than a run of "
-    "one-off failures? Recurring small failures matter even when each alone is minor."),
+    (
+        "What do these incidents share beyond their triggers: the same component, the same kind of change, the same "
+        "missing safeguard?"
+    ),
+    (
+        "Which action items from the earlier incidents would have prevented or shortened this one, and why were they "
+        "not done, or not enough?"
+    ),
+    (
+        "Is this a systemic gap (capacity planning, testing, review, ownership, alerting) rather than a run of "
+        "one-off failures? Recurring small failures matter even when each alone is minor."
+    ),
     "Which one change would break the pattern, and who owns it?",
 )
 MAX_OPEN_PROMISES = 10
@@ -80,17 +86,31 @@ def _recurring(repeats: Sequence[Related], zone: dt.tzinfo) -> dict[str, Any]:
         triggers = record.facts_in(FactSection.TRIGGER)
         causes = record.facts_in(FactSection.CAUSE)
         counts = {status: sum(1 for i in record.items if i.status == status) for status in ("done", "dropped", "open")}
-        rows.append({
-            **_related_row(related, zone),
-            "trigger": _cell(triggers[0] if triggers else None),
-            "causes": _cell("; ".join(causes) if causes else None, 240),
-            "done": counts["done"], "dropped": counts["dropped"], "open": counts["open"],
-        })
+        rows.append(
+            {
+                **_related_row(related, zone),
+                "trigger": _cell(triggers[0] if triggers else None),
+                "causes": _cell("; ".join(causes) if causes else None, 240),
+                "done": counts["done"],
+                "dropped": counts["dropped"],
+                "open": counts["open"],
+            }
+        )
         for item in record.open_items:
-            promises.append({"ref": f"A{item.id}", "incident": f"#{record.id}", "text": _cell(item.text, 200),
-                             "due": item.due_date.isoformat() if item.due_date else "no date"})
-    return {"rows": rows, "questions": list(SYSTEMIC_QUESTIONS), "open_promises": promises[:MAX_OPEN_PROMISES],
-            "more_promises": max(0, len(promises) - MAX_OPEN_PROMISES)}
+            promises.append(
+                {
+                    "ref": f"A{item.id}",
+                    "incident": f"#{record.id}",
+                    "text": _cell(item.text, 200),
+                    "due": item.due_date.isoformat() if item.due_date else "no date",
+                }
+            )
+    return {
+        "rows": rows,
+        "questions": list(SYSTEMIC_QUESTIONS),
+        "open_promises": promises[:MAX_OPEN_PROMISES],
+        "more_promises": max(0, len(promises) - MAX_OPEN_PROMISES),
+    }
 
 
 # -- the summary's first draft ------------------------------------------------------------------
@@ -98,7 +118,12 @@ def _clause(text: str) -> str:
     """A fact as part of a sentence: one line, no final full stop, a leading capital lowered unless
     it starts an acronym or a name-like word (`DB`, `PgBouncer`)."""
     flat = re.sub(r"\s+", " ", plain_text(text)).strip().rstrip(".;:")
-    if len(flat) > 1 and flat[0].isupper() and flat[1].islower() and not any(c.isupper() for c in flat[1:].split(" ")[0]):
+    if (
+        len(flat) > 1
+        and flat[0].isupper()
+        and flat[1].islower()
+        and not any(c.isupper() for c in flat[1:].split(" ")[0])
+    ):
         flat = flat[0].lower() + flat[1:]
     return flat
 
@@ -112,22 +137,27 @@ def _names(names: Sequence[str]) -> str:
 
 
 def summary_sentence(source: DraftSource, services: Sequence[str], zone: dt.tzinfo) -> str | None:
-    """"On [date], [service] was affected for [duration]: [impact]. The cause was [first cause]. We
+    """ "On [date], [service] was affected for [duration]: [impact]. The cause was [first cause]. We
     [mitigation], and are tracking [N] follow-ups." — with each unknown part left out."""
     times = source.key_times
     day = (times.impact_start or source.incident.created_at).astimezone(zone)
     date = f"{day.day} {day:%B %Y}"
     impacts = source.facts_in(FactSection.IMPACT)
     impact = _clause(impacts[0].text) if impacts else None
-    duration = human_duration(times.duration) if times.duration is not None and times.duration.total_seconds() > 0 else None
+    duration = (
+        human_duration(times.duration) if times.duration is not None and times.duration.total_seconds() > 0 else None
+    )
     causes = source.facts_in(FactSection.CAUSE)
     mitigated = [e for e in source.entries if e.milestone == Milestone.MITIGATED]
     mitigation = _clause(mitigated[-1].text) if mitigated else None
     follow_ups = sum(1 for a in source.action_items if a.status != "dropped")
     sentences = []
     if services:
-        sentences.append(f"On {date}, {_names(list(services))} was affected" + (f" for {duration}" if duration else "")
-                         + (f": {impact}." if impact else "."))
+        sentences.append(
+            f"On {date}, {_names(list(services))} was affected"
+            + (f" for {duration}" if duration else "")
+            + (f": {impact}." if impact else ".")
+        )
     elif duration:
         sentences.append(f"On {date}, the incident lasted {duration}" + (f": {impact}." if impact else "."))
     elif impact:
@@ -139,7 +169,11 @@ def summary_sentence(source: DraftSource, services: Sequence[str], zone: dt.tzin
         # "We rolled back to v2.4.0" reads well; a milestone that does not start with a past-tense
         # verb ("Error rate normal") is quoted instead of bent into a sentence.
         first = mitigation.split(" ")[0].lower()
-        did = f"We {mitigation}" if first.endswith("ed") or first in _IRREGULAR_PAST else f"It was mitigated ({mitigation})"
+        did = (
+            f"We {mitigation}"
+            if first.endswith("ed") or first in _IRREGULAR_PAST
+            else f"It was mitigated ({mitigation})"
+        )
         if tracking:
             did += ", and are tracking " + tracking if did.startswith("We") else ", and we are tracking " + tracking
         sentences.append(did + ".")
@@ -152,10 +186,68 @@ def summary_sentence(source: DraftSource, services: Sequence[str], zone: dt.tzin
     return " ".join(sentences)
 
 
-_IRREGULAR_PAST = frozenset([
-    "built", "brought", "bought", "caught", "chose", "cut", "did", "drew", "drove", "fed", "fought", "found",
-    "froze", "gave", "got", "grew", "hid", "held", "kept", "knew", "laid", "led", "left", "lent", "let", "lost",
-    "made", "meant", "met", "paid", "put", "ran", "read", "rebuilt", "redid", "rode", "rose", "sent", "set",
-    "shed", "shook", "shot", "shut", "sold", "spent", "split", "spread", "stood", "struck", "swept", "swung",
-    "took", "taught", "told", "threw", "understood", "undid", "withdrew", "won", "wound", "wrote",
-])
+_IRREGULAR_PAST = frozenset(
+    [
+        "built",
+        "brought",
+        "bought",
+        "caught",
+        "chose",
+        "cut",
+        "did",
+        "drew",
+        "drove",
+        "fed",
+        "fought",
+        "found",
+        "froze",
+        "gave",
+        "got",
+        "grew",
+        "hid",
+        "held",
+        "kept",
+        "knew",
+        "laid",
+        "led",
+        "left",
+        "lent",
+        "let",
+        "lost",
+        "made",
+        "meant",
+        "met",
+        "paid",
+        "put",
+        "ran",
+        "read",
+        "rebuilt",
+        "redid",
+        "rode",
+        "rose",
+        "sent",
+        "set",
+        "shed",
+        "shook",
+        "shot",
+        "shut",
+        "sold",
+        "spent",
+        "split",
+        "spread",
+        "stood",
+        "struck",
+        "swept",
+        "swung",
+        "took",
+        "taught",
+        "told",
+        "threw",
+        "understood",
+        "undid",
+        "withdrew",
+        "won",
+        "wound",
+        "wrote",
+    ]
+)

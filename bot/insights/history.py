@@ -83,7 +83,7 @@ class IncidentRecord:
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
     for start in range(0, len(ids), CHUNK):
-        yield ids[start:start + CHUNK]
+        yield ids[start : start + CHUNK]
 
 
 def load(session: Session, incident_ids: Iterable[int], *, with_items: bool = True) -> dict[int, IncidentRecord]:
@@ -100,10 +100,19 @@ def load(session: Session, incident_ids: Iterable[int], *, with_items: bool = Tr
     for chunk in _chunks(ids):
         incidents += session.scalars(select(Incident).where(Incident.id.in_(chunk)))
         marked = session.execute(
-            select(TimelineEntry.incident_id, TimelineEntry.milestone, TimelineEntry.occurred_at, TimelineEntry.text,
-                   TimelineEntry.author_id, TimelineEntry.source)
-            .where(TimelineEntry.incident_id.in_(chunk), TimelineEntry.milestone.is_not(None),
-                   TimelineEntry.removed_at.is_(None))
+            select(
+                TimelineEntry.incident_id,
+                TimelineEntry.milestone,
+                TimelineEntry.occurred_at,
+                TimelineEntry.text,
+                TimelineEntry.author_id,
+                TimelineEntry.source,
+            )
+            .where(
+                TimelineEntry.incident_id.in_(chunk),
+                TimelineEntry.milestone.is_not(None),
+                TimelineEntry.removed_at.is_(None),
+            )
             .order_by(TimelineEntry.recorded_at, TimelineEntry.id)
         )
         for incident_id, milestone, occurred_at, text, author, source in marked:
@@ -112,8 +121,11 @@ def load(session: Session, incident_ids: Iterable[int], *, with_items: bool = Tr
             milestones[incident_id][milestone] = MilestoneRecord(text, author, source.value)
         first = session.execute(
             select(TimelineEntry.incident_id, func.min(TimelineEntry.occurred_at))
-            .where(TimelineEntry.incident_id.in_(chunk), TimelineEntry.removed_at.is_(None),
-                   TimelineEntry.source != EntrySource.ACTION_ITEM)
+            .where(
+                TimelineEntry.incident_id.in_(chunk),
+                TimelineEntry.removed_at.is_(None),
+                TimelineEntry.source != EntrySource.ACTION_ITEM,
+            )
             .group_by(TimelineEntry.incident_id)
         )
         for incident_id, at in first:
@@ -121,20 +133,35 @@ def load(session: Session, incident_ids: Iterable[int], *, with_items: bool = Tr
             earliest[incident_id] = _aware(at)
         for incident_id, section, text in session.execute(
             select(Fact.incident_id, Fact.section, Fact.text)
-            .where(Fact.incident_id.in_(chunk), Fact.removed_at.is_(None)).order_by(Fact.recorded_at, Fact.id)
+            .where(Fact.incident_id.in_(chunk), Fact.removed_at.is_(None))
+            .order_by(Fact.recorded_at, Fact.id)
         ):
             facts[incident_id][section].append(text)
         if with_items:
             # Columns, not ORM objects: the review reads tens of thousands of items.
             for row in session.execute(
-                select(ActionItem.incident_id, ActionItem.id, ActionItem.text, ActionItem.owner_id, ActionItem.due_date,
-                       ActionItem.status, ActionItem.created_at, ActionItem.closed_at, ActionItem.drop_reason)
-                .where(ActionItem.incident_id.in_(chunk)).order_by(ActionItem.id)
+                select(
+                    ActionItem.incident_id,
+                    ActionItem.id,
+                    ActionItem.text,
+                    ActionItem.owner_id,
+                    ActionItem.due_date,
+                    ActionItem.status,
+                    ActionItem.created_at,
+                    ActionItem.closed_at,
+                    ActionItem.drop_reason,
+                )
+                .where(ActionItem.incident_id.in_(chunk))
+                .order_by(ActionItem.id)
             ):
                 items[row[0]].append(ItemRecord(row[1], row[2], row[3], row[4], row[5].value, row[6], row[7], row[8]))
         for incident_id, status, engineering, stakeholders in session.execute(
-            select(Postmortem.incident_id, Postmortem.status, Postmortem.shared_engineering_at,
-                   Postmortem.shared_stakeholders_at).where(Postmortem.incident_id.in_(chunk))
+            select(
+                Postmortem.incident_id,
+                Postmortem.status,
+                Postmortem.shared_engineering_at,
+                Postmortem.shared_stakeholders_at,
+            ).where(Postmortem.incident_id.in_(chunk))
         ):
             drafts[incident_id] = status
             shares[incident_id] = {"engineering": engineering, "stakeholders": stakeholders}
@@ -143,13 +170,22 @@ def load(session: Session, incident_ids: Iterable[int], *, with_items: bool = Tr
     for incident in incidents:
         found = labels.get(incident.id, label_store.Labels())
         records[incident.id] = IncidentRecord(
-            id=incident.id, title=incident.title, severity=incident.severity, status=incident.status.value,
-            incident_type=incident.incident_type, channel_id=incident.channel_id, channel_name=incident.channel_name,
-            is_private=incident.is_private, created_at=incident.created_at, closed_at=incident.closed_at,
+            id=incident.id,
+            title=incident.title,
+            severity=incident.severity,
+            status=incident.status.value,
+            incident_type=incident.incident_type,
+            channel_id=incident.channel_id,
+            channel_name=incident.channel_name,
+            is_private=incident.is_private,
+            created_at=incident.created_at,
+            closed_at=incident.closed_at,
             key_times=key_times(milestone_times[incident.id], earliest.get(incident.id), incident.severity),
-            services=found.services, tags=found.tags,
+            services=found.services,
+            tags=found.tags,
             facts={section: list(texts) for section, texts in facts[incident.id].items()},
-            milestones=dict(milestones[incident.id]), items=items[incident.id],
+            milestones=dict(milestones[incident.id]),
+            items=items[incident.id],
             postmortem_status=drafts.get(incident.id),
             resolved_at=milestone_times[incident.id].get(Milestone.RESOLVED) or incident.closed_at,
             shared_at=shares.get(incident.id, {}),

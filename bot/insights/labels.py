@@ -43,8 +43,9 @@ def check_name(name: str, kind: str) -> str:
     value = name.strip().lower()
     if not _NAME.match(value):
         usage = SERVICE_USAGE if kind == SERVICE else TAG_USAGE
-        raise UserError(f"`{name}` is not a {kind} name: use letters, digits, `.`, `_` or `-` "
-                        f"(up to 40, no spaces), e.g. {usage}.")
+        raise UserError(
+            f"`{name}` is not a {kind} name: use letters, digits, `.`, `_` or `-` (up to 40, no spaces), e.g. {usage}."
+        )
     return value
 
 
@@ -78,19 +79,25 @@ def of_many(session: Session, incident_ids: Iterable[int]) -> dict[int, Labels]:
     ids = list(set(incident_ids))
     found: dict[int, _Collected] = defaultdict(_Collected)
     for start in range(0, len(ids), 900):  # SQLite allows about a thousand bound values
-        query = (select(IncidentLabel.incident_id, IncidentLabel.kind, IncidentLabel.name)
-                 .where(IncidentLabel.incident_id.in_(ids[start:start + 900])).order_by(IncidentLabel.id))
+        query = (
+            select(IncidentLabel.incident_id, IncidentLabel.kind, IncidentLabel.name)
+            .where(IncidentLabel.incident_id.in_(ids[start : start + 900]))
+            .order_by(IncidentLabel.id)
+        )
         for incident_id, kind, name in session.execute(query):
             (found[incident_id].services if kind == SERVICE else found[incident_id].tags).append(name)
     return {i: Labels(tuple(c.services), tuple(c.tags)) for i, c in found.items()}
 
 
-def add_watched_services(session: Session, incident: Incident, matchers: Iterable[Sequence[str]], *, by: str,
-                         now: dt.datetime) -> list[str]:
+def add_watched_services(
+    session: Session, incident: Incident, matchers: Iterable[Sequence[str]], *, by: str, now: dt.datetime
+) -> list[str]:
     """A watch on `service=<name>` names that service on the incident too (one it does not have yet);
     returns the names added. Patterns (`service=~…`) name nothing."""
     current = list(of(session, incident.id).services)
-    wanted = [name.lower() for key, op, name in matchers if key == "service" and op == "=" and _NAME.match(name.lower())]
+    wanted = [
+        name.lower() for key, op, name in matchers if key == "service" and op == "=" and _NAME.match(name.lower())
+    ]
     added = [name for name in dict.fromkeys(wanted) if name not in current]
     if added and len(current) + len(added) <= MAX_LABELS:
         set_services(session, incident, current + added, by=by, now=now)
@@ -98,12 +105,15 @@ def add_watched_services(session: Session, incident: Incident, matchers: Iterabl
     return []
 
 
-def set_services(session: Session, incident: Incident, services: list[str], *, by: str, now: dt.datetime,
-                 record: bool = True) -> Labels:
+def set_services(
+    session: Session, incident: Incident, services: list[str], *, by: str, now: dt.datetime, record: bool = True
+) -> Labels:
     """Replace the incident's services with these (what `service a, b` means: the whole list)."""
     if len(services) > MAX_LABELS:
         raise UserError(f"That is {len(services)} services; an incident can name up to {MAX_LABELS}.")
-    session.execute(delete(IncidentLabel).where(IncidentLabel.incident_id == incident.id, IncidentLabel.kind == SERVICE))
+    session.execute(
+        delete(IncidentLabel).where(IncidentLabel.incident_id == incident.id, IncidentLabel.kind == SERVICE)
+    )
     for name in services:
         session.add(IncidentLabel(incident_id=incident.id, kind=SERVICE, name=name))
     session.flush()
@@ -114,21 +124,26 @@ def set_services(session: Session, incident: Incident, services: list[str], *, b
     return of(session, incident.id)
 
 
-def change_tags(session: Session, incident: Incident, add: list[str], remove: list[str], *, by: str,
-                now: dt.datetime) -> Labels:
+def change_tags(
+    session: Session, incident: Incident, add: list[str], remove: list[str], *, by: str, now: dt.datetime
+) -> Labels:
     current = of(session, incident.id).tags
     wanted = [t for t in current if t not in remove] + [t for t in add if t not in current and t not in remove]
     if len(wanted) > MAX_LABELS:
         raise UserError(f"An incident can have up to {MAX_LABELS} tags; remove one first with `/incident tag -<tag>`.")
-    session.execute(delete(IncidentLabel).where(IncidentLabel.incident_id == incident.id, IncidentLabel.kind == TAG,
-                                                IncidentLabel.name.in_(remove)))
+    session.execute(
+        delete(IncidentLabel).where(
+            IncidentLabel.incident_id == incident.id, IncidentLabel.kind == TAG, IncidentLabel.name.in_(remove)
+        )
+    )
     for name in wanted:
         if name not in current:
             session.add(IncidentLabel(incident_id=incident.id, kind=TAG, name=name))
     session.flush()
     session.expire(incident, ["labels"])
-    parts = ([f"added {', '.join(a for a in add if a not in current)}"] if set(add) - set(current) else []) + \
-        ([f"removed {', '.join(r for r in remove if r in current)}"] if set(remove) & set(current) else [])
+    parts = ([f"added {', '.join(a for a in add if a not in current)}"] if set(add) - set(current) else []) + (
+        [f"removed {', '.join(r for r in remove if r in current)}"] if set(remove) & set(current) else []
+    )
     if parts:
         timeline.add_system_entry(session, incident, f"Tags {' and '.join(parts)} by {mention(by)}", author=by, now=now)
     return of(session, incident.id)

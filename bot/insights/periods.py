@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 from bot.errors import UserError
 
 DEFAULT = "last 90 days"
-FORMS = ("`last 90 days` (any number of days, the default), `this month`, `last month`, `2026-07`, "
-         "`this quarter`, `last quarter`, `2026-Q3`, `since 2026-07-01`")
+FORMS = (
+    "`last 90 days` (any number of days, the default), `this month`, `last month`, `2026-07`, "
+    "`this quarter`, `last quarter`, `2026-Q3`, `since 2026-07-01`"
+)
 MONTHLY, QUARTERLY = "monthly", "quarterly"
 SCHEDULES = (MONTHLY, QUARTERLY)
 MAX_DAYS = 3660

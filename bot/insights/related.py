@@ -42,14 +42,88 @@ LABEL_CANDIDATES = 200
 MAX_QUERY_WORDS = 40
 _WORD = re.compile(r"[a-z0-9]+")
 # Words too common in incident write-ups to say two incidents are alike.
-STOP_WORDS = frozenset([
-    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "for", "from", "had", "has", "have",
-    "in", "into", "is", "it", "its", "no", "not", "of", "on", "or", "our", "so", "than", "that", "the", "their",
-    "then", "there", "these", "this", "those", "to", "was", "we", "were", "what", "when", "which", "while",
-    "who", "will", "with", "after", "before", "during", "about", "over", "under", "again", "all", "any", "some",
-    "more", "most", "very", "just", "only", "also", "out", "up", "down", "incident", "incidents", "issue",
-    "issues", "problem", "problems", "error", "errors", "fail", "failed", "failure",
-])
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "this",
+        "those",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "which",
+        "while",
+        "who",
+        "will",
+        "with",
+        "after",
+        "before",
+        "during",
+        "about",
+        "over",
+        "under",
+        "again",
+        "all",
+        "any",
+        "some",
+        "more",
+        "most",
+        "very",
+        "just",
+        "only",
+        "also",
+        "out",
+        "up",
+        "down",
+        "incident",
+        "incidents",
+        "issue",
+        "issues",
+        "problem",
+        "problems",
+        "error",
+        "errors",
+        "fail",
+        "failed",
+        "failure",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -107,21 +181,27 @@ def text_ranks(session: Session, incident_id: int, document: str, limit: int = T
 def _postgres_ranks(session: Session, incident_id: int, terms: list[str], limit: int) -> dict[int, float]:
     query = " | ".join(terms)  # plain alphanumerics, so there is no tsquery syntax to escape
     # search_vector is the stored to_tsvector of the document, GIN-indexed (migration 0006).
-    rows = session.execute(text(f"""
+    rows = session.execute(
+        text(f"""
         SELECT d.incident_id, ts_rank(d.{PG_VECTOR}, q) AS rank
         FROM incident_search_documents d, to_tsquery('english', :q) AS q
         WHERE d.{PG_VECTOR} @@ q AND d.incident_id <> :id
         ORDER BY rank DESC LIMIT :limit
-    """), {"q": query, "id": incident_id, "limit": limit})
+    """),
+        {"q": query, "id": incident_id, "limit": limit},
+    )
     return {row[0]: float(row[1]) for row in rows}
 
 
 def _sqlite_ranks(session: Session, incident_id: int, terms: list[str], limit: int) -> dict[int, float]:
     query = " OR ".join(f'"{term}"' for term in terms)
-    rows = session.execute(text(f"""
+    rows = session.execute(
+        text(f"""
         SELECT rowid, bm25({FTS_TABLE}) AS rank FROM {FTS_TABLE}
         WHERE {FTS_TABLE} MATCH :q AND rowid <> :id ORDER BY rank LIMIT :limit
-    """), {"q": query, "id": incident_id, "limit": limit})
+    """),
+        {"q": query, "id": incident_id, "limit": limit},
+    )
     return {row[0]: -float(row[1]) for row in rows}  # bm25 is negative, lower is better
 
 
@@ -138,9 +218,13 @@ def _label_candidates(session: Session, incident_id: int, services: Sequence[str
     wanted = [("service", s) for s in services] + [("tag", t) for t in tags]
     if not wanted:
         return []
-    query = (select(IncidentLabel.incident_id).distinct()
-             .where(tuple_(IncidentLabel.kind, IncidentLabel.name).in_(wanted), IncidentLabel.incident_id != incident_id)
-             .order_by(IncidentLabel.incident_id.desc()).limit(LABEL_CANDIDATES))
+    query = (
+        select(IncidentLabel.incident_id)
+        .distinct()
+        .where(tuple_(IncidentLabel.kind, IncidentLabel.name).in_(wanted), IncidentLabel.incident_id != incident_id)
+        .order_by(IncidentLabel.incident_id.desc())
+        .limit(LABEL_CANDIDATES)
+    )
     return list(session.scalars(query))
 
 
@@ -155,14 +239,27 @@ def find(session: Session, incident_id: int, *, limit: int = DEFAULT_LIMIT) -> l
     candidates = set(ranks) | set(_label_candidates(session, incident_id, me.services, me.tags))
     if not candidates:
         return []
-    eligible = set(session.scalars(select(Incident.id).where(
-        Incident.id.in_(candidates), Incident.is_private.is_(False),
-        or_(Incident.created_at < me.created_at, (Incident.created_at == me.created_at) & (Incident.id < incident_id)),
-    )))
+    eligible = set(
+        session.scalars(
+            select(Incident.id).where(
+                Incident.id.in_(candidates),
+                Incident.is_private.is_(False),
+                or_(
+                    Incident.created_at < me.created_at,
+                    (Incident.created_at == me.created_at) & (Incident.id < incident_id),
+                ),
+            )
+        )
+    )
     if not eligible:
         return []
-    documents = dict(session.execute(select(IncidentSearchDocument.incident_id, IncidentSearchDocument.document)
-                                     .where(IncidentSearchDocument.incident_id.in_(eligible))).all())
+    documents = dict(
+        session.execute(
+            select(IncidentSearchDocument.incident_id, IncidentSearchDocument.document).where(
+                IncidentSearchDocument.incident_id.in_(eligible)
+            )
+        ).all()
+    )
     own_words = len({stem(w) for w in words(document)})
     best_rank = max((ranks[i] for i in eligible if i in ranks), default=0.0)
     their_labels = label_store.of_many(session, eligible)
@@ -174,14 +271,20 @@ def find(session: Session, incident_id: int, *, limit: int = DEFAULT_LIMIT) -> l
         union = set(me.tags) | set(theirs.tags)
         common = shared_words(document, documents.get(other, ""), limit=MAX_QUERY_WORDS)
         similarity = text_similarity(ranks.get(other, 0.0), best_rank, len(common), own_words)
-        score = (WEIGHT_SERVICE * bool(same) + WEIGHT_TAGS * (len(tags) / len(union) if union else 0.0)
-                 + WEIGHT_TEXT * similarity)
+        score = (
+            WEIGHT_SERVICE * bool(same)
+            + WEIGHT_TAGS * (len(tags) / len(union) if union else 0.0)
+            + WEIGHT_TEXT * similarity
+        )
         if score >= MIN_SCORE:
             scored.append((round(score, 3), other, same, tags, common[:5]))
     # Only the best few are read in full (durations, items): the ranking needs none of that.
-    records = history.load(session, [entry[1] for entry in sorted(scored, key=lambda e: (-e[0], -e[1]))[:limit * 2]])
-    found = [Related(records[other], score, same, tags, common) for score, other, same, tags, common in scored
-             if other in records]
+    records = history.load(session, [entry[1] for entry in sorted(scored, key=lambda e: (-e[0], -e[1]))[: limit * 2]])
+    found = [
+        Related(records[other], score, same, tags, common)
+        for score, other, same, tags, common in scored
+        if other in records
+    ]
     found.sort(key=lambda r: (-r.score, -r.record.created_at.timestamp(), -r.record.id))
     return found[:limit]
 

@@ -64,8 +64,10 @@ def context_line(found: list[Related]) -> str:
 
 def blocks_for(found: list[Related], title: str, zone: dt.tzinfo) -> tuple[str, list[bk.Block]]:
     if not found:
-        text = (f"No past incidents look like *{safe_mrkdwn(title, live_mentions=False)}* yet. Naming its service "
-                "(`/incident service checkout`) and adding its trigger and causes helps find them.")
+        text = (
+            f"No past incidents look like *{safe_mrkdwn(title, live_mentions=False)}* yet. Naming its service "
+            "(`/incident service checkout`) and adding its trigger and causes helps find them."
+        )
         return text, [bk.section(text)]
     lines = [line(r, zone) for r in found]
     head = f"*Past incidents like {safe_mrkdwn(title, live_mentions=False)}*, closest first"

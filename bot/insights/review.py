@@ -20,11 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.insights import history
-from bot.postmortem import sharing
 from bot.insights.detection import MONITORING, PEOPLE, UNKNOWN, how_detected
 from bot.insights.periods import Period
 from bot.insights.related import stem, words
 from bot.models import FactSection, Incident
+from bot.postmortem import sharing
 from bot.postmortem.metrics import (
     MONITORING_GAP,
     MONITORING_GAP_SEVERITIES,
@@ -32,8 +32,12 @@ from bot.postmortem.metrics import (
 )
 
 MEASURES = ("time_to_detect", "time_to_acknowledge", "time_to_mitigate", "time_to_resolve")
-MEASURE_LABELS = {"time_to_detect": "detect", "time_to_acknowledge": "acknowledge",
-                  "time_to_mitigate": "mitigate", "time_to_resolve": "resolve"}
+MEASURE_LABELS = {
+    "time_to_detect": "detect",
+    "time_to_acknowledge": "acknowledge",
+    "time_to_mitigate": "mitigate",
+    "time_to_resolve": "resolve",
+}
 THEME_MIN_INCIDENTS = 2
 MAX_THEMES = 8
 
@@ -150,8 +154,9 @@ def spread(values: Iterable[float]) -> Spread:
     return Spread(len(ordered), statistics.median(ordered), quartiles[0], quartiles[2], ordered[0], ordered[-1])
 
 
-def _tally(item: history.ItemRecord, severity: str, today: dt.date, zone: ZoneInfo,
-           due_days: Mapping[str, int]) -> ItemTally:
+def _tally(
+    item: history.ItemRecord, severity: str, today: dt.date, zone: ZoneInfo, due_days: Mapping[str, int]
+) -> ItemTally:
     tally = ItemTally(created=1)
     closed_on = item.closed_at.astimezone(zone).date() if item.closed_at else None
     if item.status == "dropped":
@@ -169,8 +174,14 @@ def _tally(item: history.ItemRecord, severity: str, today: dt.date, zone: ZoneIn
     return tally
 
 
-def compute(records: Iterable[history.IncidentRecord], period: Period, *, now: dt.datetime, zone: ZoneInfo,
-            due_days: Mapping[str, int]) -> Review:
+def compute(
+    records: Iterable[history.IncidentRecord],
+    period: Period,
+    *,
+    now: dt.datetime,
+    zone: ZoneInfo,
+    due_days: Mapping[str, int],
+) -> Review:
     today = now.astimezone(zone).date()
     chosen = sorted((r for r in records if period.contains(r.created_at)), key=lambda r: (r.created_at, r.id))
     review = Review(period=period, today=today)
@@ -187,9 +198,19 @@ def compute(records: Iterable[history.IncidentRecord], period: Period, *, now: d
                 values[measure].append(delta.total_seconds() / 60)
         how = how_detected(record)
         detected[how] += 1
-        review.incidents.append(IncidentRow(record.id, record.title, record.channel_id,
-                                            record.created_at.astimezone(zone).date(), record.severity, record.services,
-                                            how, durations, record.is_private))
+        review.incidents.append(
+            IncidentRow(
+                record.id,
+                record.title,
+                record.channel_id,
+                record.created_at.astimezone(zone).date(),
+                record.severity,
+                record.services,
+                how,
+                durations,
+                record.is_private,
+            )
+        )
         detect = times.time_to_detect
         if detect is not None and detect > MONITORING_GAP and record.severity in MONITORING_GAP_SEVERITIES:
             review.monitoring_gaps.append(record.id)
@@ -212,8 +233,16 @@ def compute(records: Iterable[history.IncidentRecord], period: Period, *, now: d
         review.late_shares += late_shares(record, now)
         if record.status == "closed" and record.postmortem_status != "final" and record.closed_at is not None:
             closed_on = record.closed_at.astimezone(zone).date()
-            review.waiting.append(Waiting(record.id, record.title, record.channel_id, closed_on,
-                                          (today - closed_on).days, record.postmortem_status is not None))
+            review.waiting.append(
+                Waiting(
+                    record.id,
+                    record.title,
+                    record.channel_id,
+                    closed_on,
+                    (today - closed_on).days,
+                    record.postmortem_status is not None,
+                )
+            )
     review.spreads = {m: spread(v) for m, v in values.items()}
     review.detected_by = dict(detected)
     review.themes = _themes(service_incidents, "service", {}) + _themes(cause_incidents, "cause", cause_words)
@@ -241,8 +270,9 @@ def _themes(found: dict[str, list[int]], kind: str, shown: dict[str, str]) -> li
     return [Theme(kind, shown.get(name, name), tuple(ids)) for name, ids in returning[:MAX_THEMES]]
 
 
-def weekly_items(records: Iterable[history.IncidentRecord], period: Period, *, now: dt.datetime,
-                 zone: ZoneInfo) -> list[tuple[dt.date, int, int]]:
+def weekly_items(
+    records: Iterable[history.IncidentRecord], period: Period, *, now: dt.datetime, zone: ZoneInfo
+) -> list[tuple[dt.date, int, int]]:
     """At the end of each week of the period (up to now): how many of its items were open, and how
     many done. A dropped item counts as open until it was dropped, then as neither."""
     items = [item for record in records for item in record.items]

@@ -32,8 +32,9 @@ def prepare(runtime: Runtime, period: periods.Period, *, share_in: str | None = 
     settings = runtime.settings
     with runtime.db.unit_of_work() as session:
         records = review.load(session, period, include_private=False)
-    result = review.compute(records, period, now=runtime.clock.now(), zone=settings.timezone,
-                            due_days=settings.action_due_days)
+    result = review.compute(
+        records, period, now=runtime.clock.now(), zone=settings.timezone, due_days=settings.action_due_days
+    )
     names = runtime.gateway.user_names([owner for owner in result.items_by_owner if owner])
     return review_report.build(result, names, share_in=share_in, period_text=period_text)
 
@@ -89,7 +90,9 @@ def due_at(period: periods.Period, runtime: Runtime) -> dt.datetime:
     return dt.datetime.combine(first_day, dt.time(DUE_HOUR, 0), tzinfo=zone).astimezone(dt.UTC)
 
 
-def run_scheduled(runtime: Runtime, *, force: bool = False, dry_run: bool = False, on_schedule: bool = True) -> Scheduled:
+def run_scheduled(
+    runtime: Runtime, *, force: bool = False, dry_run: bool = False, on_schedule: bool = True
+) -> Scheduled:
     """Post the review of the period that just ended to REVIEW_CHANNEL, once per period.
 
     `on_schedule` (the tick) waits until it is due; `incident-bot review` posts now. With `force`
@@ -105,13 +108,18 @@ def run_scheduled(runtime: Runtime, *, force: bool = False, dry_run: bool = Fals
         return Scheduled("dry_run", period, settings.review_channel, prepare(runtime, period))
     channel = _channel(runtime, settings.review_channel)
     if channel is None:
-        runtime.logger.error("REVIEW_CHANNEL %s does not exist or I cannot see it; no review is posted",
-                             settings.review_channel)
+        runtime.logger.error(
+            "REVIEW_CHANNEL %s does not exist or I cannot see it; no review is posted", settings.review_channel
+        )
         return Scheduled("no_channel", period)
     for stale in claims.mark_missed(runtime.db, kinds=(KIND,), before_period=period.key, now=now):
         # A review claimed but never posted before its period's successor ended: say so, loudly.
-        runtime.logger.error("the %s review to %s was never posted (%s); it is marked missed", stale.period,
-                             stale.channel_id, stale.last_error or "its sender stopped")
+        runtime.logger.error(
+            "the %s review to %s was never posted (%s); it is marked missed",
+            stale.period,
+            stale.channel_id,
+            stale.last_error or "its sender stopped",
+        )
     # Read the claim first: most ticks find the review out already, and building it (charts) costs.
     row = claims.states(runtime.db, (KIND,), period.key).get((KIND, channel))
     if not claims.is_open_for(row, now, force=force):

@@ -16,8 +16,10 @@ def run_from_cli(settings: Settings, args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not settings.review_schedule:
-        print("incident-bot: REVIEW_SCHEDULE is not set (monthly or quarterly), so there is no review to post",
-              file=sys.stderr)
+        print(
+            "incident-bot: REVIEW_SCHEDULE is not set (monthly or quarterly), so there is no review to post",
+            file=sys.stderr,
+        )
         return 2
     runtime = build_runtime(settings, clock=args.clock)
     try:

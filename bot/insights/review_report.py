@@ -54,9 +54,11 @@ def spread_line(label: str, found: Spread) -> str:
         return f"• Time to {label}: not recorded for any incident"
     if found.count == 1:
         return f"• Time to {label}: {_minutes_text(found.median)} (1 incident)"
-    return (f"• Time to {label}: median *{_minutes_text(found.median)}* · middle half {_minutes_text(found.p25)} – "
-            f"{_minutes_text(found.p75)} · range {_minutes_text(found.low)} – {_minutes_text(found.high)} "
-            f"({found.count} incidents)")
+    return (
+        f"• Time to {label}: median *{_minutes_text(found.median)}* · middle half {_minutes_text(found.p25)} – "
+        f"{_minutes_text(found.p75)} · range {_minutes_text(found.low)} – {_minutes_text(found.high)} "
+        f"({found.count} incidents)"
+    )
 
 
 def _share_button(channel: str, period_text: str) -> bk.Block:
@@ -69,12 +71,22 @@ def incident_line(row: IncidentRow, tally: ItemTally | None) -> str:
     services = f" · {', '.join(row.services)}" if row.services else ""
     items = ""
     if tally is not None and tally.created:
-        parts = [f"{n} {label}" for n, label in ((tally.done_on_time, "on time"), (tally.done_late, "late"),
-                                                 (tally.overdue, "overdue"), (tally.open_not_due, "open"),
-                                                 (tally.dropped, "dropped")) if n]
+        parts = [
+            f"{n} {label}"
+            for n, label in (
+                (tally.done_on_time, "on time"),
+                (tally.done_late, "late"),
+                (tally.overdue, "overdue"),
+                (tally.open_not_due, "open"),
+                (tally.dropped, "dropped"),
+            )
+            if n
+        ]
         items = f" — {tally.created} item{'s' if tally.created != 1 else ''}: {', '.join(parts)}"
-    return (f"• #{row.id} {row.declared} {row.severity.upper()}{services} <#{row.channel_id}> {_title(row.title)} — "
-            f"{row.detected_by} — {durations}{items}")
+    return (
+        f"• #{row.id} {row.declared} {row.severity.upper()}{services} <#{row.channel_id}> {_title(row.title)} — "
+        f"{row.detected_by} — {durations}{items}"
+    )
 
 
 def _refs(ids: tuple[int, ...] | list[int], limit: int = 8) -> str:
@@ -98,8 +110,9 @@ def _title(text: str) -> str:
 def build(review: Review, names: Mapping[str, str], *, share_in: str | None = None, period_text: str = "") -> Report:
     """The message (with a Share button when `share_in` names the channel asked from) and files."""
     count = len(review.incidents)
-    by_severity = ", ".join(f"{sev.upper()} {n}" for sev in SEVERITIES
-                            if (n := sum(1 for r in review.incidents if r.severity == sev)))
+    by_severity = ", ".join(
+        f"{sev.upper()} {n}" for sev in SEVERITIES if (n := sum(1 for r in review.incidents if r.severity == sev))
+    )
     head = f"Incident review: {review.period.label}"
     blocks: list[bk.Block] = [bk.header(f":bar_chart: {head}")]
     if not count:
@@ -113,34 +126,53 @@ def build(review: Review, names: Mapping[str, str], *, share_in: str | None = No
     blocks.append(bk.section("\n".join(lines)))
 
     found = review.detected_by
-    detection = [(f"*Detection*: found by monitoring {found.get(MONITORING, 0)}, by people {found.get(PEOPLE, 0)}, "
-                 f"not recorded {found.get(UNKNOWN, 0)}.")]
-    detection.append(f"• SEV1/SEV2 detected after more than 5 minutes: {len(review.monitoring_gaps)}"
-                     + (f" ({_refs(review.monitoring_gaps)})" if review.monitoring_gaps else ""))
-    detection.append(f"• Detected after more than 30 minutes: {len(review.slow_detection)}"
-                     + (f" ({_refs(review.slow_detection)})" if review.slow_detection else ""))
+    detection = [
+        (
+            f"*Detection*: found by monitoring {found.get(MONITORING, 0)}, by people {found.get(PEOPLE, 0)}, "
+            f"not recorded {found.get(UNKNOWN, 0)}."
+        )
+    ]
+    detection.append(
+        f"• SEV1/SEV2 detected after more than 5 minutes: {len(review.monitoring_gaps)}"
+        + (f" ({_refs(review.monitoring_gaps)})" if review.monitoring_gaps else "")
+    )
+    detection.append(
+        f"• Detected after more than 30 minutes: {len(review.slow_detection)}"
+        + (f" ({_refs(review.slow_detection)})" if review.slow_detection else "")
+    )
     blocks.append(bk.section("\n".join(detection)))
 
     items = review.items
-    item_lines = [(f"*Action items*: {items.created} created · {items.done_on_time} done on time · "
-                  f"{items.done_late} done late · {items.overdue} overdue · {items.open_not_due} open, not yet due · "
-                  f"{items.dropped} dropped · {items.unowned} open without an owner"),
-                  f"Done within the severity's due-date policy: {_share(review)}"]
+    item_lines = [
+        (
+            f"*Action items*: {items.created} created · {items.done_on_time} done on time · "
+            f"{items.done_late} done late · {items.overdue} overdue · {items.open_not_due} open, not yet due · "
+            f"{items.dropped} dropped · {items.unowned} open without an owner"
+        ),
+        f"Done within the severity's due-date policy: {_share(review)}",
+    ]
     owners = sorted(review.items_by_owner.items(), key=lambda pair: (-pair[1].created, names.get(pair[0] or "", "~")))
     for owner, tally in owners[:MAX_OWNER_LINES]:
         who = f"@{names.get(owner, owner)}" if owner else "_nobody_"
-        item_lines.append(f"• {who}: {tally.created} created, {tally.done_on_time} on time, {tally.done_late} late, "
-                          f"{tally.overdue} overdue, {tally.dropped} dropped")
+        item_lines.append(
+            f"• {who}: {tally.created} created, {tally.done_on_time} on time, {tally.done_late} late, "
+            f"{tally.overdue} overdue, {tally.dropped} dropped"
+        )
     if len(owners) > MAX_OWNER_LINES:
         item_lines.append(f"…and {len(owners) - MAX_OWNER_LINES} more owners in the CSV")
     for item_id, incident_id, reason in review.dropped_reasons[:MAX_DROPPED_LINES]:
         item_lines.append(f"• Dropped A{item_id} (#{incident_id}): {_title(reason)}")
     blocks += bk.sections_for_lines(item_lines)
 
-    theme_lines = ["*Recurring themes*"] + [
-        f"• {theme.kind} *{safe_mrkdwn(theme.name)}*: {len(theme.incident_ids)} incidents ({_refs(theme.incident_ids)})"
-        for theme in review.themes
-    ] if review.themes else ["*Recurring themes*: none — no service or cause word came back in two incidents."]
+    theme_lines = (
+        ["*Recurring themes*"]
+        + [
+            f"• {theme.kind} *{safe_mrkdwn(theme.name)}*: {len(theme.incident_ids)} incidents ({_refs(theme.incident_ids)})"
+            for theme in review.themes
+        ]
+        if review.themes
+        else ["*Recurring themes*: none — no service or cause word came back in two incidents."]
+    )
     blocks += bk.sections_for_lines(theme_lines)
 
     waiting = [f"*Postmortems not final*: {len(review.waiting)}"] + [
@@ -150,10 +182,16 @@ def build(review: Review, names: Mapping[str, str], *, share_in: str | None = No
     ]
     blocks += bk.sections_for_lines(waiting)
 
-    shares = [f"*Postmortems shared late*: {len(review.late_shares)} (engineering within 24 hours of resolution, "
-              "stakeholders within 48)"] + [
+    shares = [
+        f"*Postmortems shared late*: {len(review.late_shares)} (engineering within 24 hours of resolution, "
+        "stakeholders within 48)"
+    ] + [
         f"• #{s.incident_id} {_title(s.title)} — {s.audience}: "
-        + (f"shared {human_duration(s.shared_at - s.deadline)} late" if s.shared_at else f"not shared, due {s.deadline:%Y-%m-%d %H:%M} UTC")
+        + (
+            f"shared {human_duration(s.shared_at - s.deadline)} late"
+            if s.shared_at
+            else f"not shared, due {s.deadline:%Y-%m-%d %H:%M} UTC"
+        )
         for s in review.late_shares[:MAX_WAITING_LINES]
     ]
     blocks += bk.sections_for_lines(shares)
@@ -176,21 +214,43 @@ def build(review: Review, names: Mapping[str, str], *, share_in: str | None = No
     text = f"{head}: {count} incidents, {items.created} action items"
     stem = review.period.key.replace(" ", "-")
     files = [
-        FileToUpload(f"review-{stem}-durations.png",
-                     charts.durations_chart(review.incidents, f"Time to detect and resolve, {review.period.label}"),
-                     "Time to detect and to resolve per incident"),
-        FileToUpload(f"review-{stem}-action-items.png",
-                     charts.items_chart(review.weeks, f"Action items open vs done, week by week, {review.period.label}"),
-                     "Action items open versus done, week by week"),
+        FileToUpload(
+            f"review-{stem}-durations.png",
+            charts.durations_chart(review.incidents, f"Time to detect and resolve, {review.period.label}"),
+            "Time to detect and to resolve per incident",
+        ),
+        FileToUpload(
+            f"review-{stem}-action-items.png",
+            charts.items_chart(review.weeks, f"Action items open vs done, week by week, {review.period.label}"),
+            "Action items open versus done, week by week",
+        ),
         FileToUpload(f"review-{stem}.csv", review_csv(review, names).encode("utf-8"), f"{head} (CSV)"),
     ]
     return Report(text, blocks, files)
 
 
-CSV_COLUMNS = ("row", "incident", "declared", "title", "severity", "services", "detected_by", "owner",
-               "minutes_to_detect", "minutes_to_acknowledge", "minutes_to_mitigate", "minutes_to_resolve",
-               "items_created", "done_on_time", "done_late", "overdue", "open_not_due", "dropped", "unowned",
-               "done_within_policy")
+CSV_COLUMNS = (
+    "row",
+    "incident",
+    "declared",
+    "title",
+    "severity",
+    "services",
+    "detected_by",
+    "owner",
+    "minutes_to_detect",
+    "minutes_to_acknowledge",
+    "minutes_to_mitigate",
+    "minutes_to_resolve",
+    "items_created",
+    "done_on_time",
+    "done_late",
+    "overdue",
+    "open_not_due",
+    "dropped",
+    "unowned",
+    "done_within_policy",
+)
 
 
 def _cell(value: object) -> object:
@@ -210,15 +270,37 @@ def review_csv(review: Review, names: Mapping[str, str]) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
 
-    def tally_cells(tally) -> list[object]:  # type: ignore[no-untyped-def]
-        return [tally.created, tally.done_on_time, tally.done_late, tally.overdue, tally.open_not_due, tally.dropped,
-                tally.unowned, tally.within_policy]
+    def tally_cells(tally) -> list[object]:
+        return [
+            tally.created,
+            tally.done_on_time,
+            tally.done_late,
+            tally.overdue,
+            tally.open_not_due,
+            tally.dropped,
+            tally.unowned,
+            tally.within_policy,
+        ]
 
     for row in review.incidents:
         durations = [_number(minutes(row.durations[m])) for m in MEASURES]
-        writer.writerow([_cell(v) for v in ["incident", row.id, row.declared.isoformat(), row.title, row.severity,
-                                            " ".join(row.services), row.detected_by, "", *durations,
-                                            *tally_cells(review.items_by_incident[row.id])]])
+        writer.writerow(
+            [
+                _cell(v)
+                for v in [
+                    "incident",
+                    row.id,
+                    row.declared.isoformat(),
+                    row.title,
+                    row.severity,
+                    " ".join(row.services),
+                    row.detected_by,
+                    "",
+                    *durations,
+                    *tally_cells(review.items_by_incident[row.id]),
+                ]
+            ]
+        )
     for owner, tally in sorted(review.items_by_owner.items(), key=lambda pair: pair[0] or "~"):
         who = names.get(owner, owner) if owner else "nobody"
         writer.writerow([_cell(v) for v in ["owner", "", "", "", "", "", "", who, "", "", "", "", *tally_cells(tally)]])

@@ -28,15 +28,16 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.slack import blocks as bk
 from bot.db import Database
 from bot.models import NudgeClaim
+from bot.slack import blocks as bk
 from bot.slack.gateway import PostedMessage, SlackFailure, SlackGateway
 
 logger = logging.getLogger(__name__)
@@ -106,8 +107,17 @@ PACER = ChannelPacer()
 
 
 # -- the claim table ---------------------------------------------------------------------------
-def claim(db: Database, kind: str, key: str, period: str, *, worker: str, now: dt.datetime,
-          lease: dt.timedelta = DEFAULT_LEASE, force: bool = False) -> Claim | None:
+def claim(
+    db: Database,
+    kind: str,
+    key: str,
+    period: str,
+    *,
+    worker: str,
+    now: dt.datetime,
+    lease: dt.timedelta = DEFAULT_LEASE,
+    force: bool = False,
+) -> Claim | None:
     """Take the right to send (kind, key, period), or None when someone else has it or it is done.
 
     With `force`, a settled claim is taken again (to send once more); a claim held by a live
@@ -115,16 +125,24 @@ def claim(db: Database, kind: str, key: str, period: str, *, worker: str, now: d
     """
     try:
         with db.unit_of_work() as session:
-            row = NudgeClaim(kind=kind, channel_id=key, period=period, status=CLAIMED, claimed_by=worker,
-                             lease_until=now + lease, attempts=1)
+            row = NudgeClaim(
+                kind=kind,
+                channel_id=key,
+                period=period,
+                status=CLAIMED,
+                claimed_by=worker,
+                lease_until=now + lease,
+                attempts=1,
+            )
             session.add(row)
             session.flush()
             return Claim(row.id, 1, worker, recovering=False)
     except IntegrityError:
         pass  # it exists: see below whether it can be taken over
     with db.unit_of_work() as session:
-        row = session.scalar(select(NudgeClaim).where(
-            NudgeClaim.kind == kind, NudgeClaim.channel_id == key, NudgeClaim.period == period))
+        row = session.scalar(
+            select(NudgeClaim).where(NudgeClaim.kind == kind, NudgeClaim.channel_id == key, NudgeClaim.period == period)
+        )
         if row is None:
             return None
         held = row.status in (CLAIMED, FAILED)
@@ -144,8 +162,9 @@ def claim(db: Database, kind: str, key: str, period: str, *, worker: str, now: d
         return Claim(row.id, row.attempts + 1, worker, recovering=held)
 
 
-def settle(db: Database, held: Claim, status: str, *, now: dt.datetime, message_ts: str | None = None,
-           error: str | None = None) -> bool:
+def settle(
+    db: Database, held: Claim, status: str, *, now: dt.datetime, message_ts: str | None = None, error: str | None = None
+) -> bool:
     """Record the outcome; False when another sender took the claim over meanwhile (lease ran out)."""
     values: dict[str, Any] = {"status": status, "last_error": error}
     if status == SENT:
@@ -183,9 +202,16 @@ def is_open_for(row: NudgeClaim | None, now: dt.datetime, *, force: bool) -> boo
 def mark_missed(db: Database, *, kinds: tuple[str, ...], before_period: str, now: dt.datetime) -> list[NudgeClaim]:
     """Claims of periods before `before_period` that ended unsent (and whose sender is not alive)."""
     with db.unit_of_work() as session:
-        stale = list(session.scalars(select(NudgeClaim).where(
-            NudgeClaim.kind.in_(kinds), NudgeClaim.period < before_period,
-            NudgeClaim.status.in_((CLAIMED, FAILED)), NudgeClaim.lease_until <= now)))
+        stale = list(
+            session.scalars(
+                select(NudgeClaim).where(
+                    NudgeClaim.kind.in_(kinds),
+                    NudgeClaim.period < before_period,
+                    NudgeClaim.status.in_((CLAIMED, FAILED)),
+                    NudgeClaim.lease_until <= now,
+                )
+            )
+        )
         marked = []
         for row in stale:
             changed = session.execute(
@@ -199,13 +225,24 @@ def mark_missed(db: Database, *, kinds: tuple[str, ...], before_period: str, now
         return marked
 
 
-def record_missed(db: Database, kind: str, key: str, period: str, *, worker: str, now: dt.datetime,
-                  reason: str) -> bool:
+def record_missed(
+    db: Database, kind: str, key: str, period: str, *, worker: str, now: dt.datetime, reason: str
+) -> bool:
     """Insert a `missed` row for a target nobody even claimed; True when this call recorded it."""
     try:
         with db.unit_of_work() as session:
-            session.add(NudgeClaim(kind=kind, channel_id=key, period=period, status=MISSED, claimed_by=worker,
-                                   lease_until=now, attempts=0, last_error=reason))
+            session.add(
+                NudgeClaim(
+                    kind=kind,
+                    channel_id=key,
+                    period=period,
+                    status=MISSED,
+                    claimed_by=worker,
+                    lease_until=now,
+                    attempts=0,
+                    last_error=reason,
+                )
+            )
         return True
     except IntegrityError:
         return False
@@ -213,8 +250,14 @@ def record_missed(db: Database, kind: str, key: str, period: str, *, worker: str
 
 def missed_count(db: Database, kinds: tuple[str, ...]) -> int:
     with db.unit_of_work() as session:
-        return int(session.scalar(select(func.count()).select_from(NudgeClaim).where(
-            NudgeClaim.kind.in_(kinds), NudgeClaim.status == MISSED)) or 0)
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(NudgeClaim)
+                .where(NudgeClaim.kind.in_(kinds), NudgeClaim.status == MISSED)
+            )
+            or 0
+        )
 
 
 # -- sending once ------------------------------------------------------------------------------
@@ -226,9 +269,18 @@ class Delivery:
     error: str | None = None
 
 
-def send_once(db: Database, gateway: SlackGateway, outgoing: Outgoing, *, worker: str, now: dt.datetime,
-              force: bool = False, lease: dt.timedelta = DEFAULT_LEASE, after_post: AfterPost | None = None,
-              pacer: ChannelPacer = PACER) -> Delivery:
+def send_once(
+    db: Database,
+    gateway: SlackGateway,
+    outgoing: Outgoing,
+    *,
+    worker: str,
+    now: dt.datetime,
+    force: bool = False,
+    lease: dt.timedelta = DEFAULT_LEASE,
+    after_post: AfterPost | None = None,
+    pacer: ChannelPacer = PACER,
+) -> Delivery:
     """Claim, look for a copy a dead sender posted, post, mark sent. Crashes (BaseException) propagate."""
     held = claim(db, outgoing.kind, outgoing.key, outgoing.period, worker=worker, now=now, lease=lease, force=force)
     if held is None:
@@ -241,8 +293,13 @@ def send_once(db: Database, gateway: SlackGateway, outgoing: Outgoing, *, worker
             # this does not depend on our clock agreeing with Slack's.
             ts = gateway.find_message_with_metadata(channel, EVENT_TYPE, outgoing.metadata["event_payload"])
             if ts is not None:
-                logger.info("%s %s %s was already posted (%s) by a sender that stopped; recorded it",
-                            outgoing.kind, outgoing.key, outgoing.period, ts)
+                logger.info(
+                    "%s %s %s was already posted (%s) by a sender that stopped; recorded it",
+                    outgoing.kind,
+                    outgoing.key,
+                    outgoing.period,
+                    ts,
+                )
                 settle(db, held, SENT, now=now, message_ts=ts)
                 return Delivery("recovered", channel, ts)
         pacer.wait_turn(channel)
@@ -251,13 +308,24 @@ def send_once(db: Database, gateway: SlackGateway, outgoing: Outgoing, *, worker
         if failure.channel_gone or (outgoing.dm_user and failure.code in DM_UNREACHABLE):
             settle(db, held, GONE, now=now, error=failure.code)
             return Delivery("gone", channel, error=failure.code)
-        logger.warning("%s to %s for %s failed (%s); retried after %s", outgoing.kind, outgoing.key,
-                       outgoing.period, failure, RETRY_AFTER_FAILURE)
+        logger.warning(
+            "%s to %s for %s failed (%s); retried after %s",
+            outgoing.kind,
+            outgoing.key,
+            outgoing.period,
+            failure,
+            RETRY_AFTER_FAILURE,
+        )
         settle(db, held, FAILED, now=now, error=str(failure))
         return Delivery("failed", channel, error=failure.code)
     except Exception as err:
-        logger.exception("%s to %s for %s failed unexpectedly; retried after %s", outgoing.kind, outgoing.key,
-                         outgoing.period, RETRY_AFTER_FAILURE)
+        logger.exception(
+            "%s to %s for %s failed unexpectedly; retried after %s",
+            outgoing.kind,
+            outgoing.key,
+            outgoing.period,
+            RETRY_AFTER_FAILURE,
+        )
         settle(db, held, FAILED, now=now, error=repr(err))
         return Delivery("failed", channel, error=repr(err))
     if after_post is not None:

@@ -11,9 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from bot.slack import blocks as bk
 from bot.actions.items import item_line
 from bot.models import ActionItem, ActionStatus, Incident
+from bot.slack import blocks as bk
 
 DONE_ACTION = "nudge_done"
 SNOOZE_ACTION = "nudge_snooze"
@@ -94,7 +94,9 @@ def build(
         plain_sections = 0
         last_section = 0  # characters in the last section being packed
         for item, incident in found:
-            line = bk.truncate(item_line(item, today, incident=incident if with_incident else None), bk.MAX_SECTION_TEXT)
+            line = bk.truncate(
+                item_line(item, today, incident=incident if with_incident else None), bk.MAX_SECTION_TEXT
+            )
             if with_buttons < MAX_ITEMS_WITH_BUTTONS and not plain:
                 added = len(line) + _BUTTONS_TEXT
                 if len(blocks) + 2 > _BLOCK_BUDGET or size + added > _TEXT_BUDGET:
@@ -108,7 +110,10 @@ def build(
             # the same greedy packing as bk.sections_for_lines, counted as we go
             opens_section = not plain or last_section + 1 + len(line) > bk.MAX_SECTION_TEXT
             added = len(line) + (0 if opens_section else 1)
-            if len(blocks) + plain_sections + (1 if opens_section else 0) > _BLOCK_BUDGET or size + added > _TEXT_BUDGET:
+            if (
+                len(blocks) + plain_sections + (1 if opens_section else 0) > _BLOCK_BUDGET
+                or size + added > _TEXT_BUDGET
+            ):
                 full = True
                 break
             if opens_section:
@@ -122,7 +127,11 @@ def build(
         if plain:
             blocks += bk.sections_for_lines(plain)
     if shown < total:
-        blocks.append(bk.context(f"…and {total - shown} more open item{'s' if total - shown != 1 else ''} not shown here: {list_hint}"))
+        blocks.append(
+            bk.context(
+                f"…and {total - shown} more open item{'s' if total - shown != 1 else ''} not shown here: {list_hint}"
+            )
+        )
     text = f"{heading}: {total} open action item{'s' if total != 1 else ''} ({counts})"
     return NudgeMessage(text=text, blocks=blocks, items_shown=shown, items_total=total)
 
@@ -153,7 +162,9 @@ def refreshed(blocks: list[dict[str, Any]], current: dict[int, Entry], *, today:
         if kind == LINE_BLOCK and entry is not None:
             item, incident = entry
             with_incident = block_id.endswith(":i")
-            updated.append(bk.section(item_line(item, today, incident=incident if with_incident else None), block_id=block_id))
+            updated.append(
+                bk.section(item_line(item, today, incident=incident if with_incident else None), block_id=block_id)
+            )
         elif kind == ITEM_BLOCK and entry is not None:
             item = entry[0]
             if item.status == ActionStatus.OPEN and not (item.snoozed_until and item.snoozed_until > today):

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot.slack import blocks as bk
-from bot.nudges import claims
 from bot.models import Incident, IncidentStatus, Postmortem
+from bot.nudges import claims
 from bot.nudges.claims import DEFAULT_LEASE, AfterPost, Outgoing
 from bot.nudges.weekly import local_instant
 from bot.postmortem import status as pm_status
 from bot.runtime import Runtime
 from bot.schedule_spec import parse_weekly_schedule
+from bot.slack import blocks as bk
 from bot.slack.text import mention, safe_mrkdwn
 
 KIND_CHANNEL = "postmortem"
@@ -52,8 +52,9 @@ class Reminder:
 _LOOK_BACK_DAYS = 130
 
 
-def due_reminders(session: Session, *, today: dt.date, zone: dt.tzinfo, after_days: int,
-                  review_days: int = 2) -> list[Reminder]:
+def due_reminders(
+    session: Session, *, today: dt.date, zone: dt.tzinfo, after_days: int, review_days: int = 2
+) -> list[Reminder]:
     """Closed incidents whose postmortem is not approved and that are in a reminder week today:
     a draft counted from the close, a review from when it was asked for."""
     oldest = dt.datetime.combine(today - dt.timedelta(days=_LOOK_BACK_DAYS), dt.time(), tzinfo=zone)
@@ -90,13 +91,17 @@ def reminder_message(reminder: Reminder, *, direct: bool) -> tuple[str, list[bk.
     title = safe_mrkdwn(incident.title, live_mentions=False)
     where = f" (<#{incident.channel_id}>)" if direct else ""
     if reminder.stage == pm_status.REVIEW:
-        text = (f":memo: The postmortem for *{title}*{where} is not final yet: it has been in review for "
-                f"{_days(reminder.days_in_review)} and nobody approved it. Ask its reviewers to read it; a reviewer or "
-                "the commander approves it with `/incident postmortem approve` in the incident's channel.")
+        text = (
+            f":memo: The postmortem for *{title}*{where} is not final yet: it has been in review for "
+            f"{_days(reminder.days_in_review)} and nobody approved it. Ask its reviewers to read it; a reviewer or "
+            "the commander approves it with `/incident postmortem approve` in the incident's channel."
+        )
     else:
-        text = (f":memo: The postmortem for *{title}*{where} is not final yet, {_days(reminder.days_since_close)} "
-                "after the incident closed: it is still a draft. Fix what is wrong, then ask for review with "
-                "`/incident postmortem review @name` in the incident's channel.")
+        text = (
+            f":memo: The postmortem for *{title}*{where} is not final yet, {_days(reminder.days_since_close)} "
+            "after the incident closed: it is still a draft. Fix what is wrong, then ask for review with "
+            "`/incident postmortem review @name` in the incident's channel."
+        )
     context = f"Reminder {reminder.day_number} of {REMINDER_DAYS_IN_A_ROW}, once a day"
     if not direct:
         context += f" · owner {mention(reminder.owner)}"
@@ -137,15 +142,25 @@ def run_daily(
     worker = worker or claims.new_worker_id()
     if not dry_run:
         for row in claims.mark_missed(db, kinds=KINDS, before_period=period, now=now):
-            runtime.logger.error("the %s reminder for %s on %s was never sent (%s); counted as missed",
-                                 row.kind, row.channel_id, row.period, row.last_error or "the sender stopped")
+            runtime.logger.error(
+                "the %s reminder for %s on %s was never sent (%s); counted as missed",
+                row.kind,
+                row.channel_id,
+                row.period,
+                row.last_error or "the sender stopped",
+            )
             report.missed += 1
     if on_schedule and now < local_instant(today, schedule.hour, schedule.minute, zone):
         report.due = False
         return report
     with db.unit_of_work() as session:
-        reminders = due_reminders(session, today=today, zone=zone, after_days=settings.postmortem_reminder_days,
-                                  review_days=settings.postmortem_review_reminder_days)
+        reminders = due_reminders(
+            session,
+            today=today,
+            zone=zone,
+            after_days=settings.postmortem_reminder_days,
+            review_days=settings.postmortem_review_reminder_days,
+        )
     existing = {} if dry_run else claims.states(db, KINDS, period)
     for reminder in reminders:
         incident = reminder.incident
@@ -159,11 +174,21 @@ def run_daily(
                 continue
             outgoing = Outgoing(kind, incident.channel_id, period, text, blocks, dm_user=dm_user)
             try:
-                delivery = claims.send_once(db, runtime.gateway, outgoing, worker=worker, now=runtime.clock.now(),
-                                            force=force, lease=lease, after_post=after_post, pacer=pacer)
+                delivery = claims.send_once(
+                    db,
+                    runtime.gateway,
+                    outgoing,
+                    worker=worker,
+                    now=runtime.clock.now(),
+                    force=force,
+                    lease=lease,
+                    after_post=after_post,
+                    pacer=pacer,
+                )
             except Exception:
-                runtime.logger.exception("postmortem reminder %s for %s failed; the next sweep retries it", kind,
-                                         incident.channel_id)
+                runtime.logger.exception(
+                    "postmortem reminder %s for %s failed; the next sweep retries it", kind, incident.channel_id
+                )
                 report.failed.append(f"{kind} {incident.channel_id}")
                 continue
             if delivery.outcome == "skipped":

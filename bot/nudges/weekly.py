@@ -26,23 +26,23 @@ import logging
 import re
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.nudges import claims
-from bot.nudges import messages as nudge_messages
 from bot.db import Database
 from bot.models import ActionItem, ActionStatus, Incident, NudgeClaim
+from bot.nudges import claims
+from bot.nudges import messages as nudge_messages
 from bot.nudges.claims import DEFAULT_LEASE, AfterPost, Outgoing
 from bot.nudges.messages import GROUP_TITLES, Entry, NudgeMessage
 from bot.runtime import Runtime
-from bot.slack.text import safe_mrkdwn
 from bot.schedule_spec import WeeklySchedule, parse_weekly_schedule
 from bot.slack.gateway import SlackFailure
+from bot.slack.text import safe_mrkdwn
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def local_instant(day: dt.date, hour: int, minute: int, zone: ZoneInfo) -> dt.da
     fold=0 takes the first of a time that happens twice; a time skipped by the spring change
     comes out as the instant that far past the last moment before it (02:30 → 03:30).
     """
-    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zone).replace(fold=0).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=zone).replace(fold=0).astimezone(dt.UTC)
 
 
 def week_start(period: str, zone: ZoneInfo) -> dt.datetime:
@@ -153,7 +153,9 @@ def plan_week(session: Session, *, cutoff: dt.datetime, nudge_date: dt.date) -> 
     )
     found = list(session.scalars(query))
     incident_ids = sorted({item.incident_id for item in found})
-    by_id = {incident.id: incident for incident in session.scalars(select(Incident).where(Incident.id.in_(incident_ids)))}
+    by_id = {
+        incident.id: incident for incident in session.scalars(select(Incident).where(Incident.id.in_(incident_ids)))
+    }
     channels: dict[str, list[Entry]] = {}
     digest: list[Entry] = []
     for item in found:
@@ -171,10 +173,14 @@ def _week_label(period: str) -> str:
 def channel_message(entries: list[Entry], *, today: dt.date, period: str) -> NudgeMessage:
     incident = entries[0][1]
     return nudge_messages.build(
-        group_items(entries, today), today=today, with_incident=False,
+        group_items(entries, today),
+        today=today,
+        with_incident=False,
         heading=f":bell: Open action items, {_week_label(period)}",
-        intro=(f"*{safe_mrkdwn(incident.title, live_mentions=False)}* ({incident.severity.upper()}, {incident.status.value}). "
-               "*Done* closes an item, *Snooze 1 week* keeps it out of the next nudge, *Reassign* picks a new owner."),
+        intro=(
+            f"*{safe_mrkdwn(incident.title, live_mentions=False)}* ({incident.severity.upper()}, {incident.status.value}). "
+            "*Done* closes an item, *Snooze 1 week* keeps it out of the next nudge, *Reassign* picks a new owner."
+        ),
         list_hint="`/incident actions` lists them all",
     )
 
@@ -182,7 +188,9 @@ def channel_message(entries: list[Entry], *, today: dt.date, period: str) -> Nud
 def digest_message(entries: list[Entry], *, today: dt.date, period: str) -> NudgeMessage:
     incidents = len({incident.id for _, incident in entries})
     return nudge_messages.build(
-        group_items(entries, today), today=today, with_incident=True,
+        group_items(entries, today),
+        today=today,
+        with_incident=True,
         heading=f":bell: Team digest of open action items, {_week_label(period)}",
         intro=f"{len(entries)} open items across {incidents} incident{'s' if incidents != 1 else ''} (private incidents are left out).",
         list_hint=LIST_HINT,
@@ -191,7 +199,9 @@ def digest_message(entries: list[Entry], *, today: dt.date, period: str) -> Nudg
 
 def dm_message(entries: list[Entry], *, today: dt.date, period: str) -> NudgeMessage:
     return nudge_messages.build(
-        group_items(entries, today), today=today, with_incident=True,
+        group_items(entries, today),
+        today=today,
+        with_incident=True,
         heading=f":bell: Your open action items, {_week_label(period)}",
         intro="Their incident channel is archived or I was removed from it, so they come to you directly.",
         list_hint="`/incident actions mine` lists yours",
@@ -224,7 +234,7 @@ class SweepReport:
 
 
 # Per database: the periods whose past weeks were already checked for unclaimed channels.
-_accounted: "weakref.WeakKeyDictionary[Database, set[str]]" = weakref.WeakKeyDictionary()
+_accounted: weakref.WeakKeyDictionary[Database, set[str]] = weakref.WeakKeyDictionary()
 _accounted_lock = threading.Lock()
 
 
@@ -277,8 +287,17 @@ def run_weekly(
         outgoing = Outgoing(kind, key, period, message.text, message.blocks, dm_user=dm_user)
         try:
             # the lease starts when this target is claimed, not when a long sweep began
-            delivery = claims.send_once(db, runtime.gateway, outgoing, worker=worker, now=runtime.clock.now(),
-                                        force=force, lease=lease, after_post=after_post, pacer=pacer)
+            delivery = claims.send_once(
+                db,
+                runtime.gateway,
+                outgoing,
+                worker=worker,
+                now=runtime.clock.now(),
+                force=force,
+                lease=lease,
+                after_post=after_post,
+                pacer=pacer,
+            )
         except Exception:
             runtime.logger.exception("weekly nudge %s %s for %s failed; the next sweep retries it", kind, key, period)
             report.failed.append(f"{kind} {key}")
@@ -289,7 +308,9 @@ def run_weekly(
         else:
             bucket[delivery.outcome].append(f"{kind} {key}")
         if delivery.outcome == "gone":
-            runtime.logger.warning("channel %s cannot take the nudge (%s); its items go to the fallback", key, delivery.error)
+            runtime.logger.warning(
+                "channel %s cannot take the nudge (%s); its items go to the fallback", key, delivery.error
+            )
 
     for channel_id, entries in plan.channels.items():
         deliver(KIND_CHANNEL, channel_id, channel_message(entries, today=today, period=period))
@@ -310,8 +331,16 @@ def _why_not_sent(row: NudgeClaim | None) -> str:
     return "already sent this week (use --force)"
 
 
-def _fallback_dms(runtime: Runtime, plan: WeeklyPlan, *, period: str, digest_id: str | None, report: SweepReport,
-                  deliver: Callable[..., None], today: dt.date) -> None:
+def _fallback_dms(
+    runtime: Runtime,
+    plan: WeeklyPlan,
+    *,
+    period: str,
+    digest_id: str | None,
+    report: SweepReport,
+    deliver: Callable[..., None],
+    today: dt.date,
+) -> None:
     """DM the items of channels found gone that the digest does not carry.
 
     Waits until no channel or digest claim of the period is in flight, so each person's DM is
@@ -362,8 +391,9 @@ def _digest_channel(runtime: Runtime) -> str | None:
     return _digest_ids[configured]
 
 
-def _account_for_past_weeks(runtime: Runtime, period: str, *, schedule: WeeklySchedule, now: dt.datetime,
-                            worker: str) -> int:
+def _account_for_past_weeks(
+    runtime: Runtime, period: str, *, schedule: WeeklySchedule, now: dt.datetime, worker: str
+) -> int:
     """Log and count nudges of past weeks that were never sent: stale claims, and unclaimed channels.
 
     Every past week is checked, not just the last one: a team whose bot was down for a month has
@@ -372,8 +402,13 @@ def _account_for_past_weeks(runtime: Runtime, period: str, *, schedule: WeeklySc
     db, zone = runtime.db, runtime.settings.timezone
     count = 0
     for row in claims.mark_missed(db, kinds=WEEKLY_KINDS, before_period=period, now=now):
-        runtime.logger.error("the %s nudge to %s for %s was never sent (last error: %s); counted as missed",
-                             row.kind, row.channel_id, row.period, row.last_error or "the sender stopped")
+        runtime.logger.error(
+            "the %s nudge to %s for %s was never sent (last error: %s); counted as missed",
+            row.kind,
+            row.channel_id,
+            row.period,
+            row.last_error or "the sender stopped",
+        )
         count += 1
     with _accounted_lock:
         if period in _accounted.get(db, ()):
@@ -381,18 +416,24 @@ def _account_for_past_weeks(runtime: Runtime, period: str, *, schedule: WeeklySc
     with db.unit_of_work() as session:
         unclaimed = unclaimed_past_weeks(session, period, schedule=schedule, zone=zone)
     for past, channel_id in unclaimed:
-        if claims.record_missed(db, KIND_CHANNEL, channel_id, past, worker=worker, now=now,
-                                reason="no process swept during the week"):
-            runtime.logger.error("the weekly nudge to %s for %s was never sent: no process ran the sweep that "
-                                 "week after its scheduled time; counted as missed", channel_id, past)
+        if claims.record_missed(
+            db, KIND_CHANNEL, channel_id, past, worker=worker, now=now, reason="no process swept during the week"
+        ):
+            runtime.logger.error(
+                "the weekly nudge to %s for %s was never sent: no process ran the sweep that "
+                "week after its scheduled time; counted as missed",
+                channel_id,
+                past,
+            )
             count += 1
     with _accounted_lock:
         _accounted.setdefault(db, set()).add(period)
     return count
 
 
-def unclaimed_past_weeks(session: Session, period: str, *, schedule: WeeklySchedule,
-                         zone: ZoneInfo) -> list[tuple[str, str]]:
+def unclaimed_past_weeks(
+    session: Session, period: str, *, schedule: WeeklySchedule, zone: ZoneInfo
+) -> list[tuple[str, str]]:
     """(week, channel) pairs before `period` whose channel had items waiting and no claim, oldest first.
 
     The walk starts at the latest of: the week the oldest relevant item was filed, the last week
@@ -404,26 +445,40 @@ def unclaimed_past_weeks(session: Session, period: str, *, schedule: WeeklySched
     window_start = week_start(earliest, zone)
     this_week = week_start(period, zone)
     rows = session.execute(
-        select(Incident.channel_id, ActionItem.created_at, ActionItem.status, ActionItem.closed_at,
-               ActionItem.snoozed_until)
+        select(
+            Incident.channel_id,
+            ActionItem.created_at,
+            ActionItem.status,
+            ActionItem.closed_at,
+            ActionItem.snoozed_until,
+        )
         .join(Incident, ActionItem.incident_id == Incident.id)
-        .where(ActionItem.created_at < this_week,
-               or_(ActionItem.status == ActionStatus.OPEN, ActionItem.closed_at >= window_start))
+        .where(
+            ActionItem.created_at < this_week,
+            or_(ActionItem.status == ActionStatus.OPEN, ActionItem.closed_at >= window_start),
+        )
     ).all()
     if not rows:
         return []
-    last_recorded = session.scalar(select(func.max(NudgeClaim.period)).where(
-        NudgeClaim.kind.in_(WEEKLY_KINDS), NudgeClaim.period < period))
+    last_recorded = session.scalar(
+        select(func.max(NudgeClaim.period)).where(NudgeClaim.kind.in_(WEEKLY_KINDS), NudgeClaim.period < period)
+    )
     first = max(earliest, week_period(min(row.created_at for row in rows), zone), last_recorded or earliest)
-    claimed = set(session.execute(select(NudgeClaim.channel_id, NudgeClaim.period).where(
-        NudgeClaim.kind == KIND_CHANNEL, NudgeClaim.period >= first, NudgeClaim.period < period)).all())
+    claimed = set(
+        session.execute(
+            select(NudgeClaim.channel_id, NudgeClaim.period).where(
+                NudgeClaim.kind == KIND_CHANNEL, NudgeClaim.period >= first, NudgeClaim.period < period
+            )
+        ).all()
+    )
     found: list[tuple[str, str]] = []
     past = first
     while past < period:
         due = scheduled_at(past, schedule, zone)
         due_day, ended = due.astimezone(zone).date(), week_start(next_period(past), zone)
         waiting = {
-            row.channel_id for row in rows
+            row.channel_id
+            for row in rows
             if row.created_at <= due
             and (row.status == ActionStatus.OPEN or (row.closed_at is not None and row.closed_at >= ended))
             and (row.snoozed_until is None or row.snoozed_until <= due_day)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any, Callable
+from typing import Any
 
 from bot.db import Database
 from bot.observability import health, metrics
@@ -27,7 +28,8 @@ class OperatorEndpoints:
         self.gauges = None
         if runtime is not None:
             self.gauges = metrics.DatabaseGauges(
-                lambda: health.operational_counts(runtime.db, runtime.clock, runtime.settings.timezone))
+                lambda: health.operational_counts(runtime.db, runtime.clock, runtime.settings.timezone)
+            )
 
     async def answer(self, scope: dict[str, Any], send: Callable) -> bool:
         """Answer the request if it is one of ours; False leaves it to the caller."""
@@ -46,22 +48,32 @@ class OperatorEndpoints:
         else:
             headers = dict(scope.get("headers") or [])
             if not metrics.authorized(self.token, headers.get(b"authorization", b"").decode("latin-1")):
-                await send_json(send, 401, {"error": "metrics need Authorization: Bearer <METRICS_TOKEN>"},
-                                extra=[(b"www-authenticate", b"Bearer")])
+                await send_json(
+                    send,
+                    401,
+                    {"error": "metrics need Authorization: Bearer <METRICS_TOKEN>"},
+                    extra=[(b"www-authenticate", b"Bearer")],
+                )
                 return True
             body, content_type = await loop.run_in_executor(self.executor, metrics.exposition, self.gauges)
             await send_body(send, 200, body, content_type)
         return True
 
 
-async def send_body(send: Callable, status: int, body: bytes, content_type: str,
-                    extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
-                    *(extra or [])],
-    })
+async def send_body(
+    send: Callable, status: int, body: bytes, content_type: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *(extra or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable
+from contextlib import AbstractContextManager
+from typing import Any
 
 from bot.observability import metrics
 
@@ -20,8 +21,9 @@ class TrackedExecutor(ThreadPoolExecutor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         return self.submit_gated(contextlib.nullcontext, fn, *args, **kwargs)
 
-    def submit_gated(self, gate: Callable[[], AbstractContextManager[Any]], fn: Callable[..., Any], /,
-                     *args: Any, **kwargs: Any) -> Future:
+    def submit_gated(
+        self, gate: Callable[[], AbstractContextManager[Any]], fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Future:
         """Run `fn` inside `gate()` (e.g. a slot while acknowledgements go first); until the gate
         lets it in, it counts as waiting."""
         context = contextvars.copy_context()

@@ -47,13 +47,28 @@ def operational_counts(db: Database, clock: Clock, zone: ZoneInfo) -> dict[str, 
     """Open incidents, open action items, and open items past their due date (in the team's zone)."""
     today = clock.now().astimezone(zone).date()
     with db.unit_of_work() as session:
-        incidents = session.scalar(select(func.count()).select_from(Incident)
-                                   .where(Incident.status == IncidentStatus.OPEN)) or 0
-        items = session.scalar(select(func.count()).select_from(ActionItem)
-                               .where(ActionItem.status == ActionStatus.OPEN)) or 0
-        overdue = session.scalar(select(func.count()).select_from(ActionItem).where(
-            ActionItem.status == ActionStatus.OPEN, ActionItem.due_date.is_not(None),
-            ActionItem.due_date < today)) or 0
-    return {"open_incidents": float(incidents), "open_action_items": float(items),
-            "overdue_action_items": float(overdue)}
-
+        incidents = (
+            session.scalar(select(func.count()).select_from(Incident).where(Incident.status == IncidentStatus.OPEN))
+            or 0
+        )
+        items = (
+            session.scalar(select(func.count()).select_from(ActionItem).where(ActionItem.status == ActionStatus.OPEN))
+            or 0
+        )
+        overdue = (
+            session.scalar(
+                select(func.count())
+                .select_from(ActionItem)
+                .where(
+                    ActionItem.status == ActionStatus.OPEN,
+                    ActionItem.due_date.is_not(None),
+                    ActionItem.due_date < today,
+                )
+            )
+            or 0
+        )
+    return {
+        "open_incidents": float(incidents),
+        "open_action_items": float(items),
+        "overdue_action_items": float(overdue),
+    }

@@ -14,7 +14,8 @@ import datetime as dt
 import json
 import logging
 import re
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 MAX_MESSAGE = 300
 _HANDLER_NAME = "incident-bot"
@@ -26,8 +27,10 @@ _context: dict[str, contextvars.ContextVar[str | None]] = {
 }
 # Bolt warns that it ignores SLACK_BOT_TOKEN (read from the environment) because we hand it a
 # client and an authorizer: true, intended, and not worth an operator's attention at start-up.
-_BOLT_NOISE = ("As you gave `client` as well, `token` will be unused",
-               "`token` (or SLACK_BOT_TOKEN env variable) will be ignored")
+_BOLT_NOISE = (
+    "As you gave `client` as well, `token` will be unused",
+    "`token` (or SLACK_BOT_TOKEN env variable) will be ignored",
+)
 
 
 def set_request_context(**values: str | None) -> None:
@@ -79,7 +82,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": _cut(self.redact(record.getMessage()), MAX_MESSAGE),

@@ -15,7 +15,8 @@ import os
 import threading
 import time
 import urllib.parse
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -27,22 +28,35 @@ from bot.errors import UserError
 PREFIX = "incident_bot"
 SURFACES = ("command", "event", "action", "shortcut", "view", "hook", "other")
 
-REQUESTS = Counter(f"{PREFIX}_requests", "Requests from Slack (and webhooks), by surface and outcome",
-                   ["surface", "outcome"])
-ACK_SECONDS = Histogram(f"{PREFIX}_ack_seconds", "Time from a request's arrival to its acknowledgement",
-                        ["surface"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0))
-SUBCOMMANDS = Counter(f"{PREFIX}_subcommands", "/incident sub-commands run, by outcome (ok, refused, failed)",
-                      ["subcommand", "outcome"])
-SLACK_CALLS = Counter(f"{PREFIX}_slack_api_calls", "Slack Web API calls by method and error ('ok' when none)",
-                      ["method", "error"])
-SLACK_RATELIMITED = Counter(f"{PREFIX}_slack_ratelimited", "Slack answers of HTTP 429 (each retried after "
-                            "Retry-After), by method", ["method"])
-AFTER_ACK_WAITING = Gauge(f"{PREFIX}_after_ack_waiting", "Work acknowledged but not started yet, by pool",
-                          ["pool"], multiprocess_mode="livesum")
+REQUESTS = Counter(
+    f"{PREFIX}_requests", "Requests from Slack (and webhooks), by surface and outcome", ["surface", "outcome"]
+)
+ACK_SECONDS = Histogram(
+    f"{PREFIX}_ack_seconds",
+    "Time from a request's arrival to its acknowledgement",
+    ["surface"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0),
+)
+SUBCOMMANDS = Counter(
+    f"{PREFIX}_subcommands", "/incident sub-commands run, by outcome (ok, refused, failed)", ["subcommand", "outcome"]
+)
+SLACK_CALLS = Counter(
+    f"{PREFIX}_slack_api_calls", "Slack Web API calls by method and error ('ok' when none)", ["method", "error"]
+)
+SLACK_RATELIMITED = Counter(
+    f"{PREFIX}_slack_ratelimited", "Slack answers of HTTP 429 (each retried after Retry-After), by method", ["method"]
+)
+AFTER_ACK_WAITING = Gauge(
+    f"{PREFIX}_after_ack_waiting",
+    "Work acknowledged but not started yet, by pool",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
 NUDGES = Counter(f"{PREFIX}_nudges", "Weekly nudge targets by outcome (claimed, sent, missed)", ["outcome"])
 POSTMORTEM_RETRIES = Counter(f"{PREFIX}_postmortem_publish_retries", "Postmortem publications retried by the sweep")
-HOOK_DELIVERIES = Counter(f"{PREFIX}_hook_deliveries", "Webhook deliveries by source and outcome (accepted, refused)",
-                          ["source", "outcome"])
+HOOK_DELIVERIES = Counter(
+    f"{PREFIX}_hook_deliveries", "Webhook deliveries by source and outcome (accepted, refused)", ["source", "outcome"]
+)
 
 # -- requests ---------------------------------------------------------------------------------
 
@@ -202,8 +216,13 @@ class DatabaseGauges:
     """Open incidents and open/overdue action items, read from the database at most once per
     `max_age` seconds however often Prometheus scrapes (and however many workers answer)."""
 
-    def __init__(self, read: Callable[[], dict[str, float]], *, max_age: float = 60.0,
-                 monotonic: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        read: Callable[[], dict[str, float]],
+        *,
+        max_age: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
         self._read = read
         self._max_age = max_age
         self._monotonic = monotonic
@@ -256,7 +275,7 @@ def exposition(gauges: DatabaseGauges | None) -> tuple[bytes, str]:
         registry = CollectorRegistry()
         registry.register(_Delegate(REGISTRY))
     if gauges is not None:
-        registry.register(gauges)  # type: ignore[arg-type]
+        registry.register(gauges)
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 

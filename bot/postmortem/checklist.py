@@ -40,30 +40,37 @@ def state(session: Session, incident_id: int) -> list[Tick]:
     ticks = []
     for item, label in ITEMS.items():
         row = rows.get(item)
-        ticks.append(Tick(item, label, bool(row and row.checked), row.changed_by if row else None,
-                          row.changed_at if row else None))
+        ticks.append(
+            Tick(
+                item, label, bool(row and row.checked), row.changed_by if row else None, row.changed_at if row else None
+            )
+        )
     return ticks
 
 
-def apply_selection(session: Session, incident_id: int, selected: set[str], *, by: str,
-                    now: dt.datetime) -> list[Tick]:
+def apply_selection(session: Session, incident_id: int, selected: set[str], *, by: str, now: dt.datetime) -> list[Tick]:
     """Make the stored state match the boxes ticked now; returns the items that changed."""
     changed = []
     for tick in state(session, incident_id):
         wanted = tick.item in selected
         if wanted == tick.checked:
             continue
-        row = session.scalar(select(ChecklistTick).where(ChecklistTick.incident_id == incident_id,
-                                                         ChecklistTick.item == tick.item))
+        row = session.scalar(
+            select(ChecklistTick).where(ChecklistTick.incident_id == incident_id, ChecklistTick.item == tick.item)
+        )
         if row is None:
             try:
                 with session.begin_nested():
-                    row = ChecklistTick(incident_id=incident_id, item=tick.item, checked=wanted, changed_by=by,
-                                        changed_at=now)
+                    row = ChecklistTick(
+                        incident_id=incident_id, item=tick.item, checked=wanted, changed_by=by, changed_at=now
+                    )
                     session.add(row)
             except IntegrityError:  # two clicks at once: the other one made the row
-                row = session.scalar(select(ChecklistTick).where(ChecklistTick.incident_id == incident_id,
-                                                                 ChecklistTick.item == tick.item))
+                row = session.scalar(
+                    select(ChecklistTick).where(
+                        ChecklistTick.incident_id == incident_id, ChecklistTick.item == tick.item
+                    )
+                )
         assert row is not None
         row.checked, row.changed_by, row.changed_at = wanted, by, now
         changed.append(Tick(tick.item, tick.label, wanted, by, now))

@@ -60,7 +60,9 @@ def close(
     if incident is None:
         raise UserError(f"There is no incident #{incident_id}.")
     if result.rowcount != 1:
-        return CloseResult(False, incident.closed_by, incident.closed_at, title=incident.title, severity=incident.severity)
+        return CloseResult(
+            False, incident.closed_by, incident.closed_at, title=incident.title, severity=incident.severity
+        )
     existing = timeline.milestones(session, incident_id).get(Milestone.RESOLVED)
     if existing is not None and not time_given:
         entry = timeline.add_system_entry(
@@ -69,7 +71,12 @@ def close(
         resolved, added = existing.occurred_at, False
     else:
         entry = timeline.add_entry(
-            session, incident, text=text or DEFAULT_CLOSE_TEXT, author=by, occurred_at=resolved_at, recorded_at=now,
+            session,
+            incident,
+            text=text or DEFAULT_CLOSE_TEXT,
+            author=by,
+            occurred_at=resolved_at,
+            recorded_at=now,
             milestone=Milestone.RESOLVED,
         )
         resolved, added = resolved_at, True
@@ -118,6 +125,7 @@ def set_type(session: Session, incident_id: int, incident_type: str, *, by: str,
     if previous == incident_type:
         return None
     incident.incident_type = incident_type
-    timeline.add_system_entry(session, incident, f"Type changed from {previous} to {incident_type} by {mention(by)}",
-                              author=by, now=now)
+    timeline.add_system_entry(
+        session, incident, f"Type changed from {previous} to {incident_type} by {mention(by)}", author=by, now=now
+    )
     return previous

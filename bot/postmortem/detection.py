@@ -82,19 +82,26 @@ class Detection:
             assert alert is not None
             found.append(f"Detected by monitoring: {alert.origin} at {at(alert.occurred_at)} ({alert.text}).")
         elif self.first_alert is not None:
-            found.append(f"Detected by people first, at {at(self.first_human_at)}; the first alert "
-                         f"({self.first_alert.origin}) came at {at(self.first_alert.occurred_at)}.")
+            found.append(
+                f"Detected by people first, at {at(self.first_human_at)}; the first alert "
+                f"({self.first_alert.origin}) came at {at(self.first_alert.occurred_at)}."
+            )
         else:
             found.append(f"Detected by people first, at {at(self.first_human_at)}: no alert or page fired before.")
         if self.time_to_alert is not None:
             found.append(f"From impact start to the first alert: {human_duration(self.time_to_alert)}.")
         if self.level == CRITICAL:
-            why = ("people noticed before any alert" if not self.by_monitoring
-                   else f"the first alert came more than {human_duration(USERS_FIRST)} after impact started")
+            why = (
+                "people noticed before any alert"
+                if not self.by_monitoring
+                else f"the first alert came more than {human_duration(USERS_FIRST)} after impact started"
+            )
             found.append(f"Critical monitoring failure: {why}. Proposed action item (type detect): {self.proposal}")
         elif self.level == GAP:
-            found.append(f"Monitoring gap: over {human_duration(MONITORING_GAP)} to the first alert for a "
-                         f"{self.severity.upper()}. Proposed action item (type detect): {self.proposal}")
+            found.append(
+                f"Monitoring gap: over {human_duration(MONITORING_GAP)} to the first alert for a "
+                f"{self.severity.upper()}. Proposed action item (type detect): {self.proposal}"
+            )
         return found
 
     @property
@@ -113,11 +120,19 @@ def analyse(source: DraftSource) -> Detection:
     monitoring = [e for e in source.entries if e.from_monitoring]
     first_alert = next((e for e in monitoring if e.milestone == Milestone.DETECTED), None)
     # What people wrote shows when they knew, except the `started` entry: it dates the impact.
-    human = [e.occurred_at for e in source.entries
-             if e.source in _HUMAN_SOURCES and e.kind != EntryKind.SYSTEM and e.milestone != Milestone.STARTED]
+    human = [
+        e.occurred_at
+        for e in source.entries
+        if e.source in _HUMAN_SOURCES and e.kind != EntryKind.SYSTEM and e.milestone != Milestone.STARTED
+    ]
     first_human = min([source.incident.created_at, *human])
-    return Detection(first_alert=first_alert, first_human_at=first_human, impact_start=source.key_times.impact_start,
-                     severity=source.incident.severity, monitored=bool(monitoring) or source.watched)
+    return Detection(
+        first_alert=first_alert,
+        first_human_at=first_human,
+        impact_start=source.key_times.impact_start,
+        severity=source.incident.severity,
+        monitored=bool(monitoring) or source.watched,
+    )
 
 
 def key_time_origin(source: DraftSource, milestone: Milestone) -> str | None:
@@ -133,8 +148,9 @@ def key_time_origin(source: DraftSource, milestone: Milestone) -> str | None:
 DETECT_ACTION = "detection_action_add"
 
 
-def add_proposed_item(session: Session, incident_id: int, *, by: str, now: dt.datetime, today: dt.date,
-                      due_days: dict[str, int]) -> ActionItem:
+def add_proposed_item(
+    session: Session, incident_id: int, *, by: str, now: dt.datetime, today: dt.date, due_days: dict[str, int]
+) -> ActionItem:
     """The one-click `detect` action item the Detection section proposes (once per incident)."""
     source = snapshot.load(session, incident_id)
     proposal = analyse(source).proposal

@@ -47,8 +47,15 @@ def _ensure(session: Session, incident_id: int, variant: str) -> Postmortem:
     row = get(session, incident_id)
     if row is not None:
         return row
-    row = Postmortem(incident_id=incident_id, status="draft", template=variant, markdown="", review=[],
-                     publish_state=PENDING, publish_attempts=0)
+    row = Postmortem(
+        incident_id=incident_id,
+        status="draft",
+        template=variant,
+        markdown="",
+        review=[],
+        publish_state=PENDING,
+        publish_attempts=0,
+    )
     try:
         with session.begin_nested():
             session.add(row)
@@ -89,9 +96,11 @@ def _busy_text(lease_until: dt.datetime, now: dt.datetime) -> str:
     if now - last_heard <= dt.timedelta(seconds=3 * HEARTBEAT_SECONDS):
         return "The draft is being published right now; run `/incident postmortem` again in a few seconds."
     wait = max(1, int((lease_until - now).total_seconds()) + 1)
-    return (f"The publication of this draft that started earlier has not reported progress for "
-            f"{int((now - last_heard).total_seconds())} seconds (its process may have stopped). Its claim runs out "
-            f"in {wait} seconds; then run `/incident postmortem` again, or wait: the background job takes it over.")
+    return (
+        f"The publication of this draft that started earlier has not reported progress for "
+        f"{int((now - last_heard).total_seconds())} seconds (its process may have stopped). Its claim runs out "
+        f"in {wait} seconds; then run `/incident postmortem` again, or wait: the background job takes it over."
+    )
 
 
 def _due_now(row: Postmortem, now: dt.datetime) -> None:
@@ -125,8 +134,11 @@ def renew(session: Session, postmortem_id: int, attempt: int, now: dt.datetime) 
     """Extend this attempt's claim; False when it is no longer ours (taken over, or settled)."""
     result = session.execute(
         update(Postmortem)
-        .where(Postmortem.id == postmortem_id, Postmortem.publish_attempts == attempt,
-               Postmortem.publish_state == PUBLISHING)
+        .where(
+            Postmortem.id == postmortem_id,
+            Postmortem.publish_attempts == attempt,
+            Postmortem.publish_state == PUBLISHING,
+        )
         .values(next_attempt_at=now + CLAIM_LEASE)
         .execution_options(synchronize_session=False)
     )
@@ -144,8 +156,15 @@ def due(session: Session, now: dt.datetime, limit: int = 20) -> list[int]:
     return list(session.scalars(query))
 
 
-def save_render(session: Session, postmortem_id: int, *, markdown: str, review: list[dict[str, Any]],
-                template: str, now: dt.datetime) -> None:
+def save_render(
+    session: Session,
+    postmortem_id: int,
+    *,
+    markdown: str,
+    review: list[dict[str, Any]],
+    template: str,
+    now: dt.datetime,
+) -> None:
     row = session.get(Postmortem, postmortem_id)
     assert row is not None
     row.markdown = markdown

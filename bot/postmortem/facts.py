@@ -112,15 +112,17 @@ def _snapshot(fact: Fact) -> dict[str, object]:
     return {"section": fact.section.value, "text": fact.text}
 
 
-def edit_fact(
-    session: Session, incident: Incident, fact_id: int, text: str, *, editor: str, now: dt.datetime
-) -> Fact:
+def edit_fact(session: Session, incident: Incident, fact_id: int, text: str, *, editor: str, now: dt.datetime) -> Fact:
     fact = get_fact(session, fact_id, incident)
     _require_may_change(incident, fact, editor)
     new_text = check_text(text, fact.section)
     before = _snapshot(fact)
     fact.text = new_text
-    session.add(Revision(fact_id=fact.id, action="edit", changed_by=editor, changed_at=now, before=before, after=_snapshot(fact)))
+    session.add(
+        Revision(
+            fact_id=fact.id, action="edit", changed_by=editor, changed_at=now, before=before, after=_snapshot(fact)
+        )
+    )
     session.flush()
     search_index.refresh(session, incident.id, now=now)
     return fact
@@ -131,7 +133,9 @@ def remove_fact(session: Session, incident: Incident, fact_id: int, *, by: str, 
     _require_may_change(incident, fact, by)
     fact.removed_at = now
     fact.removed_by = by
-    session.add(Revision(fact_id=fact.id, action="remove", changed_by=by, changed_at=now, before=_snapshot(fact), after={}))
+    session.add(
+        Revision(fact_id=fact.id, action="remove", changed_by=by, changed_at=now, before=_snapshot(fact), after={})
+    )
     session.flush()
     search_index.refresh(session, incident.id, now=now)
     return fact

@@ -35,8 +35,11 @@ def note_change(session: Session, incident: Incident, now: dt.datetime) -> None:
     session.execute(
         update(Postmortem)
         .where(Postmortem.incident_id == incident.id)
-        .values(changes_seen=Postmortem.changes_seen + 1, last_change_at=now,
-                stale_since=func.coalesce(Postmortem.stale_since, now))
+        .values(
+            changes_seen=Postmortem.changes_seen + 1,
+            last_change_at=now,
+            stale_since=func.coalesce(Postmortem.stale_since, now),
+        )
         .execution_options(synchronize_session=False)
     )
 
@@ -86,7 +89,11 @@ def author_note(session: Session, incident: Incident) -> str | None:
         return None
     if row.status == "final" or row.publish_state == drafts.FAILED:
         what = "final postmortem" if row.status == "final" else "postmortem draft"
-        return (f":information_source: The {what} does not include this yet: run `/incident postmortem` "
-                "to re-render it from what is stored now.")
-    return (":information_source: The incident is closed: the postmortem draft is re-rendered with this "
-            f"about {int(QUIET.total_seconds())} seconds after the last change.")
+        return (
+            f":information_source: The {what} does not include this yet: run `/incident postmortem` "
+            "to re-render it from what is stored now."
+        )
+    return (
+        ":information_source: The incident is closed: the postmortem draft is re-rendered with this "
+        f"about {int(QUIET.total_seconds())} seconds after the last change."
+    )

@@ -62,14 +62,22 @@ def resolved_at(session: Session, incident: Incident) -> dt.datetime | None:
 def participants(session: Session, incident: Incident) -> list[str]:
     """Everyone who took part, in a stable order: roles, owner, declarer, timeline and fact authors, pinners."""
     found: dict[str, None] = {}
-    for user in (incident.commander_id, incident.postmortem_owner_id, incident.comms_id, incident.scribe_id,
-                 incident.declared_by):
+    for user in (
+        incident.commander_id,
+        incident.postmortem_owner_id,
+        incident.comms_id,
+        incident.scribe_id,
+        incident.declared_by,
+    ):
         if _is_person(user):
             found[user] = None  # type: ignore[index]
     entry_authors = session.scalars(
         select(TimelineEntry.author_id)
-        .where(TimelineEntry.incident_id == incident.id, TimelineEntry.kind != EntryKind.SYSTEM,
-               TimelineEntry.removed_at.is_(None))
+        .where(
+            TimelineEntry.incident_id == incident.id,
+            TimelineEntry.kind != EntryKind.SYSTEM,
+            TimelineEntry.removed_at.is_(None),
+        )
         .order_by(TimelineEntry.id)
     )
     fact_authors = session.scalars(
@@ -85,13 +93,24 @@ def participants(session: Session, incident: Incident) -> list[str]:
 def took_part(user_id: str) -> ColumnElement[bool]:
     """The same rule as `participants`, as a condition on incidents (for listing someone's incidents)."""
     return or_(
-        Incident.commander_id == user_id, Incident.postmortem_owner_id == user_id, Incident.comms_id == user_id,
-        Incident.scribe_id == user_id, Incident.declared_by == user_id,
-        Incident.id.in_(select(TimelineEntry.incident_id).where(
-            TimelineEntry.author_id == user_id, TimelineEntry.kind != EntryKind.SYSTEM, TimelineEntry.removed_at.is_(None))),
+        Incident.commander_id == user_id,
+        Incident.postmortem_owner_id == user_id,
+        Incident.comms_id == user_id,
+        Incident.scribe_id == user_id,
+        Incident.declared_by == user_id,
+        Incident.id.in_(
+            select(TimelineEntry.incident_id).where(
+                TimelineEntry.author_id == user_id,
+                TimelineEntry.kind != EntryKind.SYSTEM,
+                TimelineEntry.removed_at.is_(None),
+            )
+        ),
         Incident.id.in_(select(Fact.incident_id).where(Fact.author_id == user_id, Fact.removed_at.is_(None))),
-        Incident.id.in_(select(PostmortemPerson.incident_id).where(
-            PostmortemPerson.user_id == user_id, PostmortemPerson.role == pm_status.PINNER)),
+        Incident.id.in_(
+            select(PostmortemPerson.incident_id).where(
+                PostmortemPerson.user_id == user_id, PostmortemPerson.role == pm_status.PINNER
+            )
+        ),
     )
 
 
@@ -118,15 +137,18 @@ class MeetingSet:
     hours_after_resolution: float | None
 
 
-def set_meeting(session: Session, incident_id: int, at: dt.datetime, observers: list[str], *, by: str,
-                now: dt.datetime) -> MeetingSet:
+def set_meeting(
+    session: Session, incident_id: int, at: dt.datetime, observers: list[str], *, by: str, now: dt.datetime
+) -> MeetingSet:
     incident = session.get(Incident, incident_id)
     if incident is None or incident.status != IncidentStatus.CLOSED:
         raise UserError("Close the incident first (`/incident close`); the review meeting comes after that.")
     row = drafts.require(session, incident_id)
     if at - now > FURTHEST:
-        raise UserError(f"That is more than {FURTHEST.days} days away; the review works best within 48 hours of "
-                        "resolution. Give a nearer time, e.g. `/incident postmortem meeting thu 15:00`.")
+        raise UserError(
+            f"That is more than {FURTHEST.days} days away; the review works best within 48 hours of "
+            "resolution. Give a nearer time, e.g. `/incident postmortem meeting thu 15:00`."
+        )
     previous = row.meeting_at
     row.meeting_at, row.meeting_set_by = at, by
     added = pm_status.add_people(session, incident_id, observers, pm_status.OBSERVER, by=by, now=now)
@@ -155,8 +177,10 @@ def _message(meeting: Meeting, kind: str, *, moved: bool = False) -> tuple[str, 
         text = f":alarm_clock: In an hour: the postmortem review of *{title}* (<#{meeting.channel_id}>), {when}.{draft}"
     else:
         verb = "moved to" if moved else "is"
-        text = (f":spiral_calendar_pad: You're invited: the postmortem review of *{title}* (<#{meeting.channel_id}>) "
-                f"{verb} {when}.{draft} I'll remind you an hour before.")
+        text = (
+            f":spiral_calendar_pad: You're invited: the postmortem review of *{title}* (<#{meeting.channel_id}>) "
+            f"{verb} {when}.{draft} I'll remind you an hour before."
+        )
     return text, [bk.section(text), bk.context("Blameless review: we look at the system, not at people.")]
 
 
@@ -165,40 +189,63 @@ def upcoming(session: Session, now: dt.datetime, *, incident_id: int | None = No
     query = (
         select(Postmortem, Incident)
         .join(Incident, Incident.id == Postmortem.incident_id)
-        .where(Postmortem.meeting_at.is_not(None), Postmortem.meeting_at > now,
-               Incident.status == IncidentStatus.CLOSED)
+        .where(
+            Postmortem.meeting_at.is_not(None), Postmortem.meeting_at > now, Incident.status == IncidentStatus.CLOSED
+        )
         .order_by(Postmortem.meeting_at)
     )
     if incident_id is not None:
         query = query.where(Postmortem.incident_id == incident_id)
     found = []
     for row, incident in session.execute(query):
-        found.append(Meeting(incident.id, incident.channel_id, incident.title, row.meeting_at,  # type: ignore[arg-type]
-                             invitees(session, incident), row.file_url))
+        found.append(
+            Meeting(
+                incident.id,
+                incident.channel_id,
+                incident.title,
+                row.meeting_at,  # type: ignore[arg-type]
+                invitees(session, incident),
+                row.file_url,
+            )
+        )
     return found
 
 
 def upcoming_for(session: Session, user_id: str, now: dt.datetime) -> list[Meeting]:
     """The meetings to come this person is invited to (one query; invitees not listed)."""
-    observer = Incident.id.in_(select(PostmortemPerson.incident_id).where(
-        PostmortemPerson.user_id == user_id, PostmortemPerson.role == pm_status.OBSERVER))
+    observer = Incident.id.in_(
+        select(PostmortemPerson.incident_id).where(
+            PostmortemPerson.user_id == user_id, PostmortemPerson.role == pm_status.OBSERVER
+        )
+    )
     query = (
         select(Postmortem, Incident)
         .join(Incident, Incident.id == Postmortem.incident_id)
-        .where(Postmortem.meeting_at.is_not(None), Postmortem.meeting_at > now,
-               Incident.status == IncidentStatus.CLOSED, or_(took_part(user_id), observer))
+        .where(
+            Postmortem.meeting_at.is_not(None),
+            Postmortem.meeting_at > now,
+            Incident.status == IncidentStatus.CLOSED,
+            or_(took_part(user_id), observer),
+        )
         .order_by(Postmortem.meeting_at)
     )
-    return [Meeting(incident.id, incident.channel_id, incident.title, row.meeting_at, [], row.file_url)  # type: ignore[arg-type]
-            for row, incident in session.execute(query)]
+    return [
+        Meeting(incident.id, incident.channel_id, incident.title, row.meeting_at, [], row.file_url)  # type: ignore[arg-type]
+        for row, incident in session.execute(query)
+    ]
 
 
 def _invited_before(runtime: Runtime, meeting: Meeting) -> set[str]:
     """Claim keys of invitees told of an earlier time of this meeting: they hear it moved."""
     with runtime.db.unit_of_work() as session:
-        keys = session.scalars(select(NudgeClaim.channel_id).where(
-            NudgeClaim.kind == KIND_INVITE, NudgeClaim.channel_id.like(f"%/{meeting.incident_id}"),
-            NudgeClaim.period != period_of(meeting.at), NudgeClaim.status == claims.SENT))
+        keys = session.scalars(
+            select(NudgeClaim.channel_id).where(
+                NudgeClaim.kind == KIND_INVITE,
+                NudgeClaim.channel_id.like(f"%/{meeting.incident_id}"),
+                NudgeClaim.period != period_of(meeting.at),
+                NudgeClaim.status == claims.SENT,
+            )
+        )
         return set(keys)
 
 
@@ -209,8 +256,9 @@ class MeetingReport:
     failed: list[str] = field(default_factory=list)
 
 
-def _tell(runtime: Runtime, meeting: Meeting, kind: str, report: MeetingReport, worker: str,
-          pacer: claims.ChannelPacer) -> None:
+def _tell(
+    runtime: Runtime, meeting: Meeting, kind: str, report: MeetingReport, worker: str, pacer: claims.ChannelPacer
+) -> None:
     existing = claims.states(runtime.db, (kind,), period_of(meeting.at))
     earlier = _invited_before(runtime, meeting) if kind == KIND_INVITE else set()
     for user in meeting.invitees:
@@ -220,8 +268,9 @@ def _tell(runtime: Runtime, meeting: Meeting, kind: str, report: MeetingReport, 
             continue
         text, blocks = _message(meeting, kind, moved=key in earlier)
         outgoing = Outgoing(kind, key, period_of(meeting.at), text, blocks, dm_user=user)
-        delivery = claims.send_once(runtime.db, runtime.gateway, outgoing, worker=worker, now=runtime.clock.now(),
-                                    pacer=pacer)
+        delivery = claims.send_once(
+            runtime.db, runtime.gateway, outgoing, worker=worker, now=runtime.clock.now(), pacer=pacer
+        )
         if delivery.outcome in ("sent", "recovered"):
             report.sent.append(f"{kind} {key}")
         elif delivery.outcome == "failed":
@@ -230,8 +279,9 @@ def _tell(runtime: Runtime, meeting: Meeting, kind: str, report: MeetingReport, 
             report.skipped += 1
 
 
-def invite(runtime: Runtime, incident_id: int, *, worker: str | None = None,
-           pacer: claims.ChannelPacer = claims.PACER) -> MeetingReport:
+def invite(
+    runtime: Runtime, incident_id: int, *, worker: str | None = None, pacer: claims.ChannelPacer = claims.PACER
+) -> MeetingReport:
     """Tell every invitee of this incident's meeting once (right after it was set)."""
     report = MeetingReport()
     with runtime.db.unit_of_work() as session:

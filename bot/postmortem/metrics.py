@@ -8,8 +8,8 @@ average over incidents hides what happened in each.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from bot.models import Milestone
 
@@ -99,8 +99,13 @@ IMPLIED_ORDER = (
     ("detected", "resolved"),
     ("acknowledged", "resolved"),
 )
-_ATTRIBUTES = {"impact start": "impact_start", "detected": "detected", "acknowledged": "acknowledged",
-               "mitigated": "mitigated", "resolved": "resolved"}
+_ATTRIBUTES = {
+    "impact start": "impact_start",
+    "detected": "detected",
+    "acknowledged": "acknowledged",
+    "mitigated": "mitigated",
+    "resolved": "resolved",
+}
 
 
 def _between(start: dt.datetime | None, end: dt.datetime | None) -> dt.timedelta | None:

@@ -15,40 +15,57 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
-from bot.slack import blocks as bk
 from bot.errors import report_unexpected
-from bot.models import FactSection, Postmortem
-from bot.postmortem import detection, drafts, late_changes, snapshot
-from bot.postmortem.metrics import human_duration
 from bot.insights import draft_context, related
 from bot.insights import labels as insight_store
 from bot.insights.related_text import context_line
+from bot.models import FactSection, Postmortem
+from bot.postmortem import checklist, detection, drafts, late_changes, snapshot
+from bot.postmortem import status as pm_status
+from bot.postmortem.followup import FollowupValue
+from bot.postmortem.metrics import human_duration
 from bot.postmortem.render import (
-    DEFAULT_VARIANT, RECURRING_VARIANT, ContextInputs, NameBlanker, Rendered, build_context, build_public_context,
+    DEFAULT_VARIANT,
+    RECURRING_VARIANT,
+    ContextInputs,
+    NameBlanker,
+    Rendered,
+    build_context,
+    build_public_context,
     render,
 )
 from bot.postmortem.review import Finding, load_vocabulary, review
 from bot.runtime import Runtime
+from bot.slack import blocks as bk
 from bot.slack.gateway import SlackFailure, SlackGateway, UploadedFile
-from bot.postmortem import checklist
-from bot.postmortem import status as pm_status
-from bot.postmortem.followup import FollowupValue
 from bot.slack.text import mention, plain_text, safe_mrkdwn, slack_date
 
 RERENDER_ACTION = "postmortem_rerender"
 # Variants whose draft is for a restricted audience: never copied into the channel canvas.
 RESTRICTED_VARIANTS = ("security",)
-CANVAS_WITHDRAWN = ("This incident's postmortem has restricted distribution, so it is not kept in the channel "
-                    "canvas. Ask the incident commander for the draft.")
+CANVAS_WITHDRAWN = (
+    "This incident's postmortem has restricted distribution, so it is not kept in the channel "
+    "canvas. Ask the incident commander for the draft."
+)
 FINAL_ACTION = "postmortem_final"
 MAX_NAME_LOOKUPS = 60
 HEADLINE_SUMMARY_LIMIT = 600
 # Failures Slack recovers from: the draft waits and publication is tried again with backoff.
-_RETRYABLE = {"ratelimited", "connection_error", "internal_error", "fatal_error", "service_unavailable",
-              "request_timeout", "http_429", "answer_lost", "invalid_response"}
+_RETRYABLE = {
+    "ratelimited",
+    "connection_error",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "http_429",
+    "answer_lost",
+    "invalid_response",
+}
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
@@ -109,11 +126,24 @@ def make_draft(runtime: Runtime, incident_id: int, *, public: bool = False) -> D
     names = resolve_names(runtime.gateway, [*source.people, *_mentioned(source)])
     vocabulary, problems = load_vocabulary(settings.templates_dir)
     reference = (source.key_times.resolved or source.incident.closed_at or now).astimezone(settings.timezone).date()
-    findings = review(source, vocabulary, names=names, due_days=settings.action_due_days, zone=settings.timezone,
-                      reference_date=reference)
-    inputs = ContextInputs(zone=settings.timezone, names=names, findings=findings, due_days=settings.action_due_days,
-                           review_days=settings.postmortem_reminder_days, now=now, notes=list(problems),
-                           insights=insights)
+    findings = review(
+        source,
+        vocabulary,
+        names=names,
+        due_days=settings.action_due_days,
+        zone=settings.timezone,
+        reference_date=reference,
+    )
+    inputs = ContextInputs(
+        zone=settings.timezone,
+        names=names,
+        findings=findings,
+        due_days=settings.action_due_days,
+        review_days=settings.postmortem_reminder_days,
+        now=now,
+        notes=list(problems),
+        insights=insights,
+    )
     blank = NameBlanker(names)
     if public:
         rendered = render("public", build_public_context(source, inputs, blank), settings.templates_dir)
@@ -128,8 +158,14 @@ def make_draft(runtime: Runtime, incident_id: int, *, public: bool = False) -> D
     problems = [*problems, *rendered.problems]
     for problem in problems:
         runtime.logger.warning("postmortem for incident %s: %s", incident_id, problem)
-    return Draft(rendered, findings, source, problems, names_blanked=blank.replaced,
-                 seen_before=context_line(found) if found else None)
+    return Draft(
+        rendered,
+        findings,
+        source,
+        problems,
+        names_blanked=blank.replaced,
+        seen_before=context_line(found) if found else None,
+    )
 
 
 # -- publishing ------------------------------------------------------------------------------
@@ -163,7 +199,7 @@ class _Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"publish-heartbeat-{postmortem_id}", daemon=True)
 
-    def __enter__(self) -> "_Heartbeat":
+    def __enter__(self) -> _Heartbeat:
         self._thread.start()
         return self
 
@@ -178,8 +214,9 @@ class _Heartbeat:
                     if not drafts.renew(session, self._postmortem_id, self._attempt, self._runtime.clock.now()):
                         return  # settled or taken over: nothing left to hold
             except Exception:  # a database hiccup: the next beat tries again before the lease runs out
-                self._runtime.logger.warning("could not renew the publication claim of postmortem %s",
-                                             self._postmortem_id, exc_info=True)
+                self._runtime.logger.warning(
+                    "could not renew the publication claim of postmortem %s", self._postmortem_id, exc_info=True
+                )
 
 
 def _attempt(runtime: Runtime, incident_id: int, postmortem_id: int) -> Outcome:
@@ -188,8 +225,14 @@ def _attempt(runtime: Runtime, incident_id: int, postmortem_id: int) -> Outcome:
     draft = make_draft(runtime, incident_id)
     markdown = draft.rendered.markdown
     with runtime.db.unit_of_work() as session:
-        drafts.save_render(session, postmortem_id, markdown=markdown, review=[f.as_dict() for f in draft.findings],
-                           template=draft.rendered.template, now=runtime.clock.now())
+        drafts.save_render(
+            session,
+            postmortem_id,
+            markdown=markdown,
+            review=[f.as_dict() for f in draft.findings],
+            template=draft.rendered.template,
+            now=runtime.clock.now(),
+        )
         late_changes.rendered(session, postmortem_id, changes)
         row = session.get(Postmortem, postmortem_id)
         assert row is not None
@@ -200,14 +243,19 @@ def _attempt(runtime: Runtime, incident_id: int, postmortem_id: int) -> Outcome:
     except SlackFailure as failure:
         again = retryable(failure.code)
         with runtime.db.unit_of_work() as session:
-            row = drafts.record_failure(session, postmortem_id, runtime.clock.now(), f"{failure.method}: {failure.code}",
-                                        retry=again)
+            row = drafts.record_failure(
+                session, postmortem_id, runtime.clock.now(), f"{failure.method}: {failure.code}", retry=again
+            )
             outcome.state = "retrying" if row.publish_state == drafts.PENDING else "failed"
             outcome.next_attempt_at = row.next_attempt_at
         outcome.error = failure.code
         log = runtime.logger.warning if again else runtime.logger.error
-        log("publishing the postmortem of incident %s failed (%s); %s", incident_id, failure,
-            f"next attempt at {outcome.next_attempt_at}" if outcome.state == "retrying" else "given up")
+        log(
+            "publishing the postmortem of incident %s failed (%s); %s",
+            incident_id,
+            failure,
+            f"next attempt at {outcome.next_attempt_at}" if outcome.state == "retrying" else "given up",
+        )
         return outcome
     with runtime.db.unit_of_work() as session:
         drafts.record_success(session, postmortem_id, runtime.clock.now())
@@ -230,7 +278,9 @@ def _publish_steps(runtime: Runtime, postmortem_id: int, draft: Draft, state: _P
     channel = incident.channel_id
     title = _document_title(draft, state.status)
     if not state.file_id:
-        uploaded: UploadedFile = gateway.upload_document(channel, _filename(draft), draft.rendered.markdown, title=title)
+        uploaded: UploadedFile = gateway.upload_document(
+            channel, _filename(draft), draft.rendered.markdown, title=title
+        )
         state.file_id, state.file_url = uploaded.id, uploaded.permalink
         with runtime.db.unit_of_work() as session:
             drafts.record(session, postmortem_id, file_id=state.file_id, file_url=state.file_url)
@@ -286,8 +336,9 @@ def _withdraw_canvas(runtime: Runtime, canvas_id: str | None) -> None:
     try:
         runtime.gateway.replace_canvas(canvas_id, CANVAS_WITHDRAWN)
     except SlackFailure as failure:
-        runtime.logger.warning("could not take the earlier postmortem draft out of canvas %s: %s", canvas_id,
-                               failure.code)
+        runtime.logger.warning(
+            "could not take the earlier postmortem draft out of canvas %s: %s", canvas_id, failure.code
+        )
 
 
 def _filename(draft: Draft) -> str:
@@ -328,12 +379,18 @@ def headline(draft: Draft, status: str, file_url: str | None, has_canvas: bool) 
         lines.append(":mag: Detection was slow: the draft asks what would have caught it sooner.")
     proposal = detection.analyse(source).proposal
     if proposal:
-        lines.append(f":mag: Detection gap; proposed action item (type detect): {safe_mrkdwn(proposal, live_mentions=False)}")
+        lines.append(
+            f":mag: Detection gap; proposed action item (type detect): {safe_mrkdwn(proposal, live_mentions=False)}"
+        )
     if draft.restricted:
-        lines.append(":lock: *Restricted distribution*: the draft is only in the Markdown file, not in the channel canvas.")
+        lines.append(
+            ":lock: *Restricted distribution*: the draft is only in the Markdown file, not in the channel canvas."
+        )
         if not incident.is_private:
-            lines.append(":warning: *This channel is public*: the draft file is visible to everyone in the channel. "
-                         "If it holds sensitive detail, delete the file and share the draft in a private channel.")
+            lines.append(
+                ":warning: *This channel is public*: the draft file is visible to everyone in the channel. "
+                "If it holds sensitive detail, delete the file and share the draft in a private channel."
+            )
     blocks: list[bk.Block] = [bk.header(f":memo: {label}: {title}"), bk.section("\n".join(lines))]
     if summaries:
         summary = bk.truncate(summaries[-1].text, HEADLINE_SUMMARY_LIMIT)
@@ -346,7 +403,8 @@ def headline(draft: Draft, status: str, file_url: str | None, has_canvas: bool) 
         f"{causes} cause{'s' if causes != 1 else ''}",
         f"{len(source.action_items)} action items" + (f" ({unowned} open without an owner)" if unowned else ""),
         f"wording review: {len(draft.findings)} note{'s' if len(draft.findings) != 1 else ''}"
-        if draft.findings else "wording review: no notes",
+        if draft.findings
+        else "wording review: no notes",
     ]
     where = [f"<{file_url}|the Markdown file>" if file_url else "the Markdown file above"]
     if has_canvas:
@@ -354,14 +412,18 @@ def headline(draft: Draft, status: str, file_url: str | None, has_canvas: bool) 
     blocks.append(bk.context(" · ".join(counts)))
     if draft.seen_before:
         blocks.append(bk.context(draft.seen_before))
-    blocks.append(bk.context(f"Full draft in {' and '.join(where)}. Correct facts with `/incident edit <id>`, then re-render."))
+    blocks.append(
+        bk.context(f"Full draft in {' and '.join(where)}. Correct facts with `/incident edit <id>`, then re-render.")
+    )
     if follow is not None:
         blocks.extend(followup_blocks(follow, incident.id))
     buttons = [bk.button(":arrows_counterclockwise: Re-render", RERENDER_ACTION, str(incident.id))]
     if not final:
         buttons.append(bk.button(":white_check_mark: Approve", FINAL_ACTION, str(incident.id), style="primary"))
     if proposal and not final:
-        buttons.append(bk.button(":heavy_plus_sign: Add the detect action item", detection.DETECT_ACTION, str(incident.id)))
+        buttons.append(
+            bk.button(":heavy_plus_sign: Add the detect action item", detection.DETECT_ACTION, str(incident.id))
+        )
     blocks.append(bk.actions(*buttons, block_id=f"postmortem-{incident.id}"))
     text = safe_mrkdwn(f"{label}: {bk.truncate(title, 200)} — duration {duration}", live_mentions=False)
     bk.check_fits(blocks, text)
@@ -410,7 +472,9 @@ def publish_public_summary(runtime: Runtime, incident_id: int) -> tuple[Uploaded
     incident = draft.source.incident
     stem = incident.channel_name or f"incident-{incident.id}"
     uploaded = runtime.gateway.upload_document(
-        incident.channel_id, f"public-summary-{stem}.md", draft.rendered.markdown,
+        incident.channel_id,
+        f"public-summary-{stem}.md",
+        draft.rendered.markdown,
         title=bk.truncate(f"Customer-facing summary (draft): {plain_text(incident.title)}", 250),
     )
     return uploaded, draft
@@ -420,14 +484,22 @@ def describe_failure(outcome: Outcome, zone: Any) -> str:
     """What the person who asked should know when publication did not go through."""
     if outcome.state == "retrying" and outcome.next_attempt_at is not None:
         when = outcome.next_attempt_at.astimezone(zone).strftime("%H:%M:%S")
-        return (f":hourglass: Slack did not take the postmortem draft (`{outcome.error}`). It is saved; I'll try again "
-                f"at {when} {zone.key}, or run `/incident postmortem` to try now.")
+        return (
+            f":hourglass: Slack did not take the postmortem draft (`{outcome.error}`). It is saved; I'll try again "
+            f"at {when} {zone.key}, or run `/incident postmortem` to try now."
+        )
     if outcome.error in ("is_archived", "channel_is_archived"):
         # Trying again cannot help (and no slash command runs in an archived channel).
-        return (":file_cabinet: I can't post the postmortem draft: the incident channel is archived. The draft is "
-                "saved. Unarchive the channel first, then run `/incident postmortem` there to publish it.")
+        return (
+            ":file_cabinet: I can't post the postmortem draft: the incident channel is archived. The draft is "
+            "saved. Unarchive the channel first, then run `/incident postmortem` there to publish it."
+        )
     if outcome.error in ("not_in_channel", "channel_not_found"):
-        return ("I can't post the postmortem draft in this channel: I'm not a member. Add me with "
-                "`/invite @incident-bot`, then run `/incident postmortem`. The draft is saved.")
-    return (f":warning: Publishing the postmortem draft failed (`{outcome.error}`). The draft is saved; "
-            "run `/incident postmortem` to try again.")
+        return (
+            "I can't post the postmortem draft in this channel: I'm not a member. Add me with "
+            "`/invite @incident-bot`, then run `/incident postmortem`. The draft is saved."
+        )
+    return (
+        f":warning: Publishing the postmortem draft failed (`{outcome.error}`). The draft is saved; "
+        "run `/incident postmortem` to try again."
+    )

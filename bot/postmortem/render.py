@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateNotFound
@@ -77,11 +78,15 @@ def builtin_environment() -> SandboxedEnvironment:
 @lru_cache(maxsize=8)
 def team_environment(directory: Path) -> SandboxedEnvironment:
     # A team template may extend or include a built-in one as "builtin/<name>".
-    return _environment(ChoiceLoader([
-        FileSystemLoader(str(directory)),
-        PrefixLoader({"builtin": BuiltinTemplates()}),
-        BuiltinTemplates(),
-    ]))
+    return _environment(
+        ChoiceLoader(
+            [
+                FileSystemLoader(str(directory)),
+                PrefixLoader({"builtin": BuiltinTemplates()}),
+                BuiltinTemplates(),
+            ]
+        )
+    )
 
 
 def template_name(variant: str) -> str:
@@ -159,7 +164,9 @@ _BARE_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 
 def with_names(text: str, names: Mapping[str, str]) -> str:
     """Give bare mentions (`<@U123>`, as the bot writes them) the person's name as their label."""
-    return _BARE_MENTION.sub(lambda m: f"<@{m.group(1)}|{names[m.group(1)]}>" if m.group(1) in names else m.group(0), text)
+    return _BARE_MENTION.sub(
+        lambda m: f"<@{m.group(1)}|{names[m.group(1)]}>" if m.group(1) in names else m.group(0), text
+    )
 
 
 # What makes a line a Markdown block rather than text, after its indentation: a heading, a quote,
@@ -280,33 +287,41 @@ def build_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
     times = source.key_times
     pm = source.postmortem
     start_day = (times.impact_start or incident.created_at).astimezone(zone).date()
-    facts = {section.value: [{"ref": fact_ref(f.id), "text": user_text(f.text, names)} for f in source.facts_in(section)]
-             for section in FactSection}
+    facts = {
+        section.value: [{"ref": fact_ref(f.id), "text": user_text(f.text, names)} for f in source.facts_in(section)]
+        for section in FactSection
+    }
     summary_facts = facts.pop(FactSection.SUMMARY.value)
     days: list[dict[str, Any]] = []
     for entry in source.entries:
         local = entry.occurred_at.astimezone(zone)
         if not days or days[-1]["date"] != local.date():
             days.append({"date": local.date(), "label": _day_label(local.date()), "entries": []})
-        days[-1]["entries"].append({
-            "time": local.strftime("%H:%M"),
-            "ref": entry_ref(entry.id),
-            "text": user_text(entry.text, names),
-            "milestone": entry.milestone.value if entry.milestone else None,
-            "system": entry.kind == EntryKind.SYSTEM,
-            "status_update": entry.kind == EntryKind.STATUS_UPDATE,
-            # A fact from monitoring links back to its alert, page or deployment.
-            "link": entry.permalink if entry.from_monitoring else None,
-            "origin": entry.origin,
-        })
+        days[-1]["entries"].append(
+            {
+                "time": local.strftime("%H:%M"),
+                "ref": entry_ref(entry.id),
+                "text": user_text(entry.text, names),
+                "milestone": entry.milestone.value if entry.milestone else None,
+                "system": entry.kind == EntryKind.SYSTEM,
+                "status_update": entry.kind == EntryKind.STATUS_UPDATE,
+                # A fact from monitoring links back to its alert, page or deployment.
+                "link": entry.permalink if entry.from_monitoring else None,
+                "origin": entry.origin,
+            }
+        )
     reference = (times.resolved or incident.closed_at or inputs.now).astimezone(zone).date()
     review_by = reference + dt.timedelta(days=inputs.review_days)
     roles = [
         {"role": role, "name": name(user)}
-        for role, user in (("Commander", incident.commander_id), ("Comms", incident.comms_id), ("Scribe", incident.scribe_id))
+        for role, user in (
+            ("Commander", incident.commander_id),
+            ("Comms", incident.comms_id),
+            ("Scribe", incident.scribe_id),
+        )
         if user
     ]
-    contributors = sorted({name(user) for user in source.authors} - {None})  # type: ignore[arg-type]
+    contributors = sorted({name(user) for user in source.authors} - {None})
     status = "Approved" if pm.status == "final" else "Draft"
     return {
         "incident": {
@@ -372,8 +387,12 @@ def build_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
     }
 
 
-def _followup_context(source: DraftSource, name: Callable[[str | None], str | None],
-                      at: Callable[[dt.datetime | None], str | None], zone: ZoneInfo) -> dict[str, Any]:
+def _followup_context(
+    source: DraftSource,
+    name: Callable[[str | None], str | None],
+    at: Callable[[dt.datetime | None], str | None],
+    zone: ZoneInfo,
+) -> dict[str, Any]:
     """Owner, status history, meeting, sharing and checklist (issue 12), as `postmortem.*`."""
     follow = source.followup
     if follow is None:
@@ -395,21 +414,35 @@ def _followup_context(source: DraftSource, name: Callable[[str | None], str | No
         "reviewers": [name(user) for user in follow.reviewers],
         "meeting": meeting,
         "shares": [
-            {"audience": s.audience, "deadline": at(s.deadline), "shared_at": at(s.shared_at), "by": name(s.shared_by),
-             "late": s.late, "state": _share_state(s, name, at, zone)}
+            {
+                "audience": s.audience,
+                "deadline": at(s.deadline),
+                "shared_at": at(s.shared_at),
+                "by": name(s.shared_by),
+                "late": s.late,
+                "state": _share_state(s, name, at, zone),
+            }
             for s in follow.shares
         ],
         "checklist": [
-            {"label": t.label, "checked": t.checked, "by": name(t.by), "at": at(t.at),
-             "line": t.label + (f" — {'ticked' if t.checked else 'unticked'} by {name(t.by)}, {at(t.at)} {zone.key}"
-                                if t.by else "")}
+            {
+                "label": t.label,
+                "checked": t.checked,
+                "by": name(t.by),
+                "at": at(t.at),
+                "line": t.label
+                + (
+                    f" — {'ticked' if t.checked else 'unticked'} by {name(t.by)}, {at(t.at)} {zone.key}" if t.by else ""
+                ),
+            }
             for t in follow.checklist
         ],
     }
 
 
-def _share_state(share: Any, name: Callable[[str | None], str | None],
-                 at: Callable[[dt.datetime | None], str | None], zone: ZoneInfo) -> str:
+def _share_state(
+    share: Any, name: Callable[[str | None], str | None], at: Callable[[dt.datetime | None], str | None], zone: ZoneInfo
+) -> str:
     if share.shared_at:
         late = f" (after the deadline, {at(share.deadline)})" if share.late else ""
         return f"{at(share.shared_at)} {zone.key} by {name(share.shared_by)}{late}"
@@ -427,22 +460,26 @@ _KEY_ROWS = (
 
 
 def _key_times(times: KeyTimes, at: Callable[[dt.datetime | None], str | None]) -> dict[str, Any]:
-    rows = [{
-        "label": "Impact start",
-        "at": at(times.impact_start) or "not recorded",
-        "duration": None,
-        "measure": "the `started` milestone" if times.start_from_milestone else "the earliest timeline entry",
-        "recorded": times.impact_start is not None,
-    }]
+    rows = [
+        {
+            "label": "Impact start",
+            "at": at(times.impact_start) or "not recorded",
+            "duration": None,
+            "measure": "the `started` milestone" if times.start_from_milestone else "the earliest timeline entry",
+            "recorded": times.impact_start is not None,
+        }
+    ]
     for label, attribute, measure_attribute, measure in _KEY_ROWS:
         instant = getattr(times, attribute)
-        rows.append({
-            "label": label,
-            "at": at(instant) or "not recorded",
-            "duration": human_duration(getattr(times, measure_attribute)),
-            "measure": measure,
-            "recorded": instant is not None,
-        })
+        rows.append(
+            {
+                "label": label,
+                "at": at(instant) or "not recorded",
+                "duration": human_duration(getattr(times, measure_attribute)),
+                "measure": measure,
+                "recorded": instant is not None,
+            }
+        )
     return {
         "rows": rows,
         "start_from_milestone": times.start_from_milestone,
@@ -452,13 +489,19 @@ def _key_times(times: KeyTimes, at: Callable[[dt.datetime | None], str | None]) 
         "time_to_mitigate": human_duration(times.time_to_mitigate),
         "time_to_resolve": human_duration(times.time_to_resolve),
         "missing": [m.value for m in times.missing if m != Milestone.STARTED],
-        "out_of_order": [f"{p.later} ({at(p.later_at)}) is before {p.earlier} ({at(p.earlier_at)})"
-                         for p in times.out_of_order()],
+        "out_of_order": [
+            f"{p.later} ({at(p.later_at)}) is before {p.earlier} ({at(p.earlier_at)})" for p in times.out_of_order()
+        ],
     }
 
 
-_ROW_MILESTONES = {"Impact start": Milestone.STARTED, "Detected": Milestone.DETECTED,
-                   "Acknowledged": Milestone.ACKNOWLEDGED, "Mitigated": Milestone.MITIGATED, "Resolved": Milestone.RESOLVED}
+_ROW_MILESTONES = {
+    "Impact start": Milestone.STARTED,
+    "Detected": Milestone.DETECTED,
+    "Acknowledged": Milestone.ACKNOWLEDGED,
+    "Mitigated": Milestone.MITIGATED,
+    "Resolved": Milestone.RESOLVED,
+}
 
 
 def _with_origins(key_times: dict[str, Any], source: DraftSource) -> dict[str, Any]:
@@ -496,7 +539,9 @@ def _detection_notes(times: KeyTimes) -> list[str]:
     return notes
 
 
-def build_public_context(source: DraftSource, inputs: ContextInputs, blank: NameBlanker | None = None) -> dict[str, Any]:
+def build_public_context(
+    source: DraftSource, inputs: ContextInputs, blank: NameBlanker | None = None
+) -> dict[str, Any]:
     """The customer-facing summary's context: no people, no timeline detail, no review.
 
     A public template (even a team's) cannot show internal names: it is never given them, and
@@ -512,8 +557,11 @@ def build_public_context(source: DraftSource, inputs: ContextInputs, blank: Name
 
     summaries = texts(FactSection.SUMMARY)
     return {
-        "incident": {"title": public_text(source.incident.title, blank), "severity": source.incident.severity.upper(),
-                     "status": source.incident.status},
+        "incident": {
+            "title": public_text(source.incident.title, blank),
+            "severity": source.incident.severity.upper(),
+            "status": source.incident.status,
+        },
         "zone": zone.key,
         "date": start_day.isoformat(),
         "date_label": _day_label(start_day),

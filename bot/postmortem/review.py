@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -131,8 +132,13 @@ def _phrases(raw: Any, source: str, key: str) -> list[Phrase]:
             found.append(Phrase(item.strip(), _phrase_pattern(item.strip())))
         elif isinstance(item, dict) and isinstance(item.get("phrase"), str) and item["phrase"].strip():
             suggestion = item.get("suggestion")
-            found.append(Phrase(item["phrase"].strip(), _phrase_pattern(item["phrase"].strip()),
-                                str(suggestion) if suggestion else None))
+            found.append(
+                Phrase(
+                    item["phrase"].strip(),
+                    _phrase_pattern(item["phrase"].strip()),
+                    str(suggestion) if suggestion else None,
+                )
+            )
         else:
             raise VocabularyError(f"{source}: in `{key}`, {item!r} is not a phrase (a string or {{phrase: …}})")
     return found
@@ -188,10 +194,17 @@ def _build(data: dict[str, Any], source: str) -> Vocabulary:
         unique = {_key(p.text): p for p in phrases}
         # Longer phrases first, so "forgot to" is quoted rather than "forgot".
         ordered = sorted(unique.values(), key=lambda p: -len(p.text))
-        categories.append(PhraseCategory(
-            key=key, title=str(value["title"]), why=_flat(value["why"]), suggestion=_flat(value["suggestion"]),
-            looks_at=looks_at, phrases=tuple(ordered), drop_rewrite=value.get("rewrite") == "drop",
-        ))
+        categories.append(
+            PhraseCategory(
+                key=key,
+                title=str(value["title"]),
+                why=_flat(value["why"]),
+                suggestion=_flat(value["suggestion"]),
+                looks_at=looks_at,
+                phrases=tuple(ordered),
+                drop_rewrite=value.get("rewrite") == "drop",
+            )
+        )
     checks = {key: {k: _flat(v) for k, v in value.items()} for key, value in (data.get("checks") or {}).items()}
     return Vocabulary(tuple(categories), checks)
 
@@ -239,8 +252,13 @@ class ReviewedText:
 
 def _texts(source: DraftSource) -> list[ReviewedText]:
     texts = [
-        ReviewedText("facts", f"{fact_ref(f.id)} ({SECTION_LABELS[f.section]})", plain_text(f.text), f.text,
-                     f.section in CAUSE_SECTIONS)
+        ReviewedText(
+            "facts",
+            f"{fact_ref(f.id)} ({SECTION_LABELS[f.section]})",
+            plain_text(f.text),
+            f.text,
+            f.section in CAUSE_SECTIONS,
+        )
         for f in source.facts
     ]
     texts += [
@@ -317,14 +335,16 @@ def _phrase_findings(vocabulary: Vocabulary, texts: Iterable[ReviewedText]) -> l
                     rewrite = _drop_word(quote, phrase.pattern)
                     if rewrite:
                         suggestion = f"{suggestion} For example: “{rewrite}”"
-                findings.append(Finding(
-                    category=category.key,
-                    title=f"{category.title}: “{match.group(0)}”",
-                    where=item.where,
-                    quote=quote,
-                    why=category.why,
-                    suggestion=suggestion,
-                ))
+                findings.append(
+                    Finding(
+                        category=category.key,
+                        title=f"{category.title}: “{match.group(0)}”",
+                        where=item.where,
+                        quote=quote,
+                        why=category.why,
+                        suggestion=suggestion,
+                    )
+                )
     return findings
 
 
@@ -379,8 +399,17 @@ def _action_findings(
         if item.due_date is None:
             findings.append(_check(vocabulary, "action_no_due", where, quote, **values))
         elif limit is not None and (item.due_date - reference).days > limit:
-            findings.append(_check(vocabulary, "action_due_too_far", where, quote, due=item.due_date.isoformat(),
-                                   days=(item.due_date - reference).days, **values))
+            findings.append(
+                _check(
+                    vocabulary,
+                    "action_due_too_far",
+                    where,
+                    quote,
+                    due=item.due_date.isoformat(),
+                    days=(item.due_date - reference).days,
+                    **values,
+                )
+            )
     return findings
 
 
@@ -393,18 +422,36 @@ def _key_time_findings(vocabulary: Vocabulary, source: DraftSource, zone: dt.tzi
                 at = times.impact_start.astimezone(zone).strftime("%Y-%m-%d %H:%M")
                 findings.append(_check(vocabulary, "start_from_earliest_entry", "key times", "", at=at))
             continue
-        findings.append(_check(vocabulary, "missing_key_time", "key times", "", milestone=milestone.value,
-                               what=_MILESTONE_WHAT[milestone]))
+        findings.append(
+            _check(
+                vocabulary,
+                "missing_key_time",
+                "key times",
+                "",
+                milestone=milestone.value,
+                what=_MILESTONE_WHAT[milestone],
+            )
+        )
     for problem in times.out_of_order():
-        refs = [_entry_ref_at(source, name, instant)
-                for name, instant in ((problem.later, problem.later_at), (problem.earlier, problem.earlier_at))]
+        refs = [
+            _entry_ref_at(source, name, instant)
+            for name, instant in ((problem.later, problem.later_at), (problem.earlier, problem.earlier_at))
+        ]
         shown = " and ".join(f"`{ref}`" for ref in refs if ref) or "the milestone entries"
-        findings.append(_check(
-            vocabulary, "key_times_out_of_order", "key times", "",
-            later=problem.later, later_at=problem.later_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            earlier=problem.earlier, earlier_at=problem.earlier_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            entries=shown, ref=next((ref for ref in refs if ref), "<id>"),
-        ))
+        findings.append(
+            _check(
+                vocabulary,
+                "key_times_out_of_order",
+                "key times",
+                "",
+                later=problem.later,
+                later_at=problem.later_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                earlier=problem.earlier,
+                earlier_at=problem.earlier_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                entries=shown,
+                ref=next((ref for ref in refs if ref), "<id>"),
+            )
+        )
     return findings
 
 

@@ -59,8 +59,10 @@ def _restricted_variants() -> tuple[str, ...]:
 def parse_audience(text: str) -> Audience:
     word = text.strip().lower()
     if word not in AUDIENCES:
-        raise UserError("Share with whom? `/incident postmortem share engineering` (due 24 hours after resolution) "
-                        "or `/incident postmortem share stakeholders` (48 hours).")
+        raise UserError(
+            "Share with whom? `/incident postmortem share engineering` (due 24 hours after resolution) "
+            "or `/incident postmortem share stakeholders` (48 hours)."
+        )
     return AUDIENCES[word]
 
 
@@ -100,34 +102,44 @@ def _summary(session: Session, incident: Incident, row: Postmortem) -> tuple[str
 def share(runtime: Runtime, incident_id: int, audience: Audience, *, by: str) -> Shared:
     configured = channel_setting(runtime, audience)
     if not configured:
-        raise UserError(f"No channel is set for sharing with {audience.name}: whoever runs incident-bot sets "
-                        f"`{audience.setting}` (a channel id or #name).")
+        raise UserError(
+            f"No channel is set for sharing with {audience.name}: whoever runs incident-bot sets "
+            f"`{audience.setting}` (a channel id or #name)."
+        )
     with runtime.db.unit_of_work() as session:
         incident = session.get(Incident, incident_id)
         if incident is None or incident.status != IncidentStatus.CLOSED:
             raise UserError("Close the incident first (`/incident close`); its postmortem is shared after that.")
         if incident.is_private:
             # Like the nudge digest: a private incident's title and summary never leave its channel.
-            raise UserError("This incident's channel is private, so I don't post its postmortem in a shared channel. "
-                            "Share it by hand with the people who may read it.")
+            raise UserError(
+                "This incident's channel is private, so I don't post its postmortem in a shared channel. "
+                "Share it by hand with the people who may read it."
+            )
         row = drafts.require(session, incident_id)
         if row.template in _restricted_variants():
-            raise UserError(f"This postmortem has restricted distribution (`{row.template}`), so I don't post it in a "
-                            "shared channel. Share it by hand with the people cleared to read it.")
+            raise UserError(
+                f"This postmortem has restricted distribution (`{row.template}`), so I don't post it in a "
+                "shared channel. Share it by hand with the people cleared to read it."
+            )
         text, blocks = _summary(session, incident, row)
     channel = configured
     if not (configured[:1] in ("C", "G") and configured.isupper()):
         found = runtime.gateway.channel_id_by_name(configured)
         if found is None:
-            raise UserError(f"I can't find the channel #{configured} ({audience.setting}); is it archived, or "
-                            "private without me in it?")
+            raise UserError(
+                f"I can't find the channel #{configured} ({audience.setting}); is it archived, or "
+                "private without me in it?"
+            )
         channel = found
     try:
         runtime.gateway.post_message(channel, text, blocks)
     except SlackFailure as failure:
         if failure.channel_gone:
-            raise UserError(f"I can't post in <#{channel}> ({audience.setting}): add me with `/invite @incident-bot` "
-                            "there, then share again.") from None
+            raise UserError(
+                f"I can't post in <#{channel}> ({audience.setting}): add me with `/invite @incident-bot` "
+                "there, then share again."
+            ) from None
         raise
     now = runtime.clock.now()
     with runtime.db.unit_of_work() as session:
@@ -168,9 +180,12 @@ def due_shares(session: Session, runtime: Runtime, now: dt.datetime) -> list[Due
     query = (
         select(Postmortem, Incident)
         .join(Incident, Incident.id == Postmortem.incident_id)
-        .where(Incident.status == IncidentStatus.CLOSED, Incident.is_private.is_(False),
-               Postmortem.template.not_in(_restricted_variants()),
-               Incident.closed_at >= now - longest - dt.timedelta(days=1))
+        .where(
+            Incident.status == IncidentStatus.CLOSED,
+            Incident.is_private.is_(False),
+            Postmortem.template.not_in(_restricted_variants()),
+            Incident.closed_at >= now - longest - dt.timedelta(days=1),
+        )
         .order_by(Incident.id)
     )
     found = []
@@ -181,8 +196,11 @@ def due_shares(session: Session, runtime: Runtime, now: dt.datetime) -> list[Due
             if due is None or shared(row, audience)[0] is not None:
                 continue
             if due - REMIND_BEFORE <= now < due + STOP_REMINDING_AFTER:
-                found.append(DueShare(incident.id, incident.channel_id, incident.title, pm_status.owner_of(incident),
-                                      audience, due))
+                found.append(
+                    DueShare(
+                        incident.id, incident.channel_id, incident.title, pm_status.owner_of(incident), audience, due
+                    )
+                )
     return found
 
 
@@ -190,9 +208,11 @@ def _reminder(due: DueShare, now: dt.datetime) -> tuple[str, list[bk.Block]]:
     title = safe_mrkdwn(due.title, live_mentions=False)
     when = slack_date(due.deadline, "{date_short_pretty} at {time}")
     state = "was due" if now >= due.deadline else "is due"
-    text = (f":outbox_tray: The postmortem of *{title}* (<#{due.channel_id}>) is not shared with {due.audience.name} "
-            f"yet; it {state} {when} ({int(due.audience.within.total_seconds() // 3600)} hours after resolution). "
-            f"Share it with `/incident postmortem share {due.audience.name}` in the incident's channel.")
+    text = (
+        f":outbox_tray: The postmortem of *{title}* (<#{due.channel_id}>) is not shared with {due.audience.name} "
+        f"yet; it {state} {when} ({int(due.audience.within.total_seconds() // 3600)} hours after resolution). "
+        f"Share it with `/incident postmortem share {due.audience.name}` in the incident's channel."
+    )
     return text, [bk.section(text), bk.context(f"You own this postmortem ({mention(due.owner)}).")]
 
 
@@ -205,8 +225,9 @@ def sweep(runtime: Runtime, *, worker: str | None = None, pacer: claims.ChannelP
     for item in due:
         text, blocks = _reminder(item, now)
         outgoing = Outgoing(KIND_REMINDER, item.channel_id, item.audience.name, text, blocks, dm_user=item.owner)
-        delivery = claims.send_once(runtime.db, runtime.gateway, outgoing, worker=worker, now=runtime.clock.now(),
-                                    pacer=pacer)
+        delivery = claims.send_once(
+            runtime.db, runtime.gateway, outgoing, worker=worker, now=runtime.clock.now(), pacer=pacer
+        )
         label = f"{item.audience.name} {item.channel_id}"
         if delivery.outcome in ("sent", "recovered"):
             report.sent.append(label)

@@ -105,8 +105,13 @@ class DraftSource:
     def authors(self) -> list[str]:
         """Who wrote the timeline entries and facts (the bot's own entries aside)."""
         found = {fact.author_id: None for fact in self.facts}
-        found.update({entry.author_id: None for entry in self.entries
-                      if entry.kind != EntryKind.SYSTEM and not entry.from_monitoring})
+        found.update(
+            {
+                entry.author_id: None
+                for entry in self.entries
+                if entry.kind != EntryKind.SYSTEM and not entry.from_monitoring
+            }
+        )
         return list(found)
 
     @property
@@ -171,15 +176,25 @@ def load(session: Session, incident_id: int) -> DraftSource:
         facts=[FactValue(f.id, f.section, f.text, f.author_id) for f in fact_store.facts(session, incident_id)],
         action_items=[
             ActionValue(
-                a.id, a.text, a.owner_id, a.due_date, a.priority, a.action_type,
-                a.status.value if hasattr(a.status, "value") else str(a.status), a.link_url,
-                a.ticket_key, a.ticket_state,
+                a.id,
+                a.text,
+                a.owner_id,
+                a.due_date,
+                a.priority,
+                a.action_type,
+                a.status.value if hasattr(a.status, "value") else str(a.status),
+                a.link_url,
+                a.ticket_key,
+                a.ticket_state,
             )
             for a in action_items.for_incident(session, incident_id)
         ],
         key_times=key_times(milestone_times, earliest, incident.severity),
         followup=followup.load(session, incident, row),
         milestone_entries={m: by_id[e.id] for m, e in milestone_rows.items() if e.id in by_id},
-        watched=bool(session.scalar(select(func.count()).select_from(IncidentWatch)
-                                    .where(IncidentWatch.incident_id == incident_id))),
+        watched=bool(
+            session.scalar(
+                select(func.count()).select_from(IncidentWatch).where(IncidentWatch.incident_id == incident_id)
+            )
+        ),
     )

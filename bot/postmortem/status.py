@@ -67,8 +67,9 @@ def history(session: Session, incident_id: int) -> list[StatusChange]:
     return [StatusChange(r.status, r.changed_by, r.changed_at, r.reason) for r in rows]
 
 
-def record(session: Session, row: Postmortem, status: str, *, by: str, now: dt.datetime,
-           reason: str | None = None) -> None:
+def record(
+    session: Session, row: Postmortem, status: str, *, by: str, now: dt.datetime, reason: str | None = None
+) -> None:
     """Set the status and keep the change (who, when, why).
 
     A compare-and-set on the status the caller saw: of two people approving at the same moment
@@ -79,16 +80,23 @@ def record(session: Session, row: Postmortem, status: str, *, by: str, now: dt.d
     changed = session.execute(
         update(Postmortem)
         .where(Postmortem.id == row.id, Postmortem.status == row.status)
-        .values(status=status, status_changed_at=now, finalized_at=now if approved else None,
-                finalized_by=by if approved else None)
+        .values(
+            status=status,
+            status_changed_at=now,
+            finalized_at=now if approved else None,
+            finalized_by=by if approved else None,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     session.refresh(row)
     if changed != 1:
-        raise UserError(f"Someone changed the postmortem's status at the same moment (it is {label(row.status)} now); "
-                        "look at it again before you try once more.")
-    session.add(PostmortemStatusChange(incident_id=row.incident_id, status=status, changed_by=by, changed_at=now,
-                                       reason=reason))
+        raise UserError(
+            f"Someone changed the postmortem's status at the same moment (it is {label(row.status)} now); "
+            "look at it again before you try once more."
+        )
+    session.add(
+        PostmortemStatusChange(incident_id=row.incident_id, status=status, changed_by=by, changed_at=now, reason=reason)
+    )
 
 
 def people(session: Session, incident_id: int, role: str) -> list[str]:
@@ -100,8 +108,9 @@ def people(session: Session, incident_id: int, role: str) -> list[str]:
     return list(rows)
 
 
-def add_people(session: Session, incident_id: int, user_ids: list[str], role: str, *, by: str,
-               now: dt.datetime) -> list[str]:
+def add_people(
+    session: Session, incident_id: int, user_ids: list[str], role: str, *, by: str, now: dt.datetime
+) -> list[str]:
     """Add people under a role; returns those who were not there yet (the others are kept once)."""
     present = set(people(session, incident_id, role))
     added = []
@@ -110,8 +119,9 @@ def add_people(session: Session, incident_id: int, user_ids: list[str], role: st
             continue
         try:
             with session.begin_nested():
-                session.add(PostmortemPerson(incident_id=incident_id, user_id=user_id, role=role, added_by=by,
-                                             added_at=now))
+                session.add(
+                    PostmortemPerson(incident_id=incident_id, user_id=user_id, role=role, added_by=by, added_at=now)
+                )
         except IntegrityError:  # added at the same moment by someone else
             continue
         added.append(user_id)
@@ -129,8 +139,9 @@ def _closed_postmortem(session: Session, incident_id: int) -> tuple[Incident, Po
 
 def set_owner(session: Session, incident: Incident, user_id: str, *, by: str, now: dt.datetime) -> None:
     incident.postmortem_owner_id = user_id
-    timeline.add_system_entry(session, incident, f"{mention(user_id)} now owns the postmortem (set by {mention(by)})",
-                              author=by, now=now)
+    timeline.add_system_entry(
+        session, incident, f"{mention(user_id)} now owns the postmortem (set by {mention(by)})", author=by, now=now
+    )
 
 
 def start_draft(session: Session, incident_id: int, *, by: str, now: dt.datetime) -> None:
@@ -149,21 +160,26 @@ class ReviewRequest:
     title: str
 
 
-def request_review(session: Session, incident_id: int, reviewer_ids: list[str], *, by: str,
-                   now: dt.datetime) -> ReviewRequest:
+def request_review(
+    session: Session, incident_id: int, reviewer_ids: list[str], *, by: str, now: dt.datetime
+) -> ReviewRequest:
     incident, row = _closed_postmortem(session, incident_id)
     if row.status == APPROVED:
-        raise UserError(f"The postmortem is approved already (by {mention(row.finalized_by or '')}). Editing a fact "
-                        "or the timeline puts it back in review; `/incident postmortem review @name` then asks more people.")
+        raise UserError(
+            f"The postmortem is approved already (by {mention(row.finalized_by or '')}). Editing a fact "
+            "or the timeline puts it back in review; `/incident postmortem review @name` then asks more people."
+        )
     if not reviewer_ids and not people(session, incident_id, REVIEWER):
-        raise UserError("Name who should review it: `/incident postmortem review @ann @bob` (each gets a message "
-                        "with the link).")
+        raise UserError(
+            "Name who should review it: `/incident postmortem review @ann @bob` (each gets a message with the link)."
+        )
     added = add_people(session, incident_id, reviewer_ids, REVIEWER, by=by, now=now)
     moved = row.status != REVIEW
     if moved:
         record(session, row, REVIEW, by=by, now=now)
-    return ReviewRequest(added, people(session, incident_id, REVIEWER), moved, row.file_url, incident.channel_id,
-                         incident.title)
+    return ReviewRequest(
+        added, people(session, incident_id, REVIEWER), moved, row.file_url, incident.channel_id, incident.title
+    )
 
 
 def may_approve(session: Session, incident: Incident, user_id: str) -> bool:
@@ -195,14 +211,21 @@ def after_edit(session: Session, incident_id: int, *, by: str, now: dt.datetime,
     row = drafts.get(session, incident_id)
     assert row is not None
     record(session, row, REVIEW, by=by, now=now, reason=f"{what} changed after approval")
-    return (":leftwards_arrow_with_hook: The postmortem was approved; this change puts it back *in review*. "
-            "A reviewer or the commander approves it again with `/incident postmortem approve` "
-            "(after `/incident postmortem` re-renders it).")
+    return (
+        ":leftwards_arrow_with_hook: The postmortem was approved; this change puts it back *in review*. "
+        "A reviewer or the commander approves it again with `/incident postmortem approve` "
+        "(after `/incident postmortem` re-renders it)."
+    )
 
 
-def history_line(changes: list[StatusChange], names: Mapping[str, str] | None = None, *,
-                 when: Callable[[dt.datetime], str] | None = None) -> str:
+def history_line(
+    changes: list[StatusChange],
+    names: Mapping[str, str] | None = None,
+    *,
+    when: Callable[[dt.datetime], str] | None = None,
+) -> str:
     """`Draft (@ann, 22 Jun 14:48) → In review (@bob, …)`: the last few changes, oldest first."""
+
     def who(user: str) -> str:
         return f"@{names[user]}" if names and user in names else mention(user)
 

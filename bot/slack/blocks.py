@@ -6,7 +6,8 @@ long sections are split at line breaks, headers are cut, and long lists become p
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -173,7 +174,9 @@ def static_select(action_id: str, options: list[Block], *, placeholder: str, ini
     return element
 
 
-def text_input(action_id: str, *, placeholder: str = "", multiline: bool = False, max_length: int | None = None) -> Block:
+def text_input(
+    action_id: str, *, placeholder: str = "", multiline: bool = False, max_length: int | None = None
+) -> Block:
     element: Block = {"type": "plain_text_input", "action_id": action_id, "multiline": multiline}
     if placeholder:
         element["placeholder"] = plain(placeholder, MAX_PLACEHOLDER)
@@ -195,8 +198,9 @@ def input_block(block_id: str, label: str, element: Block, *, optional: bool = F
     return block
 
 
-def modal(callback_id: str, title: str, blocks: list[Block], *, submit: str, close: str = "Cancel",
-          private_metadata: str = "") -> Block:
+def modal(
+    callback_id: str, title: str, blocks: list[Block], *, submit: str, close: str = "Cancel", private_metadata: str = ""
+) -> Block:
     """A modal view; raises if it would break Slack's limits (a builder bug, caught before Slack sees it)."""
     if len(blocks) > MAX_VIEW_BLOCKS:
         raise ValueError(f"{len(blocks)} blocks, over a modal's {MAX_VIEW_BLOCKS}")

@@ -15,7 +15,6 @@ canvas) and sends again only when it is not there.
 
 from __future__ import annotations
 
-
 import functools
 import http.client
 import json
@@ -23,13 +22,14 @@ import logging
 import re
 import threading
 import time
+import unicodedata
 import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
-import unicodedata
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.error import HTTPError, URLError
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,8 +63,15 @@ POST_MARKER = "incident_bot_post_id"
 # else the bot calls reads, or sets a state to a value (topic, invite, reaction, update), and
 # may be repeated; so is chat.postEphemeral, which cannot be looked up and whose double only its
 # one reader would see (better than an error reply that never arrives).
-_CREATING_METHODS = {"chat.postMessage", "chat.scheduleMessage", "chat.meMessage",
-                     "conversations.create", "conversations.canvases.create", "bookmarks.add", "reminders.add"}
+_CREATING_METHODS = {
+    "chat.postMessage",
+    "chat.scheduleMessage",
+    "chat.meMessage",
+    "conversations.create",
+    "conversations.canvases.create",
+    "bookmarks.add",
+    "reminders.add",
+}
 _CREATING_PREFIXES = ("files.", "canvases.")
 # A channel this bot made and nothing uses is taken as left behind by a stopped process only when
 # it is older than this (Slack's `created`, whole seconds).
@@ -120,16 +127,24 @@ def retry_handlers(max_retries: int = 3, *, resend_lost: bool = True) -> list[An
     """For response_url posts (slash-command answers), which cannot be looked up afterwards:
     an answer lost after sending is sent again only where a double does no harm (`resend_lost`:
     a reply only its author sees), never for a message the whole channel sees."""
-    lost = ConnectionErrorRetryHandler(max_retry_count=max_retries) if resend_lost else _NotSentRetryHandler(max_retries)
-    return [RateLimitErrorRetryHandler(max_retry_count=max_retries), ServerErrorRetryHandler(max_retry_count=max_retries),
-            lost]
+    lost = (
+        ConnectionErrorRetryHandler(max_retry_count=max_retries) if resend_lost else _NotSentRetryHandler(max_retries)
+    )
+    return [
+        RateLimitErrorRetryHandler(max_retry_count=max_retries),
+        ServerErrorRetryHandler(max_retry_count=max_retries),
+        lost,
+    ]
 
 
 def api_retry_handlers(max_retries: int = 3) -> list[Any]:
     """For the Web API: 429 (Slack did nothing; wait Retry-After) and requests that never left.
     5xx and lost answers are handled by `SlackGateway.call`, which knows which methods create."""
-    return [metrics.RateLimitCounter(),  # counts each 429 before the next handler retries it
-            RateLimitErrorRetryHandler(max_retry_count=max_retries), _NotSentRetryHandler(max_retries)]
+    return [
+        metrics.RateLimitCounter(),  # counts each 429 before the next handler retries it
+        RateLimitErrorRetryHandler(max_retry_count=max_retries),
+        _NotSentRetryHandler(max_retries),
+    ]
 
 
 def build_web_client(token: str, base_url: str, *, max_retries: int = 3, timeout: int = 15) -> WebClient:
@@ -150,8 +165,9 @@ class PostedMessage:
 
 
 class SlackGateway:
-    def __init__(self, client: WebClient, *, user_cache_seconds: int = 3600, max_retries: int = 3,
-                 retry_pause: float = 0.5):
+    def __init__(
+        self, client: WebClient, *, user_cache_seconds: int = 3600, max_retries: int = 3, retry_pause: float = 0.5
+    ):
         self.client = client
         self.max_retries = max_retries
         self.retry_pause = retry_pause  # doubled after each attempt
@@ -174,8 +190,10 @@ class SlackGateway:
     @metrics.counts_slack_calls  # every attempt goes out here, whichever path sent it
     def _once(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = self.client.api_call(method, json=params) if _wants_json(method) else self.client.api_call(
-                method, params=params
+            response = (
+                self.client.api_call(method, json=params)
+                if _wants_json(method)
+                else self.client.api_call(method, params=params)
             )
         except SlackApiError as err:
             raise SlackFailure(method, failure_code(err)) from err
@@ -202,8 +220,14 @@ class SlackGateway:
                 self._pause(attempt)
         raise AssertionError("unreachable")
 
-    def _create(self, method: str, params: dict[str, Any], find: Callable[[], dict[str, Any] | None], *,
-                conflicts: tuple[str, ...] = ()) -> dict[str, Any]:
+    def _create(
+        self,
+        method: str,
+        params: dict[str, Any],
+        find: Callable[[], dict[str, Any] | None],
+        *,
+        conflicts: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
         """Send a creating call; when its outcome is unknown, `find` what it may have made and send
         again only if nothing is there. After a lost attempt, a `conflicts` error (name_taken …)
         means the lost call probably succeeded: `find` decides. A failing `find` ends the attempt:
@@ -233,7 +257,7 @@ class SlackGateway:
         raise AssertionError("unreachable")
 
     def _pause(self, attempt: int) -> None:
-        time.sleep(self.retry_pause * (2 ** attempt))
+        time.sleep(self.retry_pause * (2**attempt))
 
     def bot_user_id(self) -> str:
         """The bot's own user id (auth.test, asked once)."""
@@ -268,8 +292,9 @@ class SlackGateway:
 
         def find() -> dict[str, Any] | None:
             where = self.open_dm(channel) if channel[:1] in ("U", "W") else channel
-            ts = self.find_message_with_metadata(where, params["metadata"]["event_type"], {POST_MARKER: marker},
-                                                 oldest=since, thread_ts=thread_ts)
+            ts = self.find_message_with_metadata(
+                where, params["metadata"]["event_type"], {POST_MARKER: marker}, oldest=since, thread_ts=thread_ts
+            )
             return None if ts is None else {"channel": where, "ts": ts}
 
         data = self._create("chat.postMessage", params, find)
@@ -343,7 +368,9 @@ class SlackGateway:
                 return message
         try:
             # The thread's parent always comes first, so a reply needs a page of two.
-            data = self.call("conversations.replies", channel=channel, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=2)
+            data = self.call(
+                "conversations.replies", channel=channel, ts=ts, latest=ts, oldest=ts, inclusive=True, limit=2
+            )
         except SlackFailure as failure:
             if failure.code in ("thread_not_found", "message_not_found"):
                 return None
@@ -354,8 +381,9 @@ class SlackGateway:
         return None
 
     # -- channels ----------------------------------------------------------------------------
-    def create_channel(self, prefix: str, stem: str, *, is_private: bool = False,
-                       unclaimed: Callable[[str], bool] | None = None) -> tuple[str, str]:
+    def create_channel(
+        self, prefix: str, stem: str, *, is_private: bool = False, unclaimed: Callable[[str], bool] | None = None
+    ) -> tuple[str, str]:
         """Create `prefix + stem`, cut to Slack's 80 characters; on name_taken add -2, -3 …
 
         When the answer to a create was lost, the channel it may have made is looked up by name
@@ -366,8 +394,12 @@ class SlackGateway:
             suffix = "" if attempt == 1 else f"-{attempt}"
             name = (prefix + stem)[: MAX_CHANNEL_NAME - len(suffix)].rstrip("-_") + suffix
             try:
-                data = self._create("conversations.create", {"name": name, "is_private": is_private},
-                                    functools.partial(self._own_channel, name), conflicts=("name_taken",))
+                data = self._create(
+                    "conversations.create",
+                    {"name": name, "is_private": is_private},
+                    functools.partial(self._own_channel, name),
+                    conflicts=("name_taken",),
+                )
             except SlackFailure as failure:
                 if failure.code != "name_taken":
                     raise
@@ -388,8 +420,9 @@ class SlackGateway:
         channel = own["channel"]
         made_long_ago = float(channel.get("created") or time.time()) <= time.time() - ORPHAN_MIN_AGE_SECONDS
         if made_long_ago and unclaimed(channel["id"]):
-            logger.info("using channel %s (%s), made earlier by this bot and left without an incident", name,
-                        channel["id"])
+            logger.info(
+                "using channel %s (%s), made earlier by this bot and left without an incident", name, channel["id"]
+            )
             return own
         return None
 
@@ -424,7 +457,11 @@ class SlackGateway:
     def _channel_by_name(self, name: str) -> dict[str, Any] | None:
         cursor = None
         for _ in range(50):
-            params: dict[str, Any] = {"types": "public_channel,private_channel", "exclude_archived": True, "limit": 1000}
+            params: dict[str, Any] = {
+                "types": "public_channel,private_channel",
+                "exclude_archived": True,
+                "limit": 1000,
+            }
             if cursor:
                 params["cursor"] = cursor
             data = self.call("conversations.list", **params)
@@ -439,9 +476,16 @@ class SlackGateway:
     def open_dm(self, user_id: str) -> str:
         return self.call("conversations.open", users=user_id)["channel"]["id"]
 
-    def find_message_with_metadata(self, channel: str, event_type: str, payload: dict[str, Any], *,
-                                   oldest: float = 0.0, max_pages: int = 5,
-                                   thread_ts: str | None = None) -> str | None:
+    def find_message_with_metadata(
+        self,
+        channel: str,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        oldest: float = 0.0,
+        max_pages: int = 5,
+        thread_ts: str | None = None,
+    ) -> str | None:
         """The ts of a message since `oldest` whose metadata has this type and these payload values:
         top-level, or a reply in the thread `thread_ts`.
 
@@ -449,8 +493,12 @@ class SlackGateway:
         """
         cursor = None
         for _ in range(max_pages):
-            params: dict[str, Any] = {"channel": channel, "oldest": f"{oldest:.6f}", "include_all_metadata": True,
-                                      "limit": 200}
+            params: dict[str, Any] = {
+                "channel": channel,
+                "oldest": f"{oldest:.6f}",
+                "include_all_metadata": True,
+                "limit": 200,
+            }
             if thread_ts:
                 params["ts"] = thread_ts
             if cursor:
@@ -521,8 +569,11 @@ class SlackGateway:
             for future in as_completed(futures, timeout=deadline_seconds):
                 names[futures[future]] = future.result()
         except FuturesTimeout:
-            logger.warning("names of %d people not known within %.0fs; showing their ids",
-                           sum(1 for f in futures if not f.done()), deadline_seconds)
+            logger.warning(
+                "names of %d people not known within %.0fs; showing their ids",
+                sum(1 for f in futures if not f.done()),
+                deadline_seconds,
+            )
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         return names
@@ -536,12 +587,18 @@ class SlackGateway:
         self.call("views.publish", user_id=user_id, view=view)
 
     # -- files and canvases ------------------------------------------------------------------
-    def upload_document(self, channel: str, filename: str, content: str, *, title: str) -> "UploadedFile":
+    def upload_document(self, channel: str, filename: str, content: str, *, title: str) -> UploadedFile:
         """Upload text as a file into a channel; returns its id and permalink."""
         return self.upload_files(channel, [FileToUpload(filename, content.encode("utf-8"), title)])[0]
 
-    def upload_files(self, channel: str, files: list["FileToUpload"], *, thread_ts: str | None = None,
-                     initial_comment: str | None = None) -> list["UploadedFile"]:
+    def upload_files(
+        self,
+        channel: str,
+        files: list[FileToUpload],
+        *,
+        thread_ts: str | None = None,
+        initial_comment: str | None = None,
+    ) -> list[UploadedFile]:
         """Upload files, text or binary (PNG charts, CSV), into a channel or a thread in one share (the
         steps of files_upload_v2); returns their ids and permalinks in the order given.
 
@@ -552,12 +609,15 @@ class SlackGateway:
         except SlackFailure as failure:  # one name for the whole upload, as callers record it
             raise SlackFailure("files_upload_v2", failure.code, str(failure)) from failure
 
-    def _upload(self, channel: str, files: list["FileToUpload"], thread_ts: str | None,
-                initial_comment: str | None) -> list["UploadedFile"]:
+    def _upload(
+        self, channel: str, files: list[FileToUpload], thread_ts: str | None, initial_comment: str | None
+    ) -> list[UploadedFile]:
         reserved: list[dict[str, str]] = []
         for item in files:
             # Repeating a reservation leaves at most an unused, invisible upload slot behind.
-            slot = self._repeating("files.getUploadURLExternal", {"filename": item.filename, "length": len(item.content)})
+            slot = self._repeating(
+                "files.getUploadURLExternal", {"filename": item.filename, "length": len(item.content)}
+            )
             file_id, upload_url = slot.get("file_id"), slot.get("upload_url")
             if not file_id or not upload_url:
                 raise SlackFailure("files.getUploadURLExternal", INVALID_RESPONSE, "no file_id or upload_url")
@@ -569,8 +629,13 @@ class SlackGateway:
             for entry in reserved:
                 file = self.call("files.info", file=entry["id"]).get("file") or {}
                 shares = file.get("shares") or {}
-                shared = [*file.get("channels", []), *file.get("groups", []), *file.get("ims", []),
-                          *(shares.get("public") or {}), *(shares.get("private") or {})]
+                shared = [
+                    *file.get("channels", []),
+                    *file.get("groups", []),
+                    *file.get("ims", []),
+                    *(shares.get("public") or {}),
+                    *(shares.get("private") or {}),
+                ]
                 if channel not in shared:
                     return None
                 found.append(file)
@@ -583,14 +648,19 @@ class SlackGateway:
             params["initial_comment"] = initial_comment
         done = self._create("files.completeUploadExternal", params, find)
         shared_files = done.get("files") or []
-        return [UploadedFile(id=(shared_files[i] if i < len(shared_files) else {}).get("id", entry["id"]),
-                             permalink=(shared_files[i] if i < len(shared_files) else {}).get("permalink"))
-                for i, entry in enumerate(reserved)]
+        return [
+            UploadedFile(
+                id=(shared_files[i] if i < len(shared_files) else {}).get("id", entry["id"]),
+                permalink=(shared_files[i] if i < len(shared_files) else {}).get("permalink"),
+            )
+            for i, entry in enumerate(reserved)
+        ]
 
     def _send_file_bytes(self, upload_url: str, body: bytes) -> None:
         for attempt in range(self.max_retries + 1):
-            request = urllib.request.Request(upload_url, data=body, method="POST",
-                                             headers={"Content-Type": "application/octet-stream"})
+            request = urllib.request.Request(
+                upload_url, data=body, method="POST", headers={"Content-Type": "application/octet-stream"}
+            )
             try:
                 with urllib.request.urlopen(request, timeout=self.client.timeout) as answer:
                     answer.read()
@@ -615,16 +685,20 @@ class SlackGateway:
         data = self._create(
             "conversations.canvases.create",
             {"channel_id": channel, "title": title, "document_content": {"type": "markdown", "markdown": markdown}},
-            find, conflicts=("channel_canvas_already_exists",),
+            find,
+            conflicts=("channel_canvas_already_exists",),
         )
         return data.get("canvas_id", "")
 
     def replace_canvas(self, canvas_id: str, markdown: str) -> None:
         # A whole-document replace leaves the same canvas however often it arrives: safe to repeat.
-        self._repeating("canvases.edit", {
-            "canvas_id": canvas_id,
-            "changes": [{"operation": "replace", "document_content": {"type": "markdown", "markdown": markdown}}],
-        })
+        self._repeating(
+            "canvases.edit",
+            {
+                "canvas_id": canvas_id,
+                "changes": [{"operation": "replace", "document_content": {"type": "markdown", "markdown": markdown}}],
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -666,5 +740,3 @@ _JSON_METHODS = {
 
 def _wants_json(method: str) -> bool:
     return method in _JSON_METHODS
-
-

@@ -104,9 +104,11 @@ def plain_text(text: str) -> str:
     return _MARKUP.sub(replace, text)
 
 
-def slack_date(instant: dt.datetime, fmt: str = "{date_short_pretty} {time}", *, fallback_zone: dt.tzinfo | None = None) -> str:
+def slack_date(
+    instant: dt.datetime, fmt: str = "{date_short_pretty} {time}", *, fallback_zone: dt.tzinfo | None = None
+) -> str:
     """A time every reader sees in their own zone; the fallback names the zone explicitly."""
-    zone = fallback_zone or dt.timezone.utc
+    zone = fallback_zone or dt.UTC
     local = instant.astimezone(zone)
     fallback = local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "UTC")
     return f"<!date^{int(instant.timestamp())}^{fmt}|{html.escape(fallback, quote=False)}>"

@@ -55,24 +55,26 @@ def alert_facts(payload: dict[str, Any], *, source: str, group_key: str) -> list
             if ends_at is None:
                 raise PayloadError(f"{where}.endsAt must be set on a resolved alert")
             occurred_at = ends_at
-        facts.append(FactDraft(
-            source=source,
-            kind="alert",
-            status=status,
-            occurred_at=occurred_at,
-            title=alert_title(labels, annotations),
-            identity=f"{source}:{fingerprint}:{status}:{starts_at.isoformat()}",
-            link=clean_link(alert.get("generatorURL")),
-            labels=labels,
-            group_key=group_key,
-        ))
+        facts.append(
+            FactDraft(
+                source=source,
+                kind="alert",
+                status=status,
+                occurred_at=occurred_at,
+                title=alert_title(labels, annotations),
+                identity=f"{source}:{fingerprint}:{status}:{starts_at.isoformat()}",
+                link=clean_link(alert.get("generatorURL")),
+                labels=labels,
+                group_key=group_key,
+            )
+        )
     return facts
 
 
 def interpret(payload: Any, event: str = "") -> list[FactDraft]:
     body = require_object(payload, "the body")
     if str(body.get("version")) != "4":
-        raise PayloadError("version must be \"4\" (Alertmanager webhook payload)")
+        raise PayloadError('version must be "4" (Alertmanager webhook payload)')
     group_key = require_string(body, "groupKey", "the body", limit=2000)
     return alert_facts(body, source=SOURCE, group_key=f"{SOURCE}:{group_key}"[:300])
 

@@ -33,8 +33,14 @@ class Stored:
 
 
 def store(runtime: Any, source: str, *, event: str, dedup_key: str, body: bytes) -> Stored:
-    row = {"source": source, "event": event, "dedup_key": dedup_key, "payload": body.decode("utf-8"),
-           "received_at": runtime.clock.now(), "attempts": 0}
+    row = {
+        "source": source,
+        "event": event,
+        "dedup_key": dedup_key,
+        "payload": body.decode("utf-8"),
+        "received_at": runtime.clock.now(),
+        "attempts": 0,
+    }
     with runtime.db.unit_of_work() as session:
         ids = routing.insert_ignoring_duplicates(session, HookDelivery, [row], ["source", "dedup_key"])
     return Stored(ids[0] if ids else None)
@@ -95,8 +101,11 @@ def pending(runtime: Any, *, limit: int = 200) -> list[int]:
     with runtime.db.unit_of_work() as session:
         query = (
             select(HookDelivery.id)
-            .where(HookDelivery.interpreted_at.is_(None), HookDelivery.received_at <= cutoff,
-                   HookDelivery.attempts < MAX_ATTEMPTS)
+            .where(
+                HookDelivery.interpreted_at.is_(None),
+                HookDelivery.received_at <= cutoff,
+                HookDelivery.attempts < MAX_ATTEMPTS,
+            )
             .order_by(HookDelivery.received_at, HookDelivery.id)
             .limit(limit)
         )

@@ -47,14 +47,16 @@ def interpret(payload: Any, event: str = "") -> list[FactDraft]:
     # Without a dedup_key, the same kind, time and text from the same sender is the same fact.
     identity = dedup or f"{kind}:{occurred_at.isoformat()}:{text.strip()[:200]}"
     status = "firing" if kind == "alert" else kind
-    return [FactDraft(
-        source=name.lower(),
-        kind=kind,
-        status=status,
-        occurred_at=occurred_at,
-        title=clean_text(text),
-        identity=f"{SOURCE}:{name.lower()}:{identity}"[:300],
-        link=clean_link(link),
-        labels=clean_labels(body.get("labels")),
-        group_key=None,
-    )]
+    return [
+        FactDraft(
+            source=name.lower(),
+            kind=kind,
+            status=status,
+            occurred_at=occurred_at,
+            title=clean_text(text),
+            identity=f"{SOURCE}:{name.lower()}:{identity}"[:300],
+            link=clean_link(link),
+            labels=clean_labels(body.get("labels")),
+            group_key=None,
+        )
+    ]

@@ -46,21 +46,29 @@ def interpret(payload: Any, event: str = "") -> list[FactDraft]:
         raise PayloadError("deployment_status.id must be set")
     ref = str(deployment.get("ref") or "")
     sha = str(deployment.get("sha") or "")[:7]
-    what = " ".join(part for part in (ref, f"({sha})" if sha else "") if part) or f"deployment {deployment.get('id', '')}"
+    what = (
+        " ".join(part for part in (ref, f"({sha})" if sha else "") if part) or f"deployment {deployment.get('id', '')}"
+    )
     target = f" to {environment}" if environment else ""
     description = status.get("description") or ""
     title = clean_text(f"Deploy of {name} {what}{target}: {state}" + (f" — {description}" if description else ""))
-    link = (clean_link(status.get("target_url")) or clean_link(status.get("log_url"))
-            or clean_link(status.get("environment_url")) or clean_link(repository.get("html_url")))
+    link = (
+        clean_link(status.get("target_url"))
+        or clean_link(status.get("log_url"))
+        or clean_link(status.get("environment_url"))
+        or clean_link(repository.get("html_url"))
+    )
     labels = {"service": name[:500], "repo": repo, "environment": environment}
-    return [FactDraft(
-        source=SOURCE,
-        kind="deploy",
-        status=state,
-        occurred_at=occurred_at,
-        title=title,
-        identity=f"{SOURCE}:deployment_status:{status_id}"[:300],
-        link=link,
-        labels={key: value for key, value in labels.items() if value},
-        group_key=f"{SOURCE}:deployment:{deployment.get('id', '')}"[:300],
-    )]
+    return [
+        FactDraft(
+            source=SOURCE,
+            kind="deploy",
+            status=state,
+            occurred_at=occurred_at,
+            title=title,
+            identity=f"{SOURCE}:deployment_status:{status_id}"[:300],
+            link=link,
+            labels={key: value for key, value in labels.items() if value},
+            group_key=f"{SOURCE}:deployment:{deployment.get('id', '')}"[:300],
+        )
+    ]

@@ -58,8 +58,11 @@ def _claim_minute(session: Any, incident_id: int, now: dt.datetime) -> bool:
     )
     if taken.rowcount == 1:
         return True
-    return bool(routing.insert_ignoring_duplicates(
-        session, FactNotice, [{"incident_id": incident_id, "last_sent_at": now}], ["incident_id"]))
+    return bool(
+        routing.insert_ignoring_duplicates(
+            session, FactNotice, [{"incident_id": incident_id, "last_sent_at": now}], ["incident_id"]
+        )
+    )
 
 
 def flush_incident(runtime: Any, incident_id: int) -> bool:
@@ -67,8 +70,11 @@ def flush_incident(runtime: Any, incident_id: int) -> bool:
     is free; returns whether a message was sent."""
     now = runtime.clock.now()
     with runtime.db.unit_of_work() as session:
-        waiting = session.scalar(select(IncidentFact.id).where(
-            IncidentFact.incident_id == incident_id, IncidentFact.notified_at.is_(None)).limit(1))
+        waiting = session.scalar(
+            select(IncidentFact.id)
+            .where(IncidentFact.incident_id == incident_id, IncidentFact.notified_at.is_(None))
+            .limit(1)
+        )
         if waiting is None or not _claim_minute(session, incident_id, now):
             return False
         pending = routing.mark_notified(session, incident_id, now)
@@ -88,10 +94,14 @@ def flush_incident(runtime: Any, incident_id: int) -> bool:
 def flush_pending(runtime: Any) -> int:
     """The tick: every open incident with facts it has not heard of gets its message when due."""
     with runtime.db.unit_of_work() as session:
-        incident_ids = list(session.scalars(
-            select(IncidentFact.incident_id).join(Incident, Incident.id == IncidentFact.incident_id)
-            .where(IncidentFact.notified_at.is_(None), Incident.status == IncidentStatus.OPEN).distinct()
-        ))
+        incident_ids = list(
+            session.scalars(
+                select(IncidentFact.incident_id)
+                .join(Incident, Incident.id == IncidentFact.incident_id)
+                .where(IncidentFact.notified_at.is_(None), Incident.status == IncidentStatus.OPEN)
+                .distinct()
+            )
+        )
     return sum(1 for incident_id in incident_ids if flush_incident(runtime, incident_id))
 
 
@@ -104,15 +114,20 @@ def notice_message(pending: list[tuple[SourceFact, IncidentFact]], zone: dt.tzin
     more_refs = f" and {len(entry_ids) - MAX_LINES} more" if len(entry_ids) > MAX_LINES else ""
     if len(facts) == 1:
         fact = facts[0]
-        head = (f":bell: From {escape(fact.source)}: *{escape(fact.status)}* {escape(fact.title)} at "
-                f"{slack_date(fact.occurred_at, '{time}', fallback_zone=zone)}")
+        head = (
+            f":bell: From {escape(fact.source)}: *{escape(fact.status)}* {escape(fact.title)} at "
+            f"{slack_date(fact.occurred_at, '{time}', fallback_zone=zone)}"
+        )
     else:
         head = f":bell: {len(facts)} new facts from monitoring ({summary})"
     lines = [f"{head} — on the timeline as {refs}{more_refs}" if refs else head]
     if len(facts) > 1:
         shown = facts[:MAX_LINES]
-        lines += [f"• {slack_date(f.occurred_at, '{time}', fallback_zone=zone)} {escape(f.source)} "
-                  f"{escape(f.status)}: {escape(bk.truncate(f.title, 150))}" for f in shown]
+        lines += [
+            f"• {slack_date(f.occurred_at, '{time}', fallback_zone=zone)} {escape(f.source)} "
+            f"{escape(f.status)}: {escape(bk.truncate(f.title, 150))}"
+            for f in shown
+        ]
         if len(facts) > len(shown):
             lines.append(f"…and {len(facts) - len(shown)} more: `/incident timeline` shows them.")
     return bk.truncate(lines[0], bk.MAX_FALLBACK_TEXT), bk.sections_for_lines(lines)
@@ -177,16 +192,32 @@ def post_alert_group(runtime: Any, group_key: str, facts: list[SourceFact]) -> b
     facts = sorted(facts, key=lambda f: (f.occurred_at, f.id))
     matchers = watch_for(facts)
     with runtime.db.unit_of_work() as session:
-        recent = session.scalar(select(AlertPost.id).where(AlertPost.group_key == group_key[:300],
-                                                           AlertPost.created_at > now - REPOST_AFTER).limit(1))
+        recent = session.scalar(
+            select(AlertPost.id)
+            .where(AlertPost.group_key == group_key[:300], AlertPost.created_at > now - REPOST_AFTER)
+            .limit(1)
+        )
         if recent is not None:
             return False
         identity = f"{group_key}|{facts[0].occurred_at.isoformat()}"[:300]
-        ids = routing.insert_ignoring_duplicates(session, AlertPost, [{
-            "group_identity": identity, "group_key": group_key[:300], "source": facts[0].source,
-            "title": group_title(facts)[:300], "matchers": matchers, "fact_ids": [f.id for f in facts],
-            "channel_id": channel, "created_at": now, "message_ts": _posting_mark(now),
-        }], ["group_identity"])
+        ids = routing.insert_ignoring_duplicates(
+            session,
+            AlertPost,
+            [
+                {
+                    "group_identity": identity,
+                    "group_key": group_key[:300],
+                    "source": facts[0].source,
+                    "title": group_title(facts)[:300],
+                    "matchers": matchers,
+                    "fact_ids": [f.id for f in facts],
+                    "channel_id": channel,
+                    "created_at": now,
+                    "message_ts": _posting_mark(now),
+                }
+            ],
+            ["group_identity"],
+        )
         if not ids:
             return False
     return _send_alert_post(runtime, ids[0], channel, facts, matchers)
@@ -213,35 +244,52 @@ def retry_alert_posts(runtime: Any) -> int:
     lease_over = _posting_mark(now - POSTING_LEASE)
     sent = 0
     with runtime.db.unit_of_work() as session:
-        waiting = list(session.scalars(select(AlertPost).where(
-            AlertPost.created_at > now - RETRY_POSTS_FOR, AlertPost.created_at <= now - dt.timedelta(seconds=30),
-            AlertPost.declared_by.is_(None),
-            AlertPost.message_ts.is_(None) | (AlertPost.message_ts.like("p%") & (AlertPost.message_ts < lease_over)),
-        ).limit(20)))
+        waiting = list(
+            session.scalars(
+                select(AlertPost)
+                .where(
+                    AlertPost.created_at > now - RETRY_POSTS_FOR,
+                    AlertPost.created_at <= now - dt.timedelta(seconds=30),
+                    AlertPost.declared_by.is_(None),
+                    AlertPost.message_ts.is_(None)
+                    | (AlertPost.message_ts.like("p%") & (AlertPost.message_ts < lease_over)),
+                )
+                .limit(20)
+            )
+        )
         session.expunge_all()
     for post in waiting:
         with runtime.db.unit_of_work() as session:
             was = AlertPost.message_ts.is_(None) if post.message_ts is None else AlertPost.message_ts == post.message_ts
-            taken = session.execute(update(AlertPost).where(AlertPost.id == post.id, was)
-                                    .values(message_ts=_posting_mark(now)))
+            taken = session.execute(
+                update(AlertPost).where(AlertPost.id == post.id, was).values(message_ts=_posting_mark(now))
+            )
             if taken.rowcount != 1:
                 continue
-            facts = list(session.scalars(select(SourceFact).where(SourceFact.id.in_(post.fact_ids))
-                                         .order_by(SourceFact.occurred_at, SourceFact.id)))
+            facts = list(
+                session.scalars(
+                    select(SourceFact)
+                    .where(SourceFact.id.in_(post.fact_ids))
+                    .order_by(SourceFact.occurred_at, SourceFact.id)
+                )
+            )
             session.expunge_all()
         if facts and _send_alert_post(runtime, post.id, post.channel_id, facts, post.matchers):
             sent += 1
     return sent
 
 
-def alert_message(post_id: int, facts: list[SourceFact], matchers: list[list[str]],
-                  zone: dt.tzinfo) -> tuple[str, list[bk.Block]]:
+def alert_message(
+    post_id: int, facts: list[SourceFact], matchers: list[list[str]], zone: dt.tzinfo
+) -> tuple[str, list[bk.Block]]:
     first = facts[0]
     noun = "page" if first.kind == "page" else "alert"
     many = f"{len(facts)} {noun}s" if len(facts) > 1 else f"{noun}"
-    head = (f":rotating_light: *{escape(first.source)}* {many} firing since "
-            f"{slack_date(first.occurred_at, '{date_short_pretty} {time}', fallback_zone=zone)}, "
-            "matching no open incident")
+    head = (
+        f":rotating_light: *{escape(first.source)}* {many} firing since "
+        f"{slack_date(first.occurred_at, '{date_short_pretty} {time}', fallback_zone=zone)}, "
+        "matching no open incident"
+    )
     lines = [head, f"*{escape(bk.truncate(group_title(facts), 300))}*"]
     if first.link:
         lines.append(f"<{first.link}|Open in {escape(first.source)}>")
@@ -260,12 +308,20 @@ def claim_alert_post(runtime: Any, post_id: int, user_id: str) -> AlertPost:
     with runtime.db.unit_of_work() as session:
         fact_ids = session.scalar(select(AlertPost.fact_ids).where(AlertPost.id == post_id)) or []
         on_incident = session.scalar(
-            select(Incident.channel_id).join(IncidentFact, IncidentFact.incident_id == Incident.id)
-            .where(IncidentFact.fact_id.in_(fact_ids), Incident.status == IncidentStatus.OPEN).limit(1))
+            select(Incident.channel_id)
+            .join(IncidentFact, IncidentFact.incident_id == Incident.id)
+            .where(IncidentFact.fact_id.in_(fact_ids), Incident.status == IncidentStatus.OPEN)
+            .limit(1)
+        )
         if on_incident:  # someone declared with a matching watch since the post went out
-            raise UserError(f"This alert is already on the timeline of <#{on_incident}>; no second incident was opened.")
-        taken = session.execute(update(AlertPost).where(AlertPost.id == post_id, AlertPost.declared_by.is_(None))
-                                .values(declared_by=user_id))
+            raise UserError(
+                f"This alert is already on the timeline of <#{on_incident}>; no second incident was opened."
+            )
+        taken = session.execute(
+            update(AlertPost)
+            .where(AlertPost.id == post_id, AlertPost.declared_by.is_(None))
+            .values(declared_by=user_id)
+        )
         post = session.get(AlertPost, post_id)
         if post is None:
             raise UserError("That alert is no longer known to incident-bot; declare with `/incident declare <title>`.")

@@ -72,14 +72,16 @@ def interpret(payload: Any, event: str = "") -> list[FactDraft]:
         number = f"#{data['number']} " if isinstance(data.get("number"), int) else ""
         title = clean_text(f"{number}{data.get('title') or incident_id}")
         link = clean_link(data.get("html_url"))
-    return [FactDraft(
-        source=SOURCE,
-        kind="page",
-        status=status,
-        occurred_at=occurred_at,
-        title=title,
-        identity=f"{SOURCE}:{pd_event['id']}"[:300],
-        link=link,
-        labels=labels,
-        group_key=f"{SOURCE}:{incident_id}"[:300],
-    )]
+    return [
+        FactDraft(
+            source=SOURCE,
+            kind="page",
+            status=status,
+            occurred_at=occurred_at,
+            title=title,
+            identity=f"{SOURCE}:{pd_event['id']}"[:300],
+            link=link,
+            labels=labels,
+            group_key=f"{SOURCE}:{incident_id}"[:300],
+        )
+    ]

@@ -78,13 +78,28 @@ def _github_id(headers: Headers, payload: Any) -> str | None:
 SOURCES: dict[str, Source] = {
     "alertmanager": Source("alertmanager", lambda s: s.hooks_token, verify_bearer, alertmanager.interpret),
     "grafana": Source("grafana", lambda s: s.hooks_token, verify_bearer, grafana.interpret),
-    "pagerduty": Source("pagerduty", lambda s: s.pagerduty_webhook_secret, verify_pagerduty, pagerduty.interpret,
-                        delivery_id=_pagerduty_id),
-    "github": Source("github", lambda s: s.github_webhook_secret, verify_sha256_header("x-hub-signature-256"),
-                     github.interpret, delivery_id=_github_id,
-                     event=lambda headers, payload: headers.get("x-github-event", "").strip()[:64]),
-    "generic": Source("generic", lambda s: s.hooks_token, verify_sha256_header("x-signature-256"), generic.interpret,
-                      delivery_id=_generic_id),
+    "pagerduty": Source(
+        "pagerduty",
+        lambda s: s.pagerduty_webhook_secret,
+        verify_pagerduty,
+        pagerduty.interpret,
+        delivery_id=_pagerduty_id,
+    ),
+    "github": Source(
+        "github",
+        lambda s: s.github_webhook_secret,
+        verify_sha256_header("x-hub-signature-256"),
+        github.interpret,
+        delivery_id=_github_id,
+        event=lambda headers, payload: headers.get("x-github-event", "").strip()[:64],
+    ),
+    "generic": Source(
+        "generic",
+        lambda s: s.hooks_token,
+        verify_sha256_header("x-signature-256"),
+        generic.interpret,
+        delivery_id=_generic_id,
+    ),
 }
 
 

@@ -101,8 +101,9 @@ def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str
     return [row[0] for row in _insert_returning(session, model, rows, keys, list(model.__table__.primary_key.columns))]
 
 
-def _insert_returning(session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str],
-                      columns: list[Any]) -> list[Any]:
+def _insert_returning(
+    session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str], columns: list[Any]
+) -> list[Any]:
     """As insert_ignoring_duplicates, returning `columns` of each inserted row."""
     if not rows:
         return []
@@ -126,17 +127,21 @@ class WatchAdded:
     backfilled: int  # facts put on the timeline from the last HOOKS_LOOKBACK
 
 
-def add_watch(session: Session, incident: Incident, matchers: list[Matcher], *, by: str, now: dt.datetime,
-              lookback: dt.timedelta) -> WatchAdded:
+def add_watch(
+    session: Session, incident: Incident, matchers: list[Matcher], *, by: str, now: dt.datetime, lookback: dt.timedelta
+) -> WatchAdded:
     existing = active_watches(session, incident.id)
     wanted = [list(m) for m in matchers]
     for watch in existing:
         if watch.matchers == wanted:
             raise UserError(f"This incident already watches `{watch.text}`. `/incident watch` lists its watches.")
     if len(existing) >= MAX_WATCHES:
-        raise UserError(f"An incident watches at most {MAX_WATCHES} label sets; remove one with `/incident unwatch <n>`.")
-    watch = IncidentWatch(incident_id=incident.id, matchers=wanted, text=matchers_text(matchers)[:500],
-                          created_by=by, created_at=now)
+        raise UserError(
+            f"An incident watches at most {MAX_WATCHES} label sets; remove one with `/incident unwatch <n>`."
+        )
+    watch = IncidentWatch(
+        incident_id=incident.id, matchers=wanted, text=matchers_text(matchers)[:500], created_by=by, created_at=now
+    )
     session.add(watch)
     session.flush()
     return WatchAdded(watch, backfill(session, incident, [wanted], now=now, lookback=lookback))
@@ -146,7 +151,9 @@ def remove_watch(session: Session, incident: Incident, number: int, *, now: dt.d
     watches = active_watches(session, incident.id)
     if not 1 <= number <= len(watches):
         listing = f"it has {len(watches)}" if watches else "it has none"
-        raise UserError(f"This incident has no watch {number} ({listing}). `/incident watch` lists them with their numbers.")
+        raise UserError(
+            f"This incident has no watch {number} ({listing}). `/incident watch` lists them with their numbers."
+        )
     watch = watches[number - 1]
     watch.removed_at = now
     session.flush()
@@ -165,9 +172,17 @@ class Recorded:
 
 def _fact_row(draft: FactDraft, delivery_id: int | None, now: dt.datetime) -> dict[str, Any]:
     return {
-        "source": draft.source, "kind": draft.kind, "status": draft.status, "occurred_at": draft.occurred_at,
-        "title": draft.title, "link": draft.link, "labels": dict(draft.labels), "identity": draft.identity,
-        "group_key": draft.group_key, "delivery_id": delivery_id, "recorded_at": now,
+        "source": draft.source,
+        "kind": draft.kind,
+        "status": draft.status,
+        "occurred_at": draft.occurred_at,
+        "title": draft.title,
+        "link": draft.link,
+        "labels": dict(draft.labels),
+        "identity": draft.identity,
+        "group_key": draft.group_key,
+        "delivery_id": delivery_id,
+        "recorded_at": now,
     }
 
 
@@ -190,8 +205,10 @@ def _labels_with_history(session: Session, fact: SourceFact) -> Mapping[str, str
     if fact.source != "pagerduty" or "service" in fact.labels or not pd_incident:
         return fact.labels
     earlier = session.scalars(
-        select(SourceFact).where(SourceFact.source == "pagerduty", SourceFact.group_key == fact.group_key,
-                                 SourceFact.id != fact.id).order_by(SourceFact.id).limit(1)
+        select(SourceFact)
+        .where(SourceFact.source == "pagerduty", SourceFact.group_key == fact.group_key, SourceFact.id != fact.id)
+        .order_by(SourceFact.id)
+        .limit(1)
     ).first()
     return {**earlier.labels, **fact.labels} if earlier is not None else fact.labels
 
@@ -203,8 +220,9 @@ def record(session: Session, drafts: list[FactDraft], *, delivery_id: int | None
     # In one order everywhere: two deliveries sharing facts then wait for each other, never deadlock.
     rows = dict(sorted(rows.items()))
     # The inserted rows come back whole (they read as SourceFact does): no second query for them.
-    result.new_facts = _insert_returning(session, SourceFact, list(rows.values()), ["identity"],
-                                         list(SourceFact.__table__.columns))
+    result.new_facts = _insert_returning(
+        session, SourceFact, list(rows.values()), ["identity"], list(SourceFact.__table__.columns)
+    )
     if not result.new_facts:
         return result
     watching = _open_watches(session)
@@ -224,14 +242,25 @@ def record(session: Session, drafts: list[FactDraft], *, delivery_id: int | None
 
 
 # -- landing facts on a timeline -----------------------------------------------------------------
-def land(session: Session, incident: Incident, facts: list[SourceFact], *, now: dt.datetime,
-         notified: bool) -> list[TimelineEntry]:
+def land(
+    session: Session, incident: Incident, facts: list[SourceFact], *, now: dt.datetime, notified: bool
+) -> list[TimelineEntry]:
     """Link facts to an incident (each once) and add one entry per group and status; facts
     already on its timeline are skipped."""
-    rows = [{"incident_id": incident.id, "fact_id": f.id, "linked_at": now, "notified_at": now if notified else None}
-            for f in sorted(facts, key=lambda fact: fact.id)]
-    links = {fact_id: link_id for link_id, fact_id in _insert_returning(
-        session, IncidentFact, rows, ["incident_id", "fact_id"], [IncidentFact.__table__.c.id, IncidentFact.__table__.c.fact_id])}
+    rows = [
+        {"incident_id": incident.id, "fact_id": f.id, "linked_at": now, "notified_at": now if notified else None}
+        for f in sorted(facts, key=lambda fact: fact.id)
+    ]
+    links = {
+        fact_id: link_id
+        for link_id, fact_id in _insert_returning(
+            session,
+            IncidentFact,
+            rows,
+            ["incident_id", "fact_id"],
+            [IncidentFact.__table__.c.id, IncidentFact.__table__.c.fact_id],
+        )
+    }
     if not links:
         return []
     groups: dict[tuple[str, str], list[SourceFact]] = defaultdict(list)
@@ -244,13 +273,23 @@ def land(session: Session, incident: Incident, facts: list[SourceFact], *, now: 
         # A firing group happened when its first alert started; a resolution when its last one ended.
         at = members[-1].occurred_at if status == "resolved" else members[0].occurred_at
         entry = timeline.add_entry(
-            session, incident, text=entry_text(members), author=members[0].source[:32], occurred_at=at,
-            recorded_at=now, kind=EntryKind.NOTE, source=EntrySource.MONITORING,
+            session,
+            incident,
+            text=entry_text(members),
+            author=members[0].source[:32],
+            occurred_at=at,
+            recorded_at=now,
+            kind=EntryKind.NOTE,
+            source=EntrySource.MONITORING,
             permalink=next((f.link for f in members if f.link and len(f.link) <= 500), None),
         )
         entry.origin = members[0].source[:24]
-        session.execute(update(IncidentFact).where(IncidentFact.id.in_([links[f.id] for f in members]))
-                        .values(entry_id=entry.id).execution_options(synchronize_session=False))
+        session.execute(
+            update(IncidentFact)
+            .where(IncidentFact.id.in_([links[f.id] for f in members]))
+            .values(entry_id=entry.id)
+            .execution_options(synchronize_session=False)
+        )
         entries.append(entry)
     session.flush()
     if any(_gives_milestone(fact) for fact in facts):
@@ -277,10 +316,10 @@ def _told_apart(fact: SourceFact) -> str:
     short = _short_name(fact)
     if not name or short == name[:100] or not fact.title.startswith(name):
         return fact.title
-    distinguishing = short[len(name):].strip(" ()")
+    distinguishing = short[len(name) :].strip(" ()")
     if distinguishing in fact.title:
         return fact.title
-    return (short + fact.title[len(name):])[:300]
+    return (short + fact.title[len(name) :])[:300]
 
 
 def _short_name(fact: SourceFact) -> str:
@@ -291,14 +330,22 @@ def _short_name(fact: SourceFact) -> str:
     return name[:100]
 
 
-def backfill(session: Session, incident: Incident, watch_list: list[list[Any]], *, now: dt.datetime,
-             lookback: dt.timedelta) -> int:
+def backfill(
+    session: Session, incident: Incident, watch_list: list[list[Any]], *, now: dt.datetime, lookback: dt.timedelta
+) -> int:
     """Put the facts of the last `lookback` that match any of the watches on the timeline."""
     if not watch_list:
         return 0
-    query = select(SourceFact).where(SourceFact.occurred_at >= now - lookback).order_by(SourceFact.occurred_at, SourceFact.id)
-    found = [fact for fact in session.scalars(query)
-             if any(matches(m, _labels_with_history(session, fact)) for m in watch_list)]
+    query = (
+        select(SourceFact)
+        .where(SourceFact.occurred_at >= now - lookback)
+        .order_by(SourceFact.occurred_at, SourceFact.id)
+    )
+    found = [
+        fact
+        for fact in session.scalars(query)
+        if any(matches(m, _labels_with_history(session, fact)) for m in watch_list)
+    ]
     entries = land(session, incident, found, now=now, notified=True)
     return len(session.scalars(select(IncidentFact.id).where(IncidentFact.entry_id.in_([e.id for e in entries]))).all())
 
@@ -319,14 +366,19 @@ def refresh_machine_milestones(session: Session, incident_id: int) -> None:
     acknowledged = session.scalar(base.where(SourceFact.kind == "page", SourceFact.status == "acknowledged"))
     if acknowledged is not None:
         wanted[acknowledged] = Milestone.ACKNOWLEDGED
-    detected = session.scalar(base.where(SourceFact.kind.in_(("alert", "page")), SourceFact.status.in_(FIRING_STATUSES)))
+    detected = session.scalar(
+        base.where(SourceFact.kind.in_(("alert", "page")), SourceFact.status.in_(FIRING_STATUSES))
+    )
     if detected is not None:
         wanted[detected] = Milestone.DETECTED
     machine_made = (Milestone.DETECTED, Milestone.ACKNOWLEDGED)
-    marked = session.scalars(select(TimelineEntry).where(
-        TimelineEntry.incident_id == incident_id, TimelineEntry.source == EntrySource.MONITORING,
-        (TimelineEntry.milestone.in_(machine_made)) | (TimelineEntry.id.in_(list(wanted))),
-    ))
+    marked = session.scalars(
+        select(TimelineEntry).where(
+            TimelineEntry.incident_id == incident_id,
+            TimelineEntry.source == EntrySource.MONITORING,
+            (TimelineEntry.milestone.in_(machine_made)) | (TimelineEntry.id.in_(list(wanted))),
+        )
+    )
     for entry in marked:
         milestone = wanted.get(entry.id)
         if entry.milestone not in (None, *machine_made):
@@ -339,7 +391,8 @@ def refresh_machine_milestones(session: Session, incident_id: int) -> None:
 
 def _gives_milestone(fact: SourceFact) -> bool:
     return (fact.kind in ("alert", "page") and fact.status in FIRING_STATUSES) or (
-        fact.kind == "page" and fact.status == "acknowledged")
+        fact.kind == "page" and fact.status == "acknowledged"
+    )
 
 
 def mark_notified(session: Session, incident_id: int, now: dt.datetime) -> list[tuple[SourceFact, IncidentFact]]:
@@ -352,22 +405,39 @@ def mark_notified(session: Session, incident_id: int, now: dt.datetime) -> list[
     )
     pending = [(fact, link) for fact, link in session.execute(query)]
     if pending:
-        session.execute(update(IncidentFact).where(IncidentFact.id.in_([link.id for _, link in pending]))
-                        .values(notified_at=now))
+        session.execute(
+            update(IncidentFact).where(IncidentFact.id.in_([link.id for _, link in pending])).values(notified_at=now)
+        )
     return pending
 
 
-
-def watch_on_declare(session: Session, incident: Incident, matcher_lists: list[list[Any]], *, by: str,
-                     now: dt.datetime, lookback: dt.timedelta, fact_ids: Sequence[int] = ()) -> int:
+def watch_on_declare(
+    session: Session,
+    incident: Incident,
+    matcher_lists: list[list[Any]],
+    *,
+    by: str,
+    now: dt.datetime,
+    lookback: dt.timedelta,
+    fact_ids: Sequence[int] = (),
+) -> int:
     """The watches an incident is declared with (`service:NAME`, or an alert's labels), back-filled;
     `fact_ids` (the alert it was declared from) land whatever their age. Returns facts back-filled."""
     for matchers in matcher_lists:
-        session.add(IncidentWatch(incident_id=incident.id, matchers=[list(m) for m in matchers],
-                                  text=matchers_text(matchers)[:500], created_by=by, created_at=now))
+        session.add(
+            IncidentWatch(
+                incident_id=incident.id,
+                matchers=[list(m) for m in matchers],
+                text=matchers_text(matchers)[:500],
+                created_by=by,
+                created_at=now,
+            )
+        )
     session.flush()
     count = 0
     if fact_ids:
         facts = list(session.scalars(select(SourceFact).where(SourceFact.id.in_(list(fact_ids)))))
         count += len(facts) if land(session, incident, facts, now=now, notified=True) else 0
-    return count + backfill(session, incident, [[list(m) for m in ms] for ms in matcher_lists], now=now, lookback=lookback)
+    return count + backfill(
+        session, incident, [[list(m) for m in ms] for ms in matcher_lists], now=now, lookback=lookback
+    )

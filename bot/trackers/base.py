@@ -63,8 +63,15 @@ class Comment:
 class TrackerError(Exception):
     """A tracker call failed. `needs_person`: retrying cannot help; the message says what to fix."""
 
-    def __init__(self, message: str, *, needs_person: bool = False, retry_after: float | None = None,
-                 status: int | None = None, outcome_unknown: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        needs_person: bool = False,
+        retry_after: float | None = None,
+        status: int | None = None,
+        outcome_unknown: bool = False,
+    ):
         super().__init__(message)
         self.needs_person = needs_person
         self.retry_after = retry_after
@@ -142,19 +149,24 @@ class HttpTracker:
     timeout: float = TIMEOUT_SECONDS
 
     def __post_init__(self) -> None:
-        self.client = httpx.Client(base_url=self.base_url, headers=self.headers, auth=self.auth,
-                                   timeout=self.timeout, follow_redirects=False)
+        self.client = httpx.Client(
+            base_url=self.base_url, headers=self.headers, auth=self.auth, timeout=self.timeout, follow_redirects=False
+        )
 
-    def request(self, method: str, path: str, *, what: str, ok: tuple[int, ...] = (200, 201, 204),
-                **kwargs: object) -> httpx.Response:
+    def request(
+        self, method: str, path: str, *, what: str, ok: tuple[int, ...] = (200, 201, 204), **kwargs: object
+    ) -> httpx.Response:
         try:
             response = self.client.request(method, path, **kwargs)  # type: ignore[arg-type]
         except httpx.TimeoutException as err:
             # A write that timed out may still have been carried out: the caller looks before redoing it.
-            raise TrackerError(f"{what}: no answer within {self.timeout:.0f}s", outcome_unknown=method != "GET") from err
+            raise TrackerError(
+                f"{what}: no answer within {self.timeout:.0f}s", outcome_unknown=method != "GET"
+            ) from err
         except httpx.HTTPError as err:
-            raise TrackerError(f"{what}: cannot reach {self.base_url} ({err.__class__.__name__})",
-                               outcome_unknown=method != "GET") from err
+            raise TrackerError(
+                f"{what}: cannot reach {self.base_url} ({err.__class__.__name__})", outcome_unknown=method != "GET"
+            ) from err
         if response.status_code in ok:
             return response
         raise self.failure(response, what)
@@ -166,8 +178,12 @@ class HttpTracker:
         if status == 429 or (status == 403 and wait is not None):
             return TrackerError(f"{what}: rate limited ({status})", retry_after=wait or 60.0, status=status)
         if status >= 500:
-            return TrackerError(f"{what}: the tracker answered {status}", retry_after=wait, status=status,
-                                outcome_unknown=response.request.method != "GET")
+            return TrackerError(
+                f"{what}: the tracker answered {status}",
+                retry_after=wait,
+                status=status,
+                outcome_unknown=response.request.method != "GET",
+            )
         return TrackerError(f"{what}: {detail}", needs_person=True, status=status)
 
     def describe(self, response: httpx.Response) -> str:

@@ -61,8 +61,12 @@ class GitHubTracker(HttpTracker):
         assert settings.github_token and settings.github_repo
         super().__init__(
             base_url=settings.github_api_url,
-            headers={"Authorization": f"Bearer {settings.github_token}", "Accept": "application/vnd.github+json",
-                     "X-GitHub-Api-Version": API_VERSION, "User-Agent": "incident-bot"},
+            headers={
+                "Authorization": f"Bearer {settings.github_token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": "incident-bot",
+            },
         )
         self.repo = settings.github_repo
         self.issues_path = f"repos/{self.repo}/issues"
@@ -86,11 +90,15 @@ class GitHubTracker(HttpTracker):
             body = {}
         message = cap(str(body.get("message") or f"HTTP {response.status_code}"), 200)
         errors = body.get("errors") or []
-        fields = ", ".join(cap(str(e.get("field") or e.get("message") or ""), 60) for e in errors if isinstance(e, dict))
-        hints = {401: "the token was rejected (GITHUB_TOKEN)",
-                 403: f"the token may not write issues in {self.repo} (it needs Issues: read and write)",
-                 404: f"no repository {self.repo} that this token can see (GITHUB_REPO)",
-                 410: "issues are turned off in this repository, or the issue was deleted"}
+        fields = ", ".join(
+            cap(str(e.get("field") or e.get("message") or ""), 60) for e in errors if isinstance(e, dict)
+        )
+        hints = {
+            401: "the token was rejected (GITHUB_TOKEN)",
+            403: f"the token may not write issues in {self.repo} (it needs Issues: read and write)",
+            404: f"no repository {self.repo} that this token can see (GITHUB_REPO)",
+            410: "issues are turned off in this repository, or the issue was deleted",
+        }
         hint = hints.get(response.status_code)
         text = f"GitHub said {response.status_code} {message}" + (f" ({fields})" if fields else "")
         return f"{text}: {hint}" if hint else text
@@ -181,8 +189,11 @@ class GitHubTracker(HttpTracker):
     # -- writing ---------------------------------------------------------------------------------
     def create(self, new: NewTicket) -> Ticket:
         body = "\n\n".join(no_pings(paragraph) for paragraph in new.body) + "\n\n" + marker_comment(new.marker)
-        payload: dict[str, Any] = {"title": cap(no_pings(new.title), MAX_TITLE), "body": body,
-                                   "labels": list(dict.fromkeys([*new.labels, new.priority]))}
+        payload: dict[str, Any] = {
+            "title": cap(no_pings(new.title), MAX_TITLE),
+            "body": body,
+            "labels": list(dict.fromkeys([*new.labels, new.priority])),
+        }
         if new.assignee:
             payload["assignees"] = [new.assignee]
         try:
@@ -200,16 +211,29 @@ class GitHubTracker(HttpTracker):
         tag = marker_comment(comment.token)
         if comment.since is not None:
             since = comment.since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            posted = self.request("GET", f"{self.issues_path}/{key}/comments", what=f"reading #{key}'s comments",
-                                  params={"since": since, "per_page": str(PAGE)}).json()
+            posted = self.request(
+                "GET",
+                f"{self.issues_path}/{key}/comments",
+                what=f"reading #{key}'s comments",
+                params={"since": since, "per_page": str(PAGE)},
+            ).json()
             if any(tag in (c.get("body") or "") for c in posted):
                 return
-        self.request("POST", f"{self.issues_path}/{key}/comments", what=f"commenting on #{key}",
-                     json={"body": f"{no_pings(comment.text)}\n\n{tag}"}, ok=(201,))
+        self.request(
+            "POST",
+            f"{self.issues_path}/{key}/comments",
+            what=f"commenting on #{key}",
+            json={"body": f"{no_pings(comment.text)}\n\n{tag}"},
+            ok=(201,),
+        )
 
     def _set_state(self, key: str, state: str, reason: str) -> Ticket:
-        response = self.request("PATCH", f"{self.issues_path}/{key}", what=f"setting #{key} {state}",
-                                json={"state": state, "state_reason": reason})
+        response = self.request(
+            "PATCH",
+            f"{self.issues_path}/{key}",
+            what=f"setting #{key} {state}",
+            json={"state": state, "state_reason": reason},
+        )
         return self.ticket(response.json())
 
     # The state first (setting it twice is harmless), then the comment: a retry after a lost

@@ -40,7 +40,9 @@ def record_delivery(session: Session, source: str, delivery_id: str | None, now:
     return True
 
 
-def _apply(runtime: Runtime, source: str, delivery_id: str | None, key: str, snapshot: Ticket, actor: str | None) -> str:
+def _apply(
+    runtime: Runtime, source: str, delivery_id: str | None, key: str, snapshot: Ticket, actor: str | None
+) -> str:
     tracker = runtime.tracker
     assert tracker is not None
     with runtime.db.unit_of_work() as session:  # most of a busy repository's events concern no item

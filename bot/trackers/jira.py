@@ -37,8 +37,11 @@ OPTIONAL_FIELDS = ("priority", "duedate", "assignee")
 
 def adf(paragraphs: list[str]) -> dict[str, Any]:
     """Plain paragraphs as an Atlassian Document (what v3 takes for descriptions and comments)."""
-    return {"type": "doc", "version": 1,
-            "content": [{"type": "paragraph", "content": [{"type": "text", "text": p}]} for p in paragraphs if p]}
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [{"type": "paragraph", "content": [{"type": "text", "text": p}]} for p in paragraphs if p],
+    }
 
 
 def _plain(body: Any) -> str:
@@ -61,11 +64,16 @@ class JiraTracker(HttpTracker):
         api = "rest/api/3/" if self.cloud else "rest/api/2/"
         if self.cloud:
             assert settings.jira_user and settings.jira_api_token
-            super().__init__(base_url=self.site + api, auth=(settings.jira_user, settings.jira_api_token),
-                             headers={"Accept": "application/json"})
+            super().__init__(
+                base_url=self.site + api,
+                auth=(settings.jira_user, settings.jira_api_token),
+                headers={"Accept": "application/json"},
+            )
         else:
-            super().__init__(base_url=self.site + api,
-                             headers={"Accept": "application/json", "Authorization": f"Bearer {settings.jira_pat}"})
+            super().__init__(
+                base_url=self.site + api,
+                headers={"Accept": "application/json", "Authorization": f"Bearer {settings.jira_pat}"},
+            )
         self.project = settings.jira_project
         self.issue_type = settings.jira_issue_type
         self._me: dict[str, Any] | None = None
@@ -78,11 +86,15 @@ class JiraTracker(HttpTracker):
             body = {}
         messages = [cap(str(m), 200) for m in (body.get("errorMessages") or []) if m]
         errors = body.get("errors") or {}
-        messages += [f"{cap(str(k), 40)}: {cap(str(v), 200)}" for k, v in errors.items()] if isinstance(errors, dict) else []
-        hints = {401: "the credentials were rejected (JIRA_USER and JIRA_API_TOKEN, or JIRA_PAT)",
-                 403: "this user may not do that in the project",
-                 404: f"not found (is JIRA_PROJECT {self.project} right, and visible to this user?)",
-                 410: "Jira retired this endpoint (a Cloud site needs JIRA_USER and JIRA_API_TOKEN, not JIRA_PAT)"}
+        messages += (
+            [f"{cap(str(k), 40)}: {cap(str(v), 200)}" for k, v in errors.items()] if isinstance(errors, dict) else []
+        )
+        hints = {
+            401: "the credentials were rejected (JIRA_USER and JIRA_API_TOKEN, or JIRA_PAT)",
+            403: "this user may not do that in the project",
+            404: f"not found (is JIRA_PROJECT {self.project} right, and visible to this user?)",
+            410: "Jira retired this endpoint (a Cloud site needs JIRA_USER and JIRA_API_TOKEN, not JIRA_PAT)",
+        }
         text = f"Jira said {response.status_code}" + (f": {'; '.join(messages)}" if messages else "")
         hint = hints.get(response.status_code)
         return f"{text} — {hint}" if hint else text
@@ -98,10 +110,15 @@ class JiraTracker(HttpTracker):
             except ValueError:
                 due = None
         key = cap(str(issue.get("key")), 100)
-        return Ticket(key=key, url=f"{self.site}browse/{key}", state=CLOSED if category == "done" else OPEN,
-                      assignee=cap(assignee.get("accountId") or assignee.get("name")) or None,
-                      assignee_email=cap(assignee.get("emailAddress")) or None, due=due,
-                      title=cap(fields.get("summary"), 250))
+        return Ticket(
+            key=key,
+            url=f"{self.site}browse/{key}",
+            state=CLOSED if category == "done" else OPEN,
+            assignee=cap(assignee.get("accountId") or assignee.get("name")) or None,
+            assignee_email=cap(assignee.get("emailAddress")) or None,
+            due=due,
+            title=cap(fields.get("summary"), 250),
+        )
 
     def me(self) -> dict[str, Any]:
         if self._me is None:
@@ -124,7 +141,9 @@ class JiraTracker(HttpTracker):
 
     def get(self, key: str) -> Ticket | None:
         try:
-            issue = self.request("GET", f"issue/{key}", what=f"reading {key}", params={"fields": ",".join(FIELDS)}).json()
+            issue = self.request(
+                "GET", f"issue/{key}", what=f"reading {key}", params={"fields": ",".join(FIELDS)}
+            ).json()
         except TrackerError as err:
             if err.status in (404, 410):
                 return None
@@ -145,8 +164,12 @@ class JiraTracker(HttpTracker):
         else:
             start = 0
             while len(found) < limit:
-                page = self.request("POST", "search", what="searching Jira",
-                                    json={"jql": jql, "fields": FIELDS, "maxResults": BATCH, "startAt": start}).json()
+                page = self.request(
+                    "POST",
+                    "search",
+                    what="searching Jira",
+                    json={"jql": jql, "fields": FIELDS, "maxResults": BATCH, "startAt": start},
+                ).json()
                 issues = page.get("issues") or []
                 found += issues
                 start += len(issues)
@@ -157,7 +180,7 @@ class JiraTracker(HttpTracker):
     def get_many(self, keys: list[str]) -> dict[str, Ticket]:
         found: dict[str, Ticket] = {}
         for start in range(0, len(keys), BATCH):
-            batch = [k for k in keys[start:start + BATCH] if re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", k)]
+            batch = [k for k in keys[start : start + BATCH] if re.fullmatch(r"[A-Z][A-Z0-9_]*-\d+", k)]
             if not batch:
                 continue
             try:
@@ -181,8 +204,11 @@ class JiraTracker(HttpTracker):
         return self.ticket(issues[0]) if issues else None
 
     def key_from_url(self, url: str) -> str | None:
-        match = re.fullmatch(re.escape(self.site) + r"browse/(" + re.escape(self.project) + r"-\d+)/?(?:[?#].*)?",
-                             url.strip(), flags=re.IGNORECASE)
+        match = re.fullmatch(
+            re.escape(self.site) + r"browse/(" + re.escape(self.project) + r"-\d+)/?(?:[?#].*)?",
+            url.strip(),
+            flags=re.IGNORECASE,
+        )
         return match.group(1).upper() if match else None
 
     def user_for_email(self, email: str) -> str | None:
@@ -202,8 +228,10 @@ class JiraTracker(HttpTracker):
 
     def create(self, new: NewTicket) -> Ticket:
         fields: dict[str, Any] = {
-            "project": {"key": self.project}, "issuetype": {"name": self.issue_type},
-            "summary": cap(new.title, 255), "description": self._text(new.body),
+            "project": {"key": self.project},
+            "issuetype": {"name": self.issue_type},
+            "summary": cap(new.title, 255),
+            "description": self._text(new.body),
             "labels": list(dict.fromkeys([*new.labels, new.priority, new.marker])),
             "priority": {"name": PRIORITIES.get(new.priority, "Medium")},
         }
@@ -223,8 +251,14 @@ class JiraTracker(HttpTracker):
                 fields.pop(name, None)
             created = self.request("POST", "issue", what="creating the issue", json={"fields": fields}, ok=(201,))
         key = str(created.json()["key"])
-        return Ticket(key=key, url=f"{self.site}browse/{key}", state=OPEN, assignee=new.assignee if "assignee" in fields else None,
-                      due=new.due if "duedate" in fields else None, title=fields["summary"])
+        return Ticket(
+            key=key,
+            url=f"{self.site}browse/{key}",
+            state=OPEN,
+            assignee=new.assignee if "assignee" in fields else None,
+            due=new.due if "duedate" in fields else None,
+            title=fields["summary"],
+        )
 
     def _refused_optional_fields(self, err: TrackerError) -> list[str]:
         if err.status != 400:
@@ -238,12 +272,20 @@ class JiraTracker(HttpTracker):
         # this comment from an earlier one with the same words (done, reopened, done again).
         text = f"{comment.text} (incident-bot {comment.token})"
         if comment.since is not None:
-            listing = self.request("GET", f"issue/{key}/comment", what=f"reading {key}'s comments",
-                                   params={"orderBy": "-created", "maxResults": "50"}).json()
-            if any(self.is_me(c.get("author") or {}) and text in _plain(c.get("body")) for c in listing.get("comments") or []):
+            listing = self.request(
+                "GET",
+                f"issue/{key}/comment",
+                what=f"reading {key}'s comments",
+                params={"orderBy": "-created", "maxResults": "50"},
+            ).json()
+            if any(
+                self.is_me(c.get("author") or {}) and text in _plain(c.get("body"))
+                for c in listing.get("comments") or []
+            ):
                 return
-        self.request("POST", f"issue/{key}/comment", what=f"commenting on {key}", json={"body": self._text([text])},
-                     ok=(201,))
+        self.request(
+            "POST", f"issue/{key}/comment", what=f"commenting on {key}", json={"body": self._text([text])}, ok=(201,)
+        )
 
     def _transition(self, key: str, categories: tuple[str, ...]) -> None:
         listing = self.request("GET", f"issue/{key}/transitions", what=f"reading {key}'s transitions").json()
@@ -251,11 +293,18 @@ class JiraTracker(HttpTracker):
         for category in categories:
             for transition in transitions:
                 if ((transition.get("to") or {}).get("statusCategory") or {}).get("key") == category:
-                    self.request("POST", f"issue/{key}/transitions", what=f"moving {key}",
-                                 json={"transition": {"id": transition["id"]}}, ok=(204,))
+                    self.request(
+                        "POST",
+                        f"issue/{key}/transitions",
+                        what=f"moving {key}",
+                        json={"transition": {"id": transition["id"]}},
+                        ok=(204,),
+                    )
                     return
-        raise TrackerError(f"{key}'s workflow offers no transition to a status in category {categories[0]!r} "
-                           "from where it is now", needs_person=True)
+        raise TrackerError(
+            f"{key}'s workflow offers no transition to a status in category {categories[0]!r} from where it is now",
+            needs_person=True,
+        )
 
     def close(self, key: str, comment: Comment, *, dropped: bool = False) -> Ticket:
         current = self.get(key)
@@ -264,8 +313,9 @@ class JiraTracker(HttpTracker):
         if current.state != CLOSED:
             self._transition(key, ("done",))
         self.comment(key, comment)
-        return Ticket(key=key, url=current.url, state=CLOSED, assignee=current.assignee, due=current.due,
-                      title=current.title)
+        return Ticket(
+            key=key, url=current.url, state=CLOSED, assignee=current.assignee, due=current.due, title=current.title
+        )
 
     def reopen(self, key: str, comment: Comment) -> Ticket:
         current = self.get(key)
@@ -274,5 +324,6 @@ class JiraTracker(HttpTracker):
         if current.state == CLOSED:
             self._transition(key, ("new", "indeterminate"))
         self.comment(key, comment)
-        return Ticket(key=key, url=current.url, state=OPEN, assignee=current.assignee, due=current.due,
-                      title=current.title)
+        return Ticket(
+            key=key, url=current.url, state=OPEN, assignee=current.assignee, due=current.due, title=current.title
+        )

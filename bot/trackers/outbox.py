@@ -59,8 +59,17 @@ def request_create(session: Session, item: ActionItem, *, by: str, now: dt.datet
     if write is None:
         try:
             with session.begin_nested():
-                write = TrackerWrite(action_item_id=item.id, op="create", dedup_key=key, payload={}, status=PENDING,
-                                     requested_by=by, attempts=0, next_attempt_at=now, created_at=now)
+                write = TrackerWrite(
+                    action_item_id=item.id,
+                    op="create",
+                    dedup_key=key,
+                    payload={},
+                    status=PENDING,
+                    requested_by=by,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
                 session.add(write)
         except IntegrityError:  # another request stored it first
             write = session.scalar(select(TrackerWrite).where(TrackerWrite.dedup_key == key))
@@ -70,14 +79,25 @@ def request_create(session: Session, item: ActionItem, *, by: str, now: dt.datet
     return write
 
 
-def item_changed(session: Session, item: ActionItem, action: str, *, by: str, now: dt.datetime,
-                 reason: str | None = None) -> None:
+def item_changed(
+    session: Session, item: ActionItem, action: str, *, by: str, now: dt.datetime, reason: str | None = None
+) -> None:
     """A change made in Slack (done, drop, reopen) that the ticket must follow, with who and why."""
     if item.ticket_key is None or item.ticket_state == "gone":
         return  # no ticket yet: a pending create closes the new ticket itself if the item is closed by then
     op = "reopen" if action == "reopen" else "close"
-    session.add(TrackerWrite(action_item_id=item.id, op=op, payload={"action": action, "by": by, "reason": reason},
-                             status=PENDING, requested_by=by, attempts=0, next_attempt_at=now, created_at=now))
+    session.add(
+        TrackerWrite(
+            action_item_id=item.id,
+            op=op,
+            payload={"action": action, "by": by, "reason": reason},
+            status=PENDING,
+            requested_by=by,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
 
 
 # -- carrying them out -------------------------------------------------------------------------------
@@ -87,9 +107,16 @@ def run_due(runtime: Runtime, *, write_ids: list[int] | None = None, limit: int 
         return []
     now = runtime.clock.now()
     with runtime.db.unit_of_work() as session:
-        query = (select(TrackerWrite.id).where(TrackerWrite.status == PENDING, TrackerWrite.next_attempt_at <= now,
-                                               or_(TrackerWrite.lease_until.is_(None), TrackerWrite.lease_until < now))
-                 .order_by(TrackerWrite.id).limit(limit))
+        query = (
+            select(TrackerWrite.id)
+            .where(
+                TrackerWrite.status == PENDING,
+                TrackerWrite.next_attempt_at <= now,
+                or_(TrackerWrite.lease_until.is_(None), TrackerWrite.lease_until < now),
+            )
+            .order_by(TrackerWrite.id)
+            .limit(limit)
+        )
         if write_ids is not None:
             query = query.where(TrackerWrite.id.in_(write_ids))
         due = list(session.scalars(query))
@@ -98,12 +125,18 @@ def run_due(runtime: Runtime, *, write_ids: list[int] | None = None, limit: int 
 
 def _claim(session: Session, write_id: int, token: str, now: dt.datetime) -> bool:
     older = aliased(TrackerWrite)
-    earlier_pending = exists().where(older.action_item_id == TrackerWrite.action_item_id, older.id < TrackerWrite.id,
-                                     older.status == PENDING)
+    earlier_pending = exists().where(
+        older.action_item_id == TrackerWrite.action_item_id, older.id < TrackerWrite.id, older.status == PENDING
+    )
     result = session.execute(
         update(TrackerWrite)
-        .where(TrackerWrite.id == write_id, TrackerWrite.status == PENDING, TrackerWrite.next_attempt_at <= now,
-               or_(TrackerWrite.lease_until.is_(None), TrackerWrite.lease_until < now), ~earlier_pending)
+        .where(
+            TrackerWrite.id == write_id,
+            TrackerWrite.status == PENDING,
+            TrackerWrite.next_attempt_at <= now,
+            or_(TrackerWrite.lease_until.is_(None), TrackerWrite.lease_until < now),
+            ~earlier_pending,
+        )
         .values(claimed_by=token, lease_until=now + LEASE, attempts=TrackerWrite.attempts + 1)
         .execution_options(synchronize_session=False)
     )
@@ -118,8 +151,13 @@ def run_one(runtime: Runtime, write_id: int) -> Outcome:
     with runtime.db.unit_of_work() as session:
         if not _claim(session, write_id, token, now):
             write = session.get(TrackerWrite, write_id)
-            return Outcome(write_id, write.action_item_id if write else 0, write.op if write else "?", "busy",
-                           message="another worker has it")
+            return Outcome(
+                write_id,
+                write.action_item_id if write else 0,
+                write.op if write else "?",
+                "busy",
+                message="another worker has it",
+            )
         write = session.get(TrackerWrite, write_id)
         assert write is not None
         session.refresh(write)
@@ -127,9 +165,15 @@ def run_one(runtime: Runtime, write_id: int) -> Outcome:
         assert item is not None
         incident = session.get(Incident, item.incident_id)
         assert incident is not None
-        job: dict[str, Any] = {"op": write.op, "attempts": write.attempts, "created_at": write.created_at,
-                               "payload": dict(write.payload or {}), "key": item.ticket_key,
-                               "item_id": item.id, "owner_id": item.owner_id}
+        job: dict[str, Any] = {
+            "op": write.op,
+            "attempts": write.attempts,
+            "created_at": write.created_at,
+            "payload": dict(write.payload or {}),
+            "key": item.ticket_key,
+            "item_id": item.id,
+            "owner_id": item.owner_id,
+        }
         if write.op == "create":
             job["marker"] = tickets.marker(item, incident)
             job["has_ticket"] = item.ticket_key is not None
@@ -152,7 +196,9 @@ def _perform(runtime: Runtime, job: dict[str, Any], write_id: int) -> Ticket | N
         if job["attempts"] > 1:  # tried before, outcome unknown: it may exist already
             found = tracker.find_by_marker(job["marker"], since=job["created_at"] - MARKER_LOOKBACK)
             if found is not None:
-                runtime.logger.info("tracker write %s: found %s by its marker; not creating it again", write_id, found.key)
+                runtime.logger.info(
+                    "tracker write %s: found %s by its marker; not creating it again", write_id, found.key
+                )
                 return found
         owner_name = runtime.gateway.user_name(job["owner_id"]) if job["owner_id"] else None
         assignee = tickets.assignee_for(tracker, runtime.settings.trackers, runtime.gateway, job["owner_id"])
@@ -171,9 +217,14 @@ def _perform(runtime: Runtime, job: dict[str, Any], write_id: int) -> Ticket | N
     since = job["created_at"] - MARKER_LOOKBACK if job["attempts"] > 1 else None
     if job["op"] == "reopen":
         return tracker.reopen(job["key"], Comment(f"Reopened in Slack by {who}.", f"change-{write_id}", since))
-    what = (f"Dropped in Slack by {who}: {payload.get('reason')}" if payload.get("action") == "drop"
-            else f"Marked done in Slack by {who}.")
-    return tracker.close(job["key"], Comment(what, f"change-{write_id}", since), dropped=payload.get("action") == "drop")
+    what = (
+        f"Dropped in Slack by {who}: {payload.get('reason')}"
+        if payload.get("action") == "drop"
+        else f"Marked done in Slack by {who}."
+    )
+    return tracker.close(
+        job["key"], Comment(what, f"change-{write_id}", since), dropped=payload.get("action") == "drop"
+    )
 
 
 def _mine(session: Session, write_id: int, token: str) -> TrackerWrite | None:
@@ -185,7 +236,11 @@ def _mine(session: Session, write_id: int, token: str) -> TrackerWrite | None:
 
 
 def _safe_url(url: str) -> str | None:
-    return url if url.startswith(("https://", "http://")) and not (set(url) & SAFE_URL_CHARS) and len(url) <= 1000 else None
+    return (
+        url
+        if url.startswith(("https://", "http://")) and not (set(url) & SAFE_URL_CHARS) and len(url) <= 1000
+        else None
+    )
 
 
 def _record_success(runtime: Runtime, write_id: int, token: str, ticket: Ticket | None) -> Outcome:
@@ -203,8 +258,14 @@ def _record_success(runtime: Runtime, write_id: int, token: str, ticket: Ticket 
         if ticket is not None and write.op == "create" and item.ticket_key is None:
             _attach(session, item, ticket, tracker.name, tracker.display, by=write.requested_by, now=now)
             if item.status != ActionStatus.OPEN and ticket.state != CLOSED:  # closed in Slack while being made
-                item_changed(session, item, "drop" if item.status == ActionStatus.DROPPED else "done",
-                             by=item.closed_by or write.requested_by, now=now, reason=item.drop_reason)
+                item_changed(
+                    session,
+                    item,
+                    "drop" if item.status == ActionStatus.DROPPED else "done",
+                    by=item.closed_by or write.requested_by,
+                    now=now,
+                    reason=item.drop_reason,
+                )
                 follow_up = True
         elif ticket is not None and write.op in ("close", "reopen") and item.ticket_key == ticket.key:
             item.ticket_state, item.ticket_synced_at = ticket.state, now  # ours: not a change to bring back
@@ -214,15 +275,17 @@ def _record_success(runtime: Runtime, write_id: int, token: str, ticket: Ticket 
     return outcome
 
 
-def _attach(session: Session, item: ActionItem, ticket: Ticket, tracker_name: str, display: str, *, by: str,
-            now: dt.datetime) -> None:
+def _attach(
+    session: Session, item: ActionItem, ticket: Ticket, tracker_name: str, display: str, *, by: str, now: dt.datetime
+) -> None:
     def apply() -> None:
         item.ticket_tracker, item.ticket_key, item.link_url = tracker_name, ticket.key, _safe_url(ticket.url)
         item.ticket_state, item.ticket_assignee, item.ticket_due = ticket.state, ticket.assignee, ticket.due
         item.ticket_synced_at = now
 
-    action_items.apply_tracker_change(session, item, "ticket", apply, by=by, now=now,
-                                      summary=f"has its ticket {escape(ticket.label)} in {display}")
+    action_items.apply_tracker_change(
+        session, item, "ticket", apply, by=by, now=now, summary=f"has its ticket {escape(ticket.label)} in {display}"
+    )
 
 
 def retry_delay(attempts: int, retry_after: float | None) -> dt.timedelta:
@@ -250,10 +313,17 @@ def _record_failure(runtime: Runtime, write_id: int, token: str, err: TrackerErr
             outcome = Outcome(write_id, item.id, write.op, "failed", message=str(err))
         else:
             write.next_attempt_at = now + retry_delay(write.attempts, err.retry_after)
-            outcome = Outcome(write_id, item.id, write.op, "waiting", message=str(err),
-                              next_attempt_at=write.next_attempt_at)
-    runtime.logger.warning("tracker write %s (%s of %s) %s: %s", write_id, outcome.op, action_ref(outcome.item_id),
-                           "needs a person" if err.needs_person else "will be retried", err)
+            outcome = Outcome(
+                write_id, item.id, write.op, "waiting", message=str(err), next_attempt_at=write.next_attempt_at
+            )
+    runtime.logger.warning(
+        "tracker write %s (%s of %s) %s: %s",
+        write_id,
+        outcome.op,
+        action_ref(outcome.item_id),
+        "needs a person" if err.needs_person else "will be retried",
+        err,
+    )
     if tell:
         try:
             runtime.gateway.post_message(*tell)
@@ -266,12 +336,16 @@ def failure_text(runtime: Runtime, op: str, item: ActionItem, error: str) -> str
     tracker = runtime.tracker
     display = tracker.display if tracker else "the tracker"
     ref = action_ref(item.id)
-    doing = {"create": f"create the {display} ticket for *{ref}*",
-             "close": f"close {display} ticket {escape(item.ticket_key or '')} of *{ref}*",
-             "reopen": f"reopen {display} ticket {escape(item.ticket_key or '')} of *{ref}*"}.get(op, f"update *{ref}*'s ticket")
+    doing = {
+        "create": f"create the {display} ticket for *{ref}*",
+        "close": f"close {display} ticket {escape(item.ticket_key or '')} of *{ref}*",
+        "reopen": f"reopen {display} ticket {escape(item.ticket_key or '')} of *{ref}*",
+    }.get(op, f"update *{ref}*'s ticket")
     again = f"`/incident ticket {ref}`" if op == "create" else "closing or reopening the item again"
-    return (f":warning: I could not {doing}: {escape(error)}. Someone who runs incident-bot needs to fix this; "
-            f"then {again} tries again.")
+    return (
+        f":warning: I could not {doing}: {escape(error)}. Someone who runs incident-bot needs to fix this; "
+        f"then {again} tries again."
+    )
 
 
 # -- prompt work ---------------------------------------------------------------------------------------

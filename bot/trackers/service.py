@@ -22,9 +22,11 @@ from bot.slack.text import escape, slack_date
 from bot.trackers import outbox, registry
 from bot.trackers.base import TrackerError
 
-NO_TRACKER = ("No tracker is set up, so I can't make tickets. Whoever runs incident-bot sets `TRACKER=github` with "
-              "`GITHUB_TOKEN` and `GITHUB_REPO`, or `TRACKER=jira` with `JIRA_URL`, `JIRA_PROJECT` and a token "
-              "(see the README's *Trackers*). Until then, `/incident link A7 <url>` links a ticket made by hand.")
+NO_TRACKER = (
+    "No tracker is set up, so I can't make tickets. Whoever runs incident-bot sets `TRACKER=github` with "
+    "`GITHUB_TOKEN` and `GITHUB_REPO`, or `TRACKER=jira` with `JIRA_URL`, `JIRA_PROJECT` and a token "
+    "(see the README's *Trackers*). Until then, `/incident link A7 <url>` links a ticket made by hand."
+)
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,10 @@ def create_for_item(runtime: Runtime, item_id: int, *, by: str, channel_id: str)
             today = now.astimezone(runtime.settings.timezone).date()
             return Result(f"{action_ref(item.id)} has its ticket already: {action_items.item_line(item, today)}", False)
         if item.link_url:
-            raise UserError(f"{action_ref(item.id)} is linked to a ticket made by hand ({escape(item.link_url)}). "
-                            f"`/incident link {action_ref(item.id)} none` first if it should get a new one.")
+            raise UserError(
+                f"{action_ref(item.id)} is linked to a ticket made by hand ({escape(item.link_url)}). "
+                f"`/incident link {action_ref(item.id)} none` first if it should get a new one."
+            )
         write_ids = [outbox.request_create(session, item, by=by, now=now).id]
     return Result(_answer(runtime, write_ids, [item_id], heading=None), in_channel)
 
@@ -61,12 +65,17 @@ def create_for_incident(runtime: Runtime, incident_id: int, *, by: str, quiet_wh
     _require_tracker(runtime)
     now = runtime.clock.now()
     with runtime.db.unit_of_work() as session:
-        wanted = [item for item in action_items.for_incident(session, incident_id)
-                  if item.ticket_key is None and not item.link_url and item.status != ActionStatus.DROPPED]
+        wanted = [
+            item
+            for item in action_items.for_incident(session, incident_id)
+            if item.ticket_key is None and not item.link_url and item.status != ActionStatus.DROPPED
+        ]
         write_ids = [outbox.request_create(session, item, by=by, now=now).id for item in wanted]
         item_ids = [item.id for item in wanted]
     if not item_ids:
-        return Result("" if quiet_when_none else "Every item of this incident has its ticket already (or was dropped).", True)
+        return Result(
+            "" if quiet_when_none else "Every item of this incident has its ticket already (or was dropped).", True
+        )
     where = registry.where(runtime.settings.trackers)
     return Result(_answer(runtime, write_ids, item_ids, heading=f":ticket: Tickets in {escape(where)}:"), True)
 
@@ -90,14 +99,20 @@ def _answer(runtime: Runtime, write_ids: list[int], item_ids: list[int], *, head
             if item.ticket_key is not None:
                 lines.append(action_items.item_line(item, today))
             elif outcome is None or outcome.state == "busy":
-                lines.append(f"`{ref}`: its ticket is being made by another request or retry; it shows on the item once made.")
+                lines.append(
+                    f"`{ref}`: its ticket is being made by another request or retry; it shows on the item once made."
+                )
             elif outcome.state == "waiting":
                 when = slack_date(outcome.next_attempt_at, "{time}") if outcome.next_attempt_at else "soon"
-                lines.append(f"`{ref}`: {display} did not take it yet ({escape(outcome.message)}); "
-                             f"I try again at {when}, and the item shows its ticket once made.")
+                lines.append(
+                    f"`{ref}`: {display} did not take it yet ({escape(outcome.message)}); "
+                    f"I try again at {when}, and the item shows its ticket once made."
+                )
             else:
-                lines.append(f"`{ref}`: :warning: I could not make its ticket: {escape(outcome.message)}. "
-                             f"Once that is fixed, `/incident ticket {ref}` tries again.")
+                lines.append(
+                    f"`{ref}`: :warning: I could not make its ticket: {escape(outcome.message)}. "
+                    f"Once that is fixed, `/incident ticket {ref}` tries again."
+                )
     return "\n".join(lines)
 
 

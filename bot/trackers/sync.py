@@ -46,8 +46,16 @@ class Announcements:
                 runtime.logger.warning("could not tell %s about a ticket change: %s", channel, failure)
 
 
-def apply_ticket(runtime: Runtime, session: Session, item: ActionItem, ticket: Ticket, *, actor: str | None,
-                 now: dt.datetime, said: Announcements) -> list[str]:
+def apply_ticket(
+    runtime: Runtime,
+    session: Session,
+    item: ActionItem,
+    ticket: Ticket,
+    *,
+    actor: str | None,
+    now: dt.datetime,
+    said: Announcements,
+) -> list[str]:
     """Apply what changed in the ticket since it was last read; returns what happened (plain words)."""
     tracker = runtime.tracker
     assert tracker is not None
@@ -67,30 +75,49 @@ def apply_ticket(runtime: Runtime, session: Session, item: ActionItem, ticket: T
     previous_state, item.ticket_state = item.ticket_state, ticket.state
     if ticket.state != previous_state:
         if ticket.state == CLOSED and item.status == ActionStatus.OPEN:
+
             def close() -> None:
                 item.status, item.closed_at, item.closed_by = ActionStatus.DONE, now, by
 
-            action_items.apply_tracker_change(session, item, "done", close, by=by, now=now,
-                                              summary=f"closed in {display} by {escape(who)} ({label})")
+            action_items.apply_tracker_change(
+                session, item, "done", close, by=by, now=now, summary=f"closed in {display} by {escape(who)} ({label})"
+            )
             tell(f"closed in {display} by {escape(who)} ({label}), so it is done here too")
         elif ticket.state == OPEN and previous_state is not None and item.status != ActionStatus.OPEN:
+
             def reopen() -> None:
                 item.status, item.closed_at, item.closed_by, item.drop_reason = ActionStatus.OPEN, None, None, None
 
-            action_items.apply_tracker_change(session, item, "reopen", reopen, by=by, now=now,
-                                              summary=f"reopened in {display} by {escape(who)} ({label})")
+            action_items.apply_tracker_change(
+                session,
+                item,
+                "reopen",
+                reopen,
+                by=by,
+                now=now,
+                summary=f"reopened in {display} by {escape(who)} ({label})",
+            )
             tell(f"reopened in {display} by {escape(who)} ({label}), so it is open here again")
     if ticket.assignee != item.ticket_assignee:
         item.ticket_assignee = ticket.assignee
-        owner = tickets.slack_user_for(runtime.settings.trackers, runtime.gateway, ticket.assignee, ticket.assignee_email)
+        owner = tickets.slack_user_for(
+            runtime.settings.trackers, runtime.gateway, ticket.assignee, ticket.assignee_email
+        )
         if owner and owner != item.owner_id:
             new_owner = owner
 
             def assign() -> None:
                 item.owner_id = new_owner
 
-            action_items.apply_tracker_change(session, item, "assign", assign, by=by, now=now,
-                                              summary=f"assigned to {mention(owner)} in {display} by {escape(who)}")
+            action_items.apply_tracker_change(
+                session,
+                item,
+                "assign",
+                assign,
+                by=by,
+                now=now,
+                summary=f"assigned to {mention(owner)} in {display} by {escape(who)}",
+            )
             tell(f"assigned to {mention(owner)} in {display} by {escape(who)}")
         elif ticket.assignee and not owner:
             runtime.logger.info("%s: %s assignee %s matches no Slack person", ref, display, ticket.assignee)
@@ -102,9 +129,16 @@ def apply_ticket(runtime: Runtime, session: Session, item: ActionItem, ticket: T
             def redate() -> None:
                 item.due_date, item.snoozed_until = due, None
 
-            action_items.apply_tracker_change(session, item, "due", redate, by=by, now=now,
-                                              summary=f"now due {due.isoformat()}"
-                                                      f"{f' (was {was.isoformat()})' if was else ''}, set in {display} by {escape(who)}")
+            action_items.apply_tracker_change(
+                session,
+                item,
+                "due",
+                redate,
+                by=by,
+                now=now,
+                summary=f"now due {due.isoformat()}"
+                f"{f' (was {was.isoformat()})' if was else ''}, set in {display} by {escape(who)}",
+            )
             tell(f"now due {due.isoformat()}, set in {display} by {escape(who)}")
     if done:
         item.ticket_synced_at = now
@@ -119,13 +153,22 @@ def mark_gone(runtime: Runtime, session: Session, item: ActionItem, *, now: dt.d
     def apply() -> None:
         item.ticket_state = GONE
 
-    action_items.apply_tracker_change(session, item, "ticket", apply, by=cap(f"({tracker.display})", 32), now=now,
-                                      summary=f"ticket {escape(label)} no longer exists in {tracker.display}")
+    action_items.apply_tracker_change(
+        session,
+        item,
+        "ticket",
+        apply,
+        by=cap(f"({tracker.display})", 32),
+        now=now,
+        summary=f"ticket {escape(label)} no longer exists in {tracker.display}",
+    )
     incident = session.get(Incident, item.incident_id)
     assert incident is not None
     ref = action_ref(item.id)
-    text = (f":ticket: *{ref}*: its ticket {escape(label)} no longer exists in {tracker.display}; the item stays as it "
-            f"is here. `/incident link {ref} none` then `/incident ticket {ref}` makes a new one.")
+    text = (
+        f":ticket: *{ref}*: its ticket {escape(label)} no longer exists in {tracker.display}; the item stays as it "
+        f"is here. `/incident link {ref} none` then `/incident ticket {ref}` makes a new one."
+    )
     said.messages.append((incident.channel_id, text))
 
 
@@ -146,8 +189,10 @@ class SweepReport:
     def describe(self) -> str:
         if self.error:
             return f"tracker sync stopped: {self.error}"
-        return (f"tracker sync: {self.checked} tickets read in {self.calls_seconds:.1f}s; "
-                f"{self.changes} changes brought in; {self.gone} tickets no longer exist")
+        return (
+            f"tracker sync: {self.checked} tickets read in {self.calls_seconds:.1f}s; "
+            f"{self.changes} changes brought in; {self.gone} tickets no longer exist"
+        )
 
 
 def sweep(runtime: Runtime) -> SweepReport:
@@ -160,11 +205,14 @@ def sweep(runtime: Runtime) -> SweepReport:
     now = runtime.clock.now()
     with runtime.db.unit_of_work() as session:
         rows = session.execute(
-            select(ActionItem.id, ActionItem.ticket_key).where(
-                ActionItem.ticket_tracker == tracker.name, ActionItem.ticket_key.is_not(None),
+            select(ActionItem.id, ActionItem.ticket_key)
+            .where(
+                ActionItem.ticket_tracker == tracker.name,
+                ActionItem.ticket_key.is_not(None),
                 or_(ActionItem.ticket_state.is_(None), ActionItem.ticket_state != GONE),
                 or_(ActionItem.status == ActionStatus.OPEN, ActionItem.closed_at >= now - RECENTLY_CLOSED),
-            ).order_by(ActionItem.id)
+            )
+            .order_by(ActionItem.id)
         ).all()
     keys = sorted({key for _, key in rows if key is not None})
     started = time.monotonic()
@@ -180,8 +228,12 @@ def sweep(runtime: Runtime) -> SweepReport:
     ids = [item_id for item_id, _ in rows]
     for start in range(0, len(ids), BATCH):
         with runtime.db.unit_of_work() as session:
-            batch = session.scalars(select(ActionItem).where(ActionItem.id.in_(ids[start:start + BATCH]))
-                                    .order_by(ActionItem.id).with_for_update())
+            batch = session.scalars(
+                select(ActionItem)
+                .where(ActionItem.id.in_(ids[start : start + BATCH]))
+                .order_by(ActionItem.id)
+                .with_for_update()
+            )
             for item in batch:
                 if item.ticket_tracker != tracker.name or item.ticket_key is None:
                     continue  # unlinked meanwhile
@@ -192,8 +244,12 @@ def sweep(runtime: Runtime) -> SweepReport:
                 else:
                     report.changes += len(apply_ticket(runtime, session, item, ticket, actor=None, now=now, said=said))
             # one statement for the whole batch, not an UPDATE per unchanged item
-            session.execute(update(ActionItem).where(ActionItem.id.in_(ids[start:start + BATCH]))
-                            .values(ticket_synced_at=now).execution_options(synchronize_session=False))
+            session.execute(
+                update(ActionItem)
+                .where(ActionItem.id.in_(ids[start : start + BATCH]))
+                .values(ticket_synced_at=now)
+                .execution_options(synchronize_session=False)
+            )
     said.post(runtime)
     with runtime.db.unit_of_work() as session:  # redeliveries come within days; older ids only take room
         session.execute(delete(TrackerDelivery).where(TrackerDelivery.received_at < now - DELIVERIES_KEPT))
@@ -220,16 +276,28 @@ def scheduled_sweep(runtime: Runtime) -> SweepReport | None:
         return None
     now = runtime.clock.now()
     slot = sweep_slot(now, runtime.settings.trackers.sync_minutes)
-    held = claims.claim(runtime.db, SWEEP_CLAIM, runtime.tracker.name, slot, worker=claims.new_worker_id(), now=now,
-                        lease=dt.timedelta(minutes=10))
+    held = claims.claim(
+        runtime.db,
+        SWEEP_CLAIM,
+        runtime.tracker.name,
+        slot,
+        worker=claims.new_worker_id(),
+        now=now,
+        lease=dt.timedelta(minutes=10),
+    )
     if held is None:
         return None
     report = sweep(runtime)
-    claims.settle(runtime.db, held, claims.FAILED if report.error else claims.SENT, now=runtime.clock.now(),
-                  error=report.error)
+    claims.settle(
+        runtime.db, held, claims.FAILED if report.error else claims.SENT, now=runtime.clock.now(), error=report.error
+    )
     with runtime.db.unit_of_work() as session:  # the slots' claims matter for a day at most
-        session.execute(delete(NudgeClaim).where(NudgeClaim.kind == SWEEP_CLAIM, NudgeClaim.period < sweep_slot(
-            now - dt.timedelta(days=2), runtime.settings.trackers.sync_minutes)))
+        session.execute(
+            delete(NudgeClaim).where(
+                NudgeClaim.kind == SWEEP_CLAIM,
+                NudgeClaim.period < sweep_slot(now - dt.timedelta(days=2), runtime.settings.trackers.sync_minutes),
+            )
+        )
     runtime.logger.info("%s", report.describe())
     return report
 

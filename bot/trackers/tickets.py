@@ -33,27 +33,39 @@ def marker(item: ActionItem, incident: Incident) -> str:
     return f"incident-bot-{incident.channel_id}-{action_ref(item.id)}"
 
 
-def new_ticket(session: Session, item: ActionItem, incident: Incident, *, owner_name: str | None,
-               assignee: str | None) -> NewTicket:
+def new_ticket(
+    session: Session, item: ActionItem, incident: Incident, *, owner_name: str | None, assignee: str | None
+) -> NewTicket:
     postmortem = session.scalar(select(Postmortem).where(Postmortem.incident_id == incident.id))
     owner = f"{owner_name} (Slack)" if owner_name else "nobody yet"
     if item.owner_id and not assignee:
         owner += " — not matched to a tracker user, so the ticket is unassigned"
     body = [
-        f"Action item {action_ref(item.id)} from the incident \"{plain_text(incident.title)}\" ({incident.severity}).",
+        f'Action item {action_ref(item.id)} from the incident "{plain_text(incident.title)}" ({incident.severity}).',
         f"Incident channel: {SLACK_CHANNEL_LINK.format(channel=incident.channel_id)}",
-        f"Postmortem: {postmortem.file_url}" if postmortem and postmortem.file_url else
-        "Postmortem: in the incident's Slack channel",
+        f"Postmortem: {postmortem.file_url}"
+        if postmortem and postmortem.file_url
+        else "Postmortem: in the incident's Slack channel",
         f"Owner: {owner}",
-        (f"Due: {item.due_date.isoformat() if item.due_date else 'no date'} · Priority: {item.priority}"
-         f" · Type: {item.action_type or 'not set'}"),
+        (
+            f"Due: {item.due_date.isoformat() if item.due_date else 'no date'} · Priority: {item.priority}"
+            f" · Type: {item.action_type or 'not set'}"
+        ),
         "Closing or reopening this ticket closes or reopens the action item in Slack, and the other way round.",
     ]
-    return NewTicket(title=plain_text(item.text), body=body, marker=marker(item, incident), priority=item.priority,
-                     due=item.due_date, assignee=assignee)
+    return NewTicket(
+        title=plain_text(item.text),
+        body=body,
+        marker=marker(item, incident),
+        priority=item.priority,
+        due=item.due_date,
+        assignee=assignee,
+    )
 
 
-def assignee_for(tracker: Tracker, settings: TrackerSettings, gateway: SlackGateway, owner_id: str | None) -> str | None:
+def assignee_for(
+    tracker: Tracker, settings: TrackerSettings, gateway: SlackGateway, owner_id: str | None
+) -> str | None:
     """The tracker user for a Slack owner: TRACKER_USERS first, then the Slack profile
     (the `github` profile field for GitHub, the e-mail address for Jira); None when nothing matches."""
     if not owner_id:
@@ -66,8 +78,9 @@ def assignee_for(tracker: Tracker, settings: TrackerSettings, gateway: SlackGate
     return tracker.user_for_email(email) if email else None
 
 
-def slack_user_for(settings: TrackerSettings, gateway: SlackGateway, tracker_user: str | None,
-                   email: str | None = None) -> str | None:
+def slack_user_for(
+    settings: TrackerSettings, gateway: SlackGateway, tracker_user: str | None, email: str | None = None
+) -> str | None:
     """The Slack person behind a tracker user: TRACKER_USERS read backwards, then the e-mail address."""
     if not tracker_user:
         return None

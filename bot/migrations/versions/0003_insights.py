@@ -8,6 +8,7 @@ with bm25. Neither index is in the SQLAlchemy models (tests/test_migrations.py i
 Revision ID: 0003_insights
 Revises: 0002_hardening
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -29,8 +30,9 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=8), nullable=False),
         sa.Column("name", sa.String(length=40), nullable=False),
         sa.CheckConstraint("kind IN ('service','tag')", name=op.f("ck_incident_labels_kind_known")),
-        sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"], name=op.f("fk_incident_labels_incident_id_incidents"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["incident_id"], ["incidents.id"], name=op.f("fk_incident_labels_incident_id_incidents"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_labels")),
         sa.UniqueConstraint("incident_id", "kind", "name", name="uq_incident_labels_incident_kind_name"),
     )
@@ -42,21 +44,29 @@ def upgrade() -> None:
         sa.Column("incident_id", sa.Integer(), nullable=False),
         sa.Column("document", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"],
-                                name=op.f("fk_incident_search_documents_incident_id_incidents"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incidents.id"],
+            name=op.f("fk_incident_search_documents_incident_id_incidents"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("incident_id", name=op.f("pk_incident_search_documents")),
     )
 
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
         # A stored tsvector: ranking reads it instead of parsing every matching document again.
-        op.execute(f"ALTER TABLE incident_search_documents ADD COLUMN {PG_VECTOR} tsvector "
-                   "GENERATED ALWAYS AS (to_tsvector('english', document)) STORED")
+        op.execute(
+            f"ALTER TABLE incident_search_documents ADD COLUMN {PG_VECTOR} tsvector "
+            "GENERATED ALWAYS AS (to_tsvector('english', document)) STORED"
+        )
         op.execute(f"CREATE INDEX {PG_INDEX} ON incident_search_documents USING GIN ({PG_VECTOR})")
         aggregate = "string_agg(f.text, ' ' ORDER BY f.id)"
     else:
-        op.execute(f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(document, content='incident_search_documents', "
-                   "content_rowid='incident_id', tokenize='porter unicode61')")
+        op.execute(
+            f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(document, content='incident_search_documents', "
+            "content_rowid='incident_id', tokenize='porter unicode61')"
+        )
         # The FTS5 documentation's recipe for an external-content table: the index follows every write.
         op.execute(f"""CREATE TRIGGER {FTS_TABLE}_ai AFTER INSERT ON incident_search_documents BEGIN
             INSERT INTO {FTS_TABLE}(rowid, document) VALUES (new.incident_id, new.document); END""")
