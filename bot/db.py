@@ -6,9 +6,10 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any, cast
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -133,3 +134,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed. `execute()` is typed as returning a plain Result; an
+    UPDATE runs as a CursorResult, which counts them (the claims' compare-and-set needs it)."""
+    return int(cast(CursorResult[Any], result).rowcount)

@@ -36,13 +36,12 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Result, delete, insert, or_, select, tuple_, update
+from sqlalchemy import delete, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.db import Database
+from bot.db import Database, rows_changed
 from bot.models import InboxRequest, InboxState
 
 logger = logging.getLogger(__name__)
@@ -139,11 +138,6 @@ def current() -> Held | None:
 
 
 # -- the table ---------------------------------------------------------------------------------
-def _rowcount(result: Result[Any]) -> int:
-    """Rows an UPDATE or DELETE changed (SQLAlchemy types execute() as returning a plain Result)."""
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
 # Built once: a statement made per call (`.values(...)`) is hashed for the compiled cache every time.
 _STORE = insert(InboxRequest).returning(InboxRequest.id)
 
@@ -196,7 +190,7 @@ def complete_in(session: Session) -> None:
     held = current()
     if held is None:
         return
-    changed = _rowcount(
+    changed = rows_changed(
         session.connection().execute(  # Core: the ORM's bulk-update layer costs more than the UPDATE
             update(InboxRequest)
             .where(*_mine(held), InboxRequest.state == InboxState.PENDING)
@@ -215,7 +209,7 @@ def mark_done(db: Database, held: Held, *, now: dt.datetime) -> bool:
 def mark_all_done(db: Database, held: list[Held], *, now: dt.datetime) -> int:
     """Settle these requests in one statement; returns how many were still ours to settle."""
     with db.one_statement() as connection:
-        return _rowcount(
+        return rows_changed(
             connection.execute(
                 update(InboxRequest)
                 .where(
@@ -243,7 +237,7 @@ def release(db: Database, held: Held, *, now: dt.datetime) -> None:
 def renew(db: Database, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE) -> int:
     """Push out the lease of every open request this process holds; returns how many."""
     with db.one_statement() as connection:
-        return _rowcount(
+        return rows_changed(
             connection.execute(
                 update(InboxRequest)
                 .where(InboxRequest.claimed_by == worker, InboxRequest.state.in_(_OPEN))
@@ -329,7 +323,7 @@ def take_over_stale(
         # Compare-and-set: nobody took it meanwhile (attempts), and an expired lease was not renewed.
         still = (InboxRequest.lease_until <= now,) if expired else (InboxRequest.claimed_by == holder,)
         with db.unit_of_work() as session:
-            won = _rowcount(
+            won = rows_changed(
                 session.execute(
                     update(InboxRequest)
                     .where(
@@ -401,7 +395,7 @@ def release_name(db: Database, held: Held) -> None:
 
 def purge_done(db: Database, *, now: dt.datetime) -> int:
     with db.unit_of_work() as session:
-        return _rowcount(
+        return rows_changed(
             session.execute(
                 delete(InboxRequest)
                 .where(InboxRequest.state == InboxState.DONE, InboxRequest.done_at < now - KEEP_DONE)

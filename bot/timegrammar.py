@@ -391,12 +391,13 @@ def _clock_token_after_date(text: str, match: re.Match[str]) -> _Token:
     date_text = match.group(0)
     needs_clock = f"a date needs a clock after it, e.g. `{date_text} 14:05`"
     if text[end : end + 1] in ("T", "t"):
-        token = _TOKEN_AT_RE.match(text, end + 1)
-        if not token.group(0):
+        glued = _TOKEN_AT_RE.match(text, end + 1)
+        if glued is None or not glued.group(0):
             raise _near_miss(text[: end + 1], needs_clock)
-        return _Token(token.group(0), token.end())
+        return _Token(glued.group(0), glued.end())
     if end < len(text) and not text[end].isspace():
-        raise _near_miss(_token_after(text, 0).text, needs_clock)
+        glued_word = _token_after(text, 0)
+        raise _near_miss(glued_word.text if glued_word else text, needs_clock)
     token = _token_after(text, end)
     if token is None or not _opens_clock(text, token, after_day_word=True):
         raise _near_miss(date_text, needs_clock)
@@ -549,17 +550,24 @@ def _localize(day: date, phrase: _ClockPhrase, zone: tzinfo) -> tuple[datetime, 
     if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
         raise _refusal(_gap_problem(phrase, day, first, second, zone))
     note = None
-    if first.utcoffset() != second.utcoffset():
+    if _offset(first) != _offset(second):
         note = (
             f"{_clock_text(phrase.clock)} happened twice on {day.isoformat()} in {_zone_name(zone)}; "
-            f"took the first ({first.tzname()}, {_offset_text(first.utcoffset())})"
+            f"took the first ({first.tzname()}, {_offset_text(_offset(first))})"
         )
     return first.astimezone(UTC), note
 
 
+def _offset(aware: datetime) -> timedelta:
+    offset = aware.utcoffset()
+    if offset is None:
+        raise ValueError(f"{aware!r} has no time zone")
+    return offset
+
+
 def _gap_problem(phrase: _ClockPhrase, day: date, before: datetime, after: datetime, zone: tzinfo) -> str:
     # In a gap, fold=0 carries the offset from before the jump and fold=1 the one after.
-    jump = after.utcoffset() - before.utcoffset()
+    jump = _offset(after) - _offset(before)
     return (
         f"{_quote(phrase.source)}: {_clock_text(phrase.clock)} didn't exist on {day.isoformat()} "
         f"in {_zone_name(zone)}; clocks jumped forward {_duration_text(jump)} "

@@ -174,7 +174,7 @@ def read_submission(
             incident_channel = incident.channel_id if incident else None
     if incident_channel is None:
         errors[INCIDENT_BLOCK] = "Choose one of the open incidents."
-    if errors:
+    if errors or incident_channel is None:
         return None, errors
     return Submission(
         user=user,

@@ -94,9 +94,9 @@ def handle(runtime: Runtime, body: dict[str, Any]) -> None:
     with answering_failures(runtime, request.response_url, f"running /incident {name}"), counted(command.name):
         if command.needs_incident:
             request.incident_id = runtime.channel_incidents.require(runtime.db, request.channel_id)
-        reply = command.run(request)
-        if reply is not None:
-            send_reply(runtime, request.response_url, reply)
+        answer = command.run(request)
+        if answer is not None:
+            send_reply(runtime, request.response_url, answer)
 
 
 def register(app: App, runtime: Runtime) -> None:

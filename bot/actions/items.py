@@ -48,11 +48,12 @@ def add(
     today: dt.date,
     due_days: dict[str, int],
 ) -> ActionItem:
+    due_date = draft.due_date or default_due_date(incident.severity, today, due_days)
     item = ActionItem(
         incident_id=incident.id,
         text=draft.text,
         owner_id=draft.owner_id,
-        due_date=draft.due_date or default_due_date(incident.severity, today, due_days),
+        due_date=due_date,
         priority=draft.priority or DEFAULT_PRIORITY,
         action_type=draft.action_type,
         status=ActionStatus.OPEN,
@@ -71,7 +72,7 @@ def add(
         {},
         by=by,
         now=now,
-        summary=f"added by {mention(by)}: {item.text} ({owner}, due {item.due_date.isoformat()}, {item.priority})",
+        summary=f"added by {mention(by)}: {item.text} ({owner}, due {due_date.isoformat()}, {item.priority})",
     )
     return item
 

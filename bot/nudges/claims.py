@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import Database
+from bot.db import Database, rows_changed
 from bot.models import NudgeClaim
 from bot.slack import blocks as bk
 from bot.slack.gateway import PostedMessage, SlackFailure, SlackGateway
@@ -125,7 +125,7 @@ def claim(
     """
     try:
         with db.unit_of_work() as session:
-            row = NudgeClaim(
+            fresh = NudgeClaim(
                 kind=kind,
                 channel_id=key,
                 period=period,
@@ -134,9 +134,9 @@ def claim(
                 lease_until=now + lease,
                 attempts=1,
             )
-            session.add(row)
+            session.add(fresh)
             session.flush()
-            return Claim(row.id, 1, worker, recovering=False)
+            return Claim(fresh.id, 1, worker, recovering=False)
     except IntegrityError:
         pass  # it exists: see below whether it can be taken over
     with db.unit_of_work() as session:
@@ -150,12 +150,14 @@ def claim(
             return None
         if not held and not force:
             return None
-        won = session.execute(
-            update(NudgeClaim)
-            .where(NudgeClaim.id == row.id, NudgeClaim.attempts == row.attempts)
-            .values(status=CLAIMED, claimed_by=worker, lease_until=now + lease, attempts=row.attempts + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        won = rows_changed(
+            session.execute(
+                update(NudgeClaim)
+                .where(NudgeClaim.id == row.id, NudgeClaim.attempts == row.attempts)
+                .values(status=CLAIMED, claimed_by=worker, lease_until=now + lease, attempts=row.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if won != 1:
             return None
         # Forcing a settled claim means "send again"; taking over a held one means "finish its job".
@@ -172,12 +174,16 @@ def settle(
     if status == FAILED:
         values["lease_until"] = now + RETRY_AFTER_FAILURE  # retried by any process after this
     with db.unit_of_work() as session:
-        changed = session.execute(
-            update(NudgeClaim)
-            .where(NudgeClaim.id == held.id, NudgeClaim.claimed_by == held.worker, NudgeClaim.attempts == held.attempts)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        changed = rows_changed(
+            session.execute(
+                update(NudgeClaim)
+                .where(
+                    NudgeClaim.id == held.id, NudgeClaim.claimed_by == held.worker, NudgeClaim.attempts == held.attempts
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        )
     if changed != 1:
         logger.warning("claim %s was taken over by another sender before it was marked %s", held.id, status)
     return changed == 1
@@ -214,12 +220,16 @@ def mark_missed(db: Database, *, kinds: tuple[str, ...], before_period: str, now
         )
         marked = []
         for row in stale:
-            changed = session.execute(
-                update(NudgeClaim)
-                .where(NudgeClaim.id == row.id, NudgeClaim.attempts == row.attempts, NudgeClaim.status == row.status)
-                .values(status=MISSED)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            changed = rows_changed(
+                session.execute(
+                    update(NudgeClaim)
+                    .where(
+                        NudgeClaim.id == row.id, NudgeClaim.attempts == row.attempts, NudgeClaim.status == row.status
+                    )
+                    .values(status=MISSED)
+                    .execution_options(synchronize_session=False)
+                )
+            )
             if changed == 1:
                 marked.append(row)
         return marked

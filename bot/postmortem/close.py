@@ -16,6 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot import timeline
+from bot.db import rows_changed
 from bot.errors import UserError
 from bot.models import Incident, IncidentStatus, Milestone
 from bot.postmortem import drafts
@@ -59,7 +60,7 @@ def close(
     incident = session.get(Incident, incident_id, populate_existing=True)
     if incident is None:
         raise UserError(f"There is no incident #{incident_id}.")
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         return CloseResult(
             False, incident.closed_by, incident.closed_at, title=incident.title, severity=incident.severity
         )
@@ -101,7 +102,7 @@ def reopen(session: Session, incident_id: int, *, by: str, now: dt.datetime) -> 
         .values(status=IncidentStatus.OPEN, closed_at=None, closed_by=None, close_count=Incident.close_count + 1)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         return ReopenResult(False)
     incident = session.get(Incident, incident_id, populate_existing=True)
     assert incident is not None

@@ -21,6 +21,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.db import rows_changed
 from bot.errors import UserError
 from bot.models import Postmortem
 
@@ -127,7 +128,7 @@ def claim(session: Session, postmortem_id: int, now: dt.datetime) -> int | None:
         .values(publish_state=PUBLISHING, next_attempt_at=now + CLAIM_LEASE, publish_attempts=attempts + 1)
         .execution_options(synchronize_session=False)
     )
-    return attempts + 1 if result.rowcount == 1 else None
+    return attempts + 1 if rows_changed(result) == 1 else None
 
 
 def renew(session: Session, postmortem_id: int, attempt: int, now: dt.datetime) -> bool:
@@ -142,7 +143,7 @@ def renew(session: Session, postmortem_id: int, attempt: int, now: dt.datetime) 
         .values(next_attempt_at=now + CLAIM_LEASE)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rows_changed(result) == 1
 
 
 def due(session: Session, now: dt.datetime, limit: int = 20) -> list[int]:

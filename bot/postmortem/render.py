@@ -321,7 +321,7 @@ def build_context(source: DraftSource, inputs: ContextInputs) -> dict[str, Any]:
         )
         if user
     ]
-    contributors = sorted({name(user) for user in source.authors} - {None})
+    contributors = sorted({shown for shown in map(name, source.authors) if shown is not None})
     status = "Approved" if pm.status == "final" else "Draft"
     return {
         "incident": {

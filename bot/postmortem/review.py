@@ -157,7 +157,7 @@ def _parse(text: str, source: str) -> dict[str, Any]:
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any], source: str) -> dict[str, Any]:
-    merged = {
+    merged: dict[str, Any] = {
         "phrases": {key: dict(value) for key, value in (base.get("phrases") or {}).items()},
         "checks": {key: dict(value) for key, value in (base.get("checks") or {}).items()},
         "ignore": list(base.get("ignore") or []),

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot import timeline
+from bot.db import rows_changed
 from bot.errors import PermissionDenied, UserError
 from bot.models import (
     Incident,
@@ -77,17 +78,19 @@ def record(
     """
     session.flush()
     approved = status == APPROVED
-    changed = session.execute(
-        update(Postmortem)
-        .where(Postmortem.id == row.id, Postmortem.status == row.status)
-        .values(
-            status=status,
-            status_changed_at=now,
-            finalized_at=now if approved else None,
-            finalized_by=by if approved else None,
+    changed = rows_changed(
+        session.execute(
+            update(Postmortem)
+            .where(Postmortem.id == row.id, Postmortem.status == row.status)
+            .values(
+                status=status,
+                status_changed_at=now,
+                finalized_at=now if approved else None,
+                finalized_by=by if approved else None,
+            )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    )
     session.refresh(row)
     if changed != 1:
         raise UserError(

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from bot.db import rows_changed
 from bot.errors import UserError
 from bot.models import (
     AlertPost,
@@ -56,7 +57,7 @@ def _claim_minute(session: Any, incident_id: int, now: dt.datetime) -> bool:
         .where(FactNotice.incident_id == incident_id, FactNotice.last_sent_at <= now - NOTICE_INTERVAL)
         .values(last_sent_at=now)
     )
-    if taken.rowcount == 1:
+    if rows_changed(taken) == 1:
         return True
     return bool(
         routing.insert_ignoring_duplicates(
@@ -264,7 +265,7 @@ def retry_alert_posts(runtime: Any) -> int:
             taken = session.execute(
                 update(AlertPost).where(AlertPost.id == post.id, was).values(message_ts=_posting_mark(now))
             )
-            if taken.rowcount != 1:
+            if rows_changed(taken) != 1:
                 continue
             facts = list(
                 session.scalars(
@@ -325,7 +326,7 @@ def claim_alert_post(runtime: Any, post_id: int, user_id: str) -> AlertPost:
         post = session.get(AlertPost, post_id)
         if post is None:
             raise UserError("That alert is no longer known to incident-bot; declare with `/incident declare <title>`.")
-        if taken.rowcount != 1:
+        if rows_changed(taken) != 1:
             incident = session.get(Incident, post.incident_id) if post.incident_id else None
             where = f": <#{incident.channel_id}>" if incident else " (the incident is being opened)"
             raise UserError(f"{mention(post.declared_by or '')} already declared an incident from this alert{where}.")

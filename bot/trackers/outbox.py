@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from bot.actions import items as action_items
+from bot.db import rows_changed
 from bot.errors import report_unexpected
 from bot.models import ActionItem, ActionStatus, Incident, TrackerWrite
 from bot.refs import action_ref
@@ -140,7 +141,7 @@ def _claim(session: Session, write_id: int, token: str, now: dt.datetime) -> boo
         .values(claimed_by=token, lease_until=now + LEASE, attempts=TrackerWrite.attempts + 1)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return rows_changed(result) == 1
 
 
 def run_one(runtime: Runtime, write_id: int) -> Outcome:
