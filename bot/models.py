@@ -524,7 +524,10 @@ class SourceFact(Base):
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("hook_deliveries.id", ondelete="SET NULL"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (Index("ix_source_facts_occurred", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_source_facts_occurred", "occurred_at"),
+        Index("ix_source_facts_delivery", "delivery_id"),  # pruning a delivery sets its facts' link to NULL
+    )
 
 
 class IncidentWatch(Base):

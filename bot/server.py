@@ -25,7 +25,6 @@ from bot.observability import metrics
 from bot.observability.endpoints import OperatorEndpoints, send_json, serve_lifespan
 from bot.runtime import Runtime
 from bot.slack import verify
-from handlers import tracker_hooks
 
 EVENTS_PATH = "/slack/events"
 HOOKS_PATH = "/hooks/"
@@ -90,10 +89,6 @@ def build_asgi_app(
             await serve_lifespan(receive, send, on_shutdown or [])
             return
         if scope["type"] == "http" and await operator.answer(scope, send):
-            return
-        # A tracker's own deliveries (/hooks/jira, GitHub `issues` events) go to the tracker adapter;
-        # every other /hooks/<source> delivery is a fact from monitoring (handlers/hooks.py).
-        if await tracker_hooks.serve(app, executor, scope, receive, send):
             return
         if hooks is not None and scope["type"] == "http" and scope["path"].startswith(HOOKS_PATH):
             return await hooks(scope, receive, send)

@@ -23,7 +23,6 @@ from handlers import (
     shortcuts,
     slash_incident,
     timeline_buttons,
-    tracker_hooks,
 )
 from handlers.authorization import BotIdentity
 from handlers.intake import IncidentApp
@@ -41,7 +40,6 @@ LISTENER_MODULES = (
     shortcuts,
     modals,
     review_buttons,
-    tracker_hooks,
     alert_buttons,
     detection_buttons,
 )

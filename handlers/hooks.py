@@ -22,7 +22,6 @@ from bot.errors import report_unexpected
 from bot.observability import metrics
 from bot.runtime import Runtime
 from bot.sources import deliveries, notices, registry
-from bot.sources.github import GITHUB_EVENT_HANDLERS
 from bot.sources.values import PayloadError
 
 HOOKS_PREFIX = "/hooks/"
@@ -141,8 +140,8 @@ def _accept(
         drafts = source.interpret(payload, event)  # the shape check, before anything is stored
     except PayloadError as err:
         raise Refused(400, str(err)) from None
-    handled_elsewhere = source.name == "github" and event in GITHUB_EVENT_HANDLERS
-    if not drafts and not handled_elsewhere:
+    handed_off = registry.handoff_for(source.name, event) is not None
+    if not drafts and not handed_off:
         return 200, {"status": "ignored"}
     stored = deliveries.store(
         runtime, source.name, event=event, dedup_key=registry.dedup_key(source, headers, payload, body), body=body
@@ -156,6 +155,8 @@ def _accept(
         return 200, {"status": "stored", "error_id": error_id}
     if recorded is not None and (recorded.landed or recorded.unmatched_firing):
         runtime.after_ack.submit(_tell, runtime, recorded)
+    if recorded is not None and recorded.handed_off is not None:
+        return 200, {"status": "accepted", "result": recorded.handed_off[:300]}
     return 200, {"status": "accepted", "facts": len(recorded.new_facts) if recorded else 0}
 
 

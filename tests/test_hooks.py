@@ -7,11 +7,10 @@ import datetime as dt
 import json
 import threading
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.models import HookDelivery, IncidentFact, Milestone, SourceFact, TimelineEntry
-from bot.sources import deliveries
-from bot.sources.github import GITHUB_EVENT_HANDLERS
+from bot.sources import deliveries, registry
 from handlers.hooks import hook_counters
 from tests.conftest import ANN, BOB
 from tests.flows import declare
@@ -150,14 +149,14 @@ def test_github_deployments_land_once_per_delivery_and_other_events_reach_their_
     )
     assert bad.status_code == 401
     seen: list[tuple[str, str]] = []
-    # (GitHub `issues` events belong to the tracker adapter, handlers/tracker_hooks.py)
-    GITHUB_EVENT_HANDLERS["release"] = lambda runtime, payload, key: seen.append((payload["action"], key))
+    # (GitHub `issues` events are handed to the tracker: tests/test_trackers_github.py)
+    registry.HANDOFFS[("github", "release")] = lambda runtime, payload, key: str(seen.append((payload["action"], key)))
     try:
         release = b'{"action": "published", "release": {"id": 7}}'
-        for _ in range(2):
-            assert post_hook(bot, "github", release, github_headers(release, "release", "d-5")).status_code == 200
+        answers = [post_hook(bot, "github", release, github_headers(release, "release", "d-5")) for _ in range(2)]
     finally:
-        GITHUB_EVENT_HANDLERS.pop("release")
+        registry.HANDOFFS.pop(("github", "release"))
+    assert [a.json()["status"] for a in answers] == ["accepted", "duplicate"]
     assert seen == [("published", "delivery:d-5")]
     listing = bot.command("timeline", user=ANN, channel=channel).text
     assert listing.count("github success: Deploy of checkout v2.4.1 (a84d88e) to production: success") == 1
@@ -257,6 +256,59 @@ def test_a_delivery_left_uninterpreted_by_a_dead_process_is_interpreted_by_the_s
     assert deliveries.sweep(bot.runtime) == 1
     assert deliveries.sweep(bot.runtime) == 0
     assert bot.command("timeline", user=ANN, channel=channel).text.count("alertmanager firing: HighErrorRate") == 1
+
+
+def test_a_hand_off_that_fails_is_answered_with_an_error_id_and_handed_again_by_the_sweep_once(make_bot, db, clock):
+    bot = make_bot(**HOOK_ENV)
+    calls: list[str] = []
+
+    def flaky(runtime, payload, key):  # another part of the bot, failing the first time
+        calls.append(key)
+        if len(calls) == 1:
+            raise RuntimeError("the tracker's database row was locked")
+        return "applied"
+
+    registry.HANDOFFS[("github", "release")] = flaky
+    try:
+        release = b'{"action": "published", "release": {"id": 8}}'
+        first = post_hook(bot, "github", release, github_headers(release, "release", "d-9")).json()
+        assert first["status"] == "stored" and first["error_id"]
+        again = post_hook(bot, "github", release, github_headers(release, "release", "d-9")).json()
+        assert again["status"] == "duplicate" and calls == ["delivery:d-9"]  # stored once; the sweep's to retry
+        assert deliveries.sweep(bot.runtime) == 0  # too young: the request that stored it may still be at work
+        clock.advance(dt.timedelta(minutes=1))
+        assert deliveries.sweep(bot.runtime) == 1 and deliveries.sweep(bot.runtime) == 0
+    finally:
+        registry.HANDOFFS.pop(("github", "release"))
+    assert calls == ["delivery:d-9", "delivery:d-9"]
+
+
+def test_raw_deliveries_are_pruned_after_a_week_and_their_facts_stay(make_bot, db, clock):
+    bot = make_bot(**HOOK_ENV)
+    channel = declare(bot, "Checkout returns 503 service:checkout sev2")
+    old = json.dumps(alertmanager_payload([alertmanager_alert("HighErrorRate", utc(2026, 6, 22, 14, 30))])).encode()
+    assert post_hook(bot, "alertmanager", old, bearer()).json()["status"] == "accepted"
+    deliveries.store(bot.runtime, "alertmanager", event="", dedup_key="sha256:never-interpretable", body=b"{}")
+    with db.unit_of_work() as session:  # given up: failed MAX_ATTEMPTS times
+        session.execute(
+            update(HookDelivery)
+            .where(HookDelivery.dedup_key == "sha256:never-interpretable")
+            .values(attempts=deliveries.MAX_ATTEMPTS, last_error="PayloadError: the body")
+        )
+    clock.advance(dt.timedelta(days=6))
+    recent = json.dumps(alertmanager_payload([alertmanager_alert("DiskFull", utc(2026, 6, 28, 9, 0))])).encode()
+    assert post_hook(bot, "alertmanager", recent, bearer()).json()["status"] == "accepted"
+    assert deliveries.prune(bot.runtime) == 0 and count(db, HookDelivery) == 3
+    clock.advance(dt.timedelta(days=1, minutes=1))
+    deliveries.sweep(bot.runtime)  # the sweep prunes: the week-old interpreted one goes
+    assert count(db, HookDelivery) == 2
+    clock.advance(dt.timedelta(days=23))
+    assert deliveries.prune(bot.runtime) == 2  # the given-up one after 30 days, the other after its week
+    assert count(db, HookDelivery) == 0
+    with db.unit_of_work() as session:
+        links = session.scalars(select(SourceFact.delivery_id)).all()
+    assert len(links) == 2 and set(links) == {None}
+    assert "HighErrorRate" in bot.command("timeline", user=ANN, channel=channel).text
 
 
 def test_watch_backfills_the_lookback_and_lists_and_unwatches(make_bot, db, clock):

@@ -14,17 +14,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, delete, or_, select
 
 from bot.errors import report_unexpected
 from bot.models import HookDelivery
 from bot.sources import registry, routing
-from bot.sources.github import GITHUB_EVENT_HANDLERS
 from bot.sources.values import FactDraft
 
 # Deliveries younger than this are left to the request that stored them.
 SWEEP_GRACE = dt.timedelta(seconds=30)
 MAX_ATTEMPTS = 5
+# Raw deliveries are kept for a redelivery to be recognised and a failure to be looked into; the
+# facts they held stay. A storm stores thousands of bodies of up to 1 MiB: they must not pile up.
+KEEP_INTERPRETED = dt.timedelta(days=7)
+KEEP_GIVEN_UP = dt.timedelta(days=30)
+PRUNE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -50,14 +54,14 @@ def interpret(runtime: Any, delivery_id: int, drafts: list[FactDraft] | None = N
     """Record a stored delivery's facts (once); returns what landed where, None if done before.
     `drafts`: the payload's facts when the caller read them already (the live request)."""
     try:
-        handled = _hand_to_registered(runtime, delivery_id)
+        handed_off = _hand_off(runtime, delivery_id)
         with runtime.db.unit_of_work() as session:
             delivery = session.get(HookDelivery, delivery_id, with_for_update=True)
             if delivery is None or delivery.interpreted_at is not None:
                 return None
             now = runtime.clock.now()
-            recorded = routing.Recorded()
-            if not handled:
+            recorded = routing.Recorded(handed_off=handed_off)
+            if handed_off is None:
                 if drafts is None:
                     drafts = registry.SOURCES[delivery.source].interpret(json.loads(delivery.payload), delivery.event)
                 recorded = routing.record(session, drafts, delivery_id=delivery.id, now=now)
@@ -69,20 +73,20 @@ def interpret(runtime: Any, delivery_id: int, drafts: list[FactDraft] | None = N
     return recorded
 
 
-def _hand_to_registered(runtime: Any, delivery_id: int) -> bool:
-    """A GitHub event another part of the bot registered for (the trackers' `issues`) goes to it,
-    verified and stored, before the delivery is marked done: a failure is retried by the sweep, so
-    the handler sees each delivery at least once and dedups by the key it is given."""
+def _hand_off(runtime: Any, delivery_id: int) -> str | None:
+    """A delivery another part of the bot takes (`registry.HANDOFFS`: the trackers' issue events)
+    goes to it, verified and stored, before the delivery is marked done: a failure is retried by
+    the sweep, so the hand-off sees each delivery at least once and dedups by the key it is given.
+    Returns what it did; None when the delivery is not one to hand off."""
     with runtime.db.unit_of_work() as session:
         delivery = session.get(HookDelivery, delivery_id)
-        if delivery is None or delivery.interpreted_at is not None or delivery.source != "github":
-            return False
-        handler = GITHUB_EVENT_HANDLERS.get(delivery.event)
+        if delivery is None or delivery.interpreted_at is not None:
+            return None
+        handoff = registry.handoff_for(delivery.source, delivery.event)
         payload, key = delivery.payload, delivery.dedup_key
-    if handler is None:
-        return False
-    handler(runtime, json.loads(payload), key)
-    return True
+    if handoff is None:
+        return None
+    return handoff(runtime, json.loads(payload), key)
 
 
 def _note_failure(runtime: Any, delivery_id: int, err: Exception) -> None:
@@ -129,7 +133,29 @@ def sweep(runtime: Any) -> int:
     notices.flush_pending(runtime)
     if runtime.settings.alerts_channel:
         notices.retry_alert_posts(runtime)
+    prune(runtime)
     return done
+
+
+def prune(runtime: Any) -> int:
+    """Delete raw deliveries past keeping (interpreted: KEEP_INTERPRETED; given up after
+    MAX_ATTEMPTS: KEEP_GIVEN_UP), a batch at a time; returns how many went."""
+    now = runtime.clock.now()
+    expired = or_(
+        and_(HookDelivery.interpreted_at.is_not(None), HookDelivery.received_at < now - KEEP_INTERPRETED),
+        and_(
+            HookDelivery.interpreted_at.is_(None),
+            HookDelivery.attempts >= MAX_ATTEMPTS,
+            HookDelivery.received_at < now - KEEP_GIVEN_UP,
+        ),
+    )
+    with runtime.db.unit_of_work() as session:
+        batch = list(session.scalars(select(HookDelivery.id).where(expired).limit(PRUNE_BATCH)))
+        if batch:
+            session.execute(
+                delete(HookDelivery).where(HookDelivery.id.in_(batch)).execution_options(synchronize_session=False)
+            )
+    return len(batch)
 
 
 def headers_of(raw: list[tuple[bytes, bytes]]) -> Mapping[str, str]:

@@ -1,13 +1,12 @@
 """GitHub webhooks: `deployment_status` events become `deploy` facts at their status time.
 
 Labels: `service` (the repository's name), `repo` (`owner/name`), `environment`. Any other
-event (`issues` for the tracker work, `ping` …) is handed to whatever registered for it in
-`GITHUB_EVENT_HANDLERS`; unregistered events are answered 200 and ignored.
+event (`issues` for the tracker work, `ping` …) goes to its hand-off in `registry.HANDOFFS`, or
+is answered 200 and ignored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from bot.sources.values import (
@@ -21,11 +20,6 @@ from bot.sources.values import (
 )
 
 SOURCE = "github"
-
-# Event name (X-GitHub-Event) -> handler(runtime, payload, dedup_key). The tracker code
-# registers `issues` here; a handler runs after the delivery was verified and stored, at least
-# once (a failure is retried by the sweep), so it dedups by `dedup_key` ("delivery:<X-GitHub-Delivery>").
-GITHUB_EVENT_HANDLERS: dict[str, Callable[[Any, dict[str, Any], str], None]] = {}
 
 
 def interpret(payload: Any, event: str = "") -> list[FactDraft]:

@@ -2,6 +2,10 @@
 
 Every comparison of a secret or signature is constant-time (`hmac.compare_digest`). A source
 whose secret is unset does not exist as far as the outside world can tell (404).
+
+Most deliveries are facts from monitoring. Some are for another part of the bot: a tracker's
+issue events (GitHub `issues`, every Jira event) are handed off (`HANDOFFS`) after the delivery
+was verified and stored like any other, so the sweep retries a hand-off that failed.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 from bot import signatures
 from bot.settings import Settings
 from bot.sources import alertmanager, generic, github, grafana, pagerduty
-from bot.sources.values import FactDraft
+from bot.sources.values import FactDraft, require_object
 
 Headers = Mapping[str, str]  # lower-cased names
 
@@ -75,6 +79,52 @@ def _github_id(headers: Headers, payload: Any) -> str | None:
     return f"delivery:{delivery[:100]}" if delivery else None
 
 
+def _jira_id(headers: Headers, payload: Any) -> str | None:
+    """`X-Atlassian-Webhook-Identifier`: the same across Jira's retries of one delivery."""
+    delivery = headers.get("x-atlassian-webhook-identifier", "").strip()
+    return f"webhook:{delivery[:100]}" if delivery else None
+
+
+def _jira_event(headers: Headers, payload: Any) -> str:
+    event = payload.get("webhookEvent") if isinstance(payload, dict) else None
+    return event[:64] if isinstance(event, str) else ""
+
+
+def _no_facts(payload: Any, event: str = "") -> list[FactDraft]:
+    """A tracker's delivery holds no facts; its shape is the hand-off's to judge, past this."""
+    require_object(payload, "the body")
+    return []
+
+
+# (source, event) -> hand-off(runtime, payload, dedup_key) -> what it did, in a few words ("*": any
+# event of the source). It runs after the delivery was verified and stored, at least once (the
+# sweep retries one that raised), so it dedups by `dedup_key`. Imported late: the trackers build
+# on the runtime, which knows these sources.
+Handoff = Callable[[Any, dict[str, Any], str], str]
+
+
+def _github_issues(runtime: Any, payload: dict[str, Any], key: str) -> str:
+    from bot.trackers import inbound
+
+    return inbound.handle_github_issues_event(runtime, payload, delivery_id=key)
+
+
+def _jira_issue(runtime: Any, payload: dict[str, Any], key: str) -> str:
+    from bot.trackers import inbound
+
+    return inbound.handle_jira_webhook(runtime, payload, delivery_id=key)
+
+
+HANDOFFS: dict[tuple[str, str], Handoff] = {
+    ("github", "issues"): _github_issues,
+    ("jira", "*"): _jira_issue,
+}
+
+
+def handoff_for(source: str, event: str) -> Handoff | None:
+    return HANDOFFS.get((source, event)) or HANDOFFS.get((source, "*"))
+
+
 SOURCES: dict[str, Source] = {
     "alertmanager": Source("alertmanager", lambda s: s.hooks_token, verify_bearer, alertmanager.interpret),
     "grafana": Source("grafana", lambda s: s.hooks_token, verify_bearer, grafana.interpret),
@@ -99,6 +149,15 @@ SOURCES: dict[str, Source] = {
         verify_sha256_header("x-signature-256"),
         generic.interpret,
         delivery_id=_generic_id,
+    ),
+    # Jira Cloud's admin webhooks sign like GitHub (`X-Hub-Signature: sha256=…`); only the tracker uses them.
+    "jira": Source(
+        "jira",
+        lambda s: s.trackers.jira_webhook_secret,
+        verify_sha256_header("x-hub-signature"),
+        _no_facts,
+        delivery_id=_jira_id,
+        event=_jira_event,
     ),
 }
 

@@ -168,6 +168,8 @@ class Recorded:
     landed: dict[int, list[TimelineEntry]] = field(default_factory=lambda: defaultdict(list))
     # firing facts that matched no open incident, by group (for ALERTS_CHANNEL)
     unmatched_firing: dict[str, list[SourceFact]] = field(default_factory=lambda: defaultdict(list))
+    # what another part of the bot did with a delivery that holds no facts (registry.HANDOFFS)
+    handed_off: str | None = None
 
 
 def _fact_row(draft: FactDraft, delivery_id: int | None, now: dt.datetime) -> dict[str, Any]:

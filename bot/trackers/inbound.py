@@ -1,9 +1,10 @@
-"""Tracker webhooks, as plain functions: verify a delivery, record it once, apply its change.
+"""Tracker webhooks, as plain functions: record a delivery once, apply its change.
 
-`verify_hub_signature` checks `sha256=<hex>` (GitHub's X-Hub-Signature-256, Jira's X-Hub-Signature)
-over the raw bytes. `handle_github_issues_event` and `handle_jira_webhook` take a parsed payload
-and apply it: the ticket is read again from the tracker (a payload may be older than another
-one delivered before it), and what changed goes through bot.trackers.sync like the sweep's.
+Deliveries arrive through `POST /hooks/github` (`issues` events) and `POST /hooks/jira`, verified
+and stored there like every webhook (handlers/hooks.py), then handed here (bot.sources.registry's
+HANDOFFS). `handle_github_issues_event` and `handle_jira_webhook` take a parsed payload and apply
+it: the ticket is read again from the tracker (a payload may be older than another one delivered
+before it), and what changed goes through bot.trackers.sync like the sweep's.
 Events the bot caused itself (its own login as the sender) are ignored: no echo.
 """
 
@@ -15,17 +16,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot import signatures
 from bot.models import TrackerDelivery
 from bot.runtime import Runtime
 from bot.trackers import sync
 from bot.trackers.base import Ticket, TrackerError, cap
-
-MAX_BODY = 1024 * 1024  # 1 MiB: far above any issue event, far below what could hurt
-
-
-def verify_hub_signature(secret: str | None, body: bytes, header: str | None) -> bool:
-    return bool(secret) and signatures.sha256_matches(secret, body, header)  # type: ignore[arg-type]
 
 
 def record_delivery(session: Session, source: str, delivery_id: str | None, now: dt.datetime) -> bool:
