@@ -4,7 +4,7 @@ In order: the source must exist and have its secret set (else 404); the body may
 1 MiB (413, and no more than that is read); the credentials must hold (401, compared in
 constant time); the body must be JSON of the source's documented shape (400 with a one-line
 JSON reason). Only then is the delivery stored, raw, and interpreted into facts. Every refusal
-is logged in one line and counted (`hook_counters()`); refused deliveries store nothing.
+is logged in one line and counted (`incident_bot_hook_deliveries_total`); refused deliveries store nothing.
 Unknown event types of a known source are answered 200 and ignored.
 """
 
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
@@ -26,31 +24,6 @@ from bot.sources.values import PayloadError
 
 HOOKS_PREFIX = "/hooks/"
 MAX_BODY = 1024 * 1024
-
-
-class HookCounters:
-    """Outcomes per (source, outcome): accepted, duplicate, ignored, and each refusal's status.
-    Thread-safe; the metrics exporter reads `snapshot()`."""
-
-    def __init__(self) -> None:
-        self._counts: Counter[tuple[str, str]] = Counter()
-        self._lock = threading.Lock()
-
-    def count(self, source: str, outcome: str) -> None:
-        with self._lock:
-            self._counts[(source, outcome)] += 1
-        metrics.count_hook(source, "refused" if outcome.startswith("refused") else outcome)
-
-    def snapshot(self) -> dict[tuple[str, str], int]:
-        with self._lock:
-            return dict(self._counts)
-
-
-_COUNTERS = HookCounters()
-
-
-def hook_counters() -> HookCounters:
-    return _COUNTERS
 
 
 class Refused(Exception):
@@ -115,10 +88,10 @@ def hooks_endpoint(runtime: Runtime, executor: Executor | None = None) -> Callab
         except Refused as refusal:
             client = (scope.get("client") or ("?", 0))[0]
             runtime.logger.warning("hook %s refused with %s from %s: %s", label, refusal.status, client, refusal.reason)
-            _COUNTERS.count(label, f"refused_{refusal.status}")
+            metrics.count_hook(label, "refused", refusal.status)
             await _send(send, refusal.status, {"error": refusal.reason})
             return
-        _COUNTERS.count(label, answer["status"])
+        metrics.count_hook(label, answer["status"], status)
         await _send(send, status, answer)
 
     return endpoint

@@ -11,7 +11,6 @@ from sqlalchemy import func, select, update
 
 from bot.models import HookDelivery, IncidentFact, Milestone, SourceFact, TimelineEntry
 from bot.sources import deliveries, registry
-from handlers.hooks import hook_counters
 from tests.conftest import ANN, BOB
 from tests.flows import declare
 from tests.harness import utc
@@ -30,6 +29,7 @@ from tests.hook_steps import (
     pagerduty_headers,
     post_hook,
 )
+from tests.metrics_steps import moved, scrape
 
 
 def count(db, model) -> int:
@@ -45,7 +45,7 @@ def monitoring_entries(db) -> list[TimelineEntry]:
 
 def test_refused_deliveries_store_nothing_and_say_why(make_bot, db):
     bot = make_bot(HOOKS_TOKEN=HOOKS_TOKEN)  # PagerDuty and GitHub secrets unset: those hooks do not exist
-    before = hook_counters().snapshot()
+    before = scrape(bot)
     good = alertmanager_payload([alertmanager_alert("HighErrorRate", utc(2026, 6, 22, 14, 30))])
     cases = [
         ("nosuch", good, bearer(), 404),
@@ -71,11 +71,13 @@ def test_refused_deliveries_store_nothing_and_say_why(make_bot, db):
     huge = json.dumps({"pad": "x" * (1024 * 1024)}).encode()
     assert post_hook(bot, "alertmanager", huge, bearer()).status_code == 413
     assert count(db, HookDelivery) == 0 and count(db, SourceFact) == 0
-    after = hook_counters().snapshot()
-    assert after.get(("alertmanager", "refused_401"), 0) - before.get(("alertmanager", "refused_401"), 0) == 3
-    assert after.get(("alertmanager", "refused_413"), 0) - before.get(("alertmanager", "refused_413"), 0) == 1
+    after = scrape(bot)
+    deliveries = "incident_bot_hook_deliveries_total"
+    assert moved(before, after, deliveries, source="alertmanager", outcome="refused", code="401") == 3
+    assert moved(before, after, deliveries, source="alertmanager", outcome="refused", code="413") == 1
+    assert moved(before, after, deliveries, source="alertmanager", outcome="refused", code="400") == 4
     for label in ("unknown", "pagerduty", "github"):
-        assert after.get((label, "refused_404"), 0) - before.get((label, "refused_404"), 0) == 1
+        assert moved(before, after, deliveries, source=label, outcome="refused", code="404") == 1
 
 
 def test_pagerduty_pages_give_detected_and_acknowledged_and_retries_land_once(make_bot, db):

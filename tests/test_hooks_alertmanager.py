@@ -12,6 +12,7 @@ from tests.conftest import ANN
 from tests.flows import declare
 from tests.harness import utc
 from tests.hook_steps import HOOK_ENV, RealAlertmanager, api_alert, wait_until
+from tests.metrics_steps import moved, scrape
 
 
 @pytest.fixture
@@ -91,12 +92,14 @@ def test_a_resolved_alert_lands_at_its_end_and_keeps_detected_at_the_start(bot_w
 def test_alertmanager_with_the_wrong_token_changes_nothing(make_bot, db):
     bot = make_bot(**HOOK_ENV)
     channel = declare(bot, "Checkout returns 503 service:checkout sev2")
+    before = scrape(bot)
     manager = RealAlertmanager(f"{bot.url}/hooks/alertmanager", token="not-the-token-0123456789")
     try:
         manager.post_alerts([api_alert("HighErrorRate", utc(2026, 6, 22, 14, 31))])
-        from handlers.hooks import hook_counters
-
-        wait_until(lambda: hook_counters().snapshot().get(("alertmanager", "refused_401")), what="a refused delivery")
+        refused = {"source": "alertmanager", "outcome": "refused", "code": "401"}
+        wait_until(
+            lambda: moved(before, scrape(bot), "incident_bot_hook_deliveries_total", **refused), what="a refusal"
+        )
     finally:
         manager.stop()
     assert count(db, HookDelivery) == 0 and count(db, SourceFact) == 0

@@ -11,32 +11,18 @@ import time
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from bot.jobs import all_jobs
-from bot.observability.metrics import DatabaseGauges, count_hook
+from bot.observability.metrics import DatabaseGauges
 from bot.settings import Settings, SettingsError
 from tests.conftest import ANN, BOB
 from tests.flows import declare
 from tests.harness import utc
+from tests.hook_steps import HOOK_ENV, alertmanager_alert, alertmanager_payload, bearer, post_hook
+from tests.metrics_steps import scrape, value
 from tests.postmortem_steps import at, run, seed_incident, wait_until_settled
 
 TOKEN = "m" * 24
-
-
-def scrape(bot, **headers: str) -> dict[tuple[str, tuple], float]:
-    response = bot._http.get(f"{bot.url}/metrics", headers=headers)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
-    samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def test_counters_move_with_the_requests_sent(bot, standin):
@@ -235,18 +221,28 @@ def test_a_postmortem_publication_retried_by_the_sweep_is_counted(bot, db):
     )
 
 
-def test_webhook_deliveries_are_counted_by_source_and_outcome_and_as_hook_requests(bot):
+def test_webhook_deliveries_are_counted_by_source_outcome_and_status_and_as_hook_requests(make_bot):
+    bot = make_bot(**HOOK_ENV)
+    body = alertmanager_payload([alertmanager_alert("HighErrorRate", utc(2026, 6, 22, 14, 30))])
     before = scrape(bot)
-    count_hook("alertmanager", "accepted")
-    count_hook("alertmanager", "refused")
+    assert post_hook(bot, "alertmanager", body, bearer()).status_code == 200
+    assert post_hook(bot, "alertmanager", body, bearer()).json()["status"] == "duplicate"
+    assert post_hook(bot, "alertmanager", body, bearer("wrong-token-0123456789")).status_code == 401
     after = scrape(bot)
+    deliveries = "incident_bot_hook_deliveries_total"
     for labels, name in (
-        ({"source": "alertmanager", "outcome": "accepted"}, "incident_bot_hook_deliveries_total"),
-        ({"source": "alertmanager", "outcome": "refused"}, "incident_bot_hook_deliveries_total"),
-        ({"surface": "hook", "outcome": "ok"}, "incident_bot_requests_total"),
+        ({"source": "alertmanager", "outcome": "accepted", "code": "200"}, deliveries),
+        ({"source": "alertmanager", "outcome": "duplicate", "code": "200"}, deliveries),
+        ({"source": "alertmanager", "outcome": "refused", "code": "401"}, deliveries),
         ({"surface": "hook", "outcome": "refused"}, "incident_bot_requests_total"),
     ):
-        assert value(after, name, **labels) - value(before, name, **labels) == 1
+        assert value(after, name, **labels) - value(before, name, **labels) == 1, labels
+    requests_ok = {"surface": "hook", "outcome": "ok"}
+    assert (
+        value(after, "incident_bot_requests_total", **requests_ok)
+        - value(before, "incident_bot_requests_total", **requests_ok)
+        == 2
+    )
 
 
 @pytest.mark.parametrize(

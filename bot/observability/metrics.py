@@ -55,7 +55,9 @@ AFTER_ACK_WAITING = Gauge(
 NUDGES = Counter(f"{PREFIX}_nudges", "Weekly nudge targets by outcome (claimed, sent, missed)", ["outcome"])
 POSTMORTEM_RETRIES = Counter(f"{PREFIX}_postmortem_publish_retries", "Postmortem publications retried by the sweep")
 HOOK_DELIVERIES = Counter(
-    f"{PREFIX}_hook_deliveries", "Webhook deliveries by source and outcome (accepted, refused)", ["source", "outcome"]
+    f"{PREFIX}_hook_deliveries",
+    "Webhook deliveries by source, outcome (accepted, duplicate, ignored, stored, refused) and HTTP status",
+    ["source", "outcome", "code"],
 )
 
 # -- requests ---------------------------------------------------------------------------------
@@ -186,10 +188,11 @@ def _method_of(url: str) -> str:
     return method if head.endswith("/api") and method else "response_url"
 
 
-def count_hook(source: str, outcome: str) -> None:
-    """One webhook delivery from `source` (alertmanager, github …): `accepted`, `duplicate`,
-    `ignored` or `refused`. Also a request of the `hook` surface, beside Slack's."""
-    HOOK_DELIVERIES.labels(source, outcome).inc()
+def count_hook(source: str, outcome: str, code: int) -> None:
+    """One webhook delivery from `source` (alertmanager, github …, or `unknown`): `accepted`,
+    `duplicate`, `ignored`, `stored` (kept for the sweep after its interpretation failed) or
+    `refused`, answered with HTTP status `code`. Also a request of the `hook` surface, beside Slack's."""
+    HOOK_DELIVERIES.labels(source, outcome, str(code)).inc()
     REQUESTS.labels("hook", "refused" if outcome == "refused" else "ok").inc()
 
 
