@@ -499,6 +499,7 @@ class HookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("source", "dedup_key", name="uq_hook_deliveries_source_dedup_key"),
         Index("ix_hook_deliveries_pending", "interpreted_at", "received_at"),
+        Index("ix_hook_deliveries_received", "received_at"),  # pruning looks for the oldest, every sweep
     )
 
 
