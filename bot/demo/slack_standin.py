@@ -36,6 +36,7 @@ import json
 import re
 import secrets
 import socket
+import ssl
 import string
 import struct
 import sys
@@ -464,6 +465,29 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "SlackStandIn/1.0"
+    protocol_version = "HTTP/1.1"  # keep-alive, as Slack's own servers speak
+    # Headers and body go out in two writes: with Nagle on, the body of every answer on a kept
+    # connection would wait ~40 ms for the client's delayed ACK (no real front end does that).
+    disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()
+        super().setup()
+        with self.server.standin._lock:
+            self.server.standin.connections_opened += 1
+            self.server.standin.connections_open += 1
+
+    def finish(self) -> None:
+        with self.server.standin._lock:
+            self.server.standin.connections_open -= 1
+        super().finish()
+
+    def handle_one_request(self) -> None:
+        # An idle connection is closed after this long, as Slack's front ends do (read each time:
+        # a test may shorten it for connections already open).
+        self.connection.settimeout(self.server.standin.keep_alive_seconds)
+        super().handle_one_request()
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -552,6 +576,9 @@ class SlackStandIn:
         self.system_messages = True  # post channel_join / channel_topic messages like Slack does
         self.socket_mode_url = ""  # the WebSocket URL apps.connections.open hands out (Socket Mode tests)
         self.delays: dict[str, float] = {}  # method -> seconds to wait before answering (a slow Slack)
+        self.keep_alive_seconds: float = 30.0  # an idle client connection is closed after this long
+        self.connections_opened = 0  # client connections accepted so far
+        self.connections_open = 0  # of which the client has not closed yet
         # records
         self.calls: list[Call] = []
         self.responses: list[Response] = []
@@ -576,11 +603,14 @@ class SlackStandIn:
         self.add_user(bot_user_id, name="incident-bot", is_bot=True)
 
     # ------------------------------------------------------------ lifecycle
-    def start(self) -> SlackStandIn:
+    def start(self, tls: ssl.SSLContext | None = None) -> SlackStandIn:
+        """Serve on a free loopback port; over HTTPS with `tls` (a server context), as Slack does."""
         server = _Server(("127.0.0.1", 0), _Handler)
         server.standin = self
         port = server.server_address[1]
-        self.url = f"http://127.0.0.1:{port}"
+        if tls is not None:  # each handshake runs in its connection's own thread (_Handler.setup)
+            server.socket = tls.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         self.base_url = f"{self.url}/api/"
         self._server = server
         self._thread = threading.Thread(

@@ -41,10 +41,11 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
-from slack_sdk.webhook import WebhookClient
+from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 from bot.observability import metrics
 from bot.slack import blocks as bk
+from bot.slack import connections
 
 logger = logging.getLogger(__name__)
 
@@ -147,8 +148,34 @@ def api_retry_handlers(max_retries: int = 3) -> list[Any]:
     ]
 
 
+class KeptAliveWebClient(WebClient):
+    """slack_sdk's Web API client, sending on kept connections (bot/slack/connections.py)."""
+
+    def _perform_urllib_http_request_internal(self, url: str, req: urllib.request.Request) -> dict[str, Any]:
+        if self.proxy is not None:
+            return super()._perform_urllib_http_request_internal(url, req)
+        answer = connections.SLACK.urlopen(req, timeout=self.timeout, context=self.ssl)
+        body = answer.read()
+        if answer.headers.get_content_type() != "application/gzip":  # admin.analytics.getFile is bytes
+            body = body.decode(answer.headers.get_content_charset() or "utf-8")
+        return {"status": answer.code, "headers": answer.headers, "body": body}
+
+
+class KeptAliveWebhookClient(WebhookClient):
+    """slack_sdk's response_url client, sending on kept connections (bot/slack/connections.py)."""
+
+    def _perform_http_request_internal(self, url: str, req: urllib.request.Request) -> WebhookResponse:
+        if self.proxy is not None:
+            return super()._perform_http_request_internal(url, req)
+        answer = connections.SLACK.urlopen(req, timeout=self.timeout, context=self.ssl)
+        text = answer.read().decode(answer.headers.get_content_charset() or "utf-8")
+        return WebhookResponse(url=url, status_code=answer.status, body=text, headers=answer.headers)
+
+
 def build_web_client(token: str, base_url: str, *, max_retries: int = 3, timeout: int = 15) -> WebClient:
-    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=api_retry_handlers(max_retries))
+    return KeptAliveWebClient(
+        token=token, base_url=base_url, timeout=timeout, retry_handlers=api_retry_handlers(max_retries)
+    )
 
 
 def channel_slug(text: str, limit: int) -> str:
@@ -326,7 +353,9 @@ class SlackGateway:
         """Answer a slash command or a click through its response_url (ephemeral unless in_channel)."""
         if blocks:
             bk.check_fits(blocks, text)
-        webhook = WebhookClient(response_url, timeout=15, retry_handlers=retry_handlers(resend_lost=not in_channel))
+        webhook = KeptAliveWebhookClient(
+            response_url, timeout=15, retry_handlers=retry_handlers(resend_lost=not in_channel)
+        )
         try:
             response = webhook.send(
                 text=bk.truncate(text, bk.MAX_FALLBACK_TEXT),
@@ -662,7 +691,7 @@ class SlackGateway:
                 upload_url, data=body, method="POST", headers={"Content-Type": "application/octet-stream"}
             )
             try:
-                with urllib.request.urlopen(request, timeout=self.client.timeout) as answer:
+                with connections.SLACK.urlopen(request, timeout=self.client.timeout, context=None) as answer:
                     answer.read()
                 return
             except HTTPError as err:
