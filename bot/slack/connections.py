@@ -9,8 +9,9 @@ that could not be sent raises `URLError` (Slack never saw it: safe to send again
 waiting for the answer is raised as it is (Slack may have acted: the gateway looks before creating
 anything twice), and an answer outside 2xx raises `HTTPError`. What keep-alive adds is one case: a
 connection Slack closed while it sat idle. It is checked before reuse (a closed socket reads as
-ready); one closed in the instant between that check and the write fails the write, which raises
-`URLError` like any request that never left, and is sent again by the SDK's retry handler.
+ready). One closed in the instant between that check and the write fails either the write (`URLError`:
+sent again by the SDK's retry handler) or the wait for the answer (a lost answer, handled as any other:
+slower, never doubled).
 
 Where urllib would go through a proxy (`HTTPS_PROXY` …) the call is left to urllib.
 """
@@ -148,11 +149,12 @@ def _still_open(connection: http.client.HTTPConnection) -> bool:
     sock = connection.sock
     if sock is None:
         return False
+    poller = select.poll()  # not select(): it fails on descriptors above 1023
+    poller.register(sock, select.POLLIN)
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
+        return not poller.poll(0)
+    except OSError:
         return False
-    return not readable
 
 
 def _proxied(proxies: dict[str, str], scheme: str, host: str) -> bool:
