@@ -13,6 +13,7 @@ readiness, metrics (and webhooks) from the same process.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -134,22 +135,24 @@ def _serve_socket_mode(runtime: Any, common: dict[str, Any], app: Any) -> int:
             handler.connect()
     except SlackApiError as err:
         code = err.response.get("error") if isinstance(err.response.data, dict) else err.response.status_code
-        print(
-            f"incident-bot: Slack refused the Socket Mode connection: {code} (check SLACK_APP_TOKEN)", file=sys.stderr
-        )
-        return 2
+        return _stop_saying(f"Slack refused the Socket Mode connection: {code} (check SLACK_APP_TOKEN)")
     except (SlackClientError, OSError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
-        print(
-            f"incident-bot: cannot reach Slack at {settings.slack_api_url} for Socket Mode: {reason}", file=sys.stderr
-        )
-        return 2
+        return _stop_saying(f"cannot reach Slack at {settings.slack_api_url} for Socket Mode: {reason}")
     runtime.logger.info("connected in Socket Mode; health, readiness and metrics on port %d", common["port"])
     try:
         uvicorn.run(_asgi(runtime, slack_http=False, app=app), lifespan="on", **common)
     finally:
         handler.close()
     return 0
+
+
+def _stop_saying(line: str) -> int:
+    """End start-up with one line. Threads already running (the bot learning its identity from
+    the same unreachable Slack) must not add theirs while the process winds down."""
+    logging.disable(logging.ERROR)
+    print(f"incident-bot: {line}", file=sys.stderr)
+    return 2
 
 
 def _worker_count(settings: Settings) -> int:
