@@ -91,6 +91,11 @@ def hooks_endpoint(runtime: Runtime, executor: Executor | None = None) -> Callab
             metrics.count_hook(label, "refused", refusal.status)
             await _send(send, refusal.status, {"error": refusal.reason})
             return
+        except Exception:  # noqa: BLE001 - nothing stored (the database, most likely): the sender retries a 5xx
+            error_id = report_unexpected(runtime.logger, f"accepting a hook delivery from {label}")
+            metrics.count_hook(label, "failed", 500)
+            await _send(send, 500, {"error": "not stored; send it again later", "error_id": error_id})
+            return
         metrics.count_hook(label, answer["status"], status)
         await _send(send, status, answer)
 

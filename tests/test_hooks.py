@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import threading
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from bot.models import HookDelivery, IncidentFact, Milestone, SourceFact, TimelineEntry
 from bot.sources import deliveries, registry
@@ -283,6 +283,23 @@ def test_a_hand_off_that_fails_is_answered_with_an_error_id_and_handed_again_by_
     finally:
         registry.HANDOFFS.pop(("github", "release"))
     assert calls == ["delivery:d-9", "delivery:d-9"]
+
+
+def test_a_delivery_the_database_cannot_store_is_answered_500_with_an_error_id_and_lands_when_sent_again(make_bot, db):
+    bot = make_bot(**HOOK_ENV)
+    channel = declare(bot, "Checkout returns 503 service:checkout sev2")
+    body = json.dumps(alertmanager_payload([alertmanager_alert("HighErrorRate", utc(2026, 6, 22, 14, 30))])).encode()
+    with db.engine.begin() as connection:  # the table is out of reach: every INSERT into it fails
+        connection.execute(text("ALTER TABLE hook_deliveries RENAME TO hook_deliveries_away"))
+    try:
+        failed = post_hook(bot, "alertmanager", body, bearer())
+    finally:
+        with db.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE hook_deliveries_away RENAME TO hook_deliveries"))
+    assert failed.status_code == 500 and failed.json()["error_id"], failed.text  # Alertmanager retries a 5xx
+    assert count(db, SourceFact) == 0
+    assert post_hook(bot, "alertmanager", body, bearer()).json()["status"] == "accepted"  # its retry lands, once
+    assert bot.command("timeline", user=ANN, channel=channel).text.count("alertmanager firing") == 1
 
 
 def test_raw_deliveries_are_pruned_after_a_week_and_their_facts_stay(make_bot, db, clock):
