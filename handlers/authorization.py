@@ -9,7 +9,6 @@ each request is authorized from memory with the configured token.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 from slack_bolt.authorization import AuthorizeResult
@@ -29,20 +28,27 @@ class BotIdentity:
         self.enterprise_id: str | None = None
         self.is_enterprise_install = False
         self.known = threading.Event()
+        self._stopping = threading.Event()
 
     def start(self) -> BotIdentity:
         threading.Thread(target=self._learn, name="bot-identity", daemon=True).start()
         return self
 
+    def stop(self) -> None:
+        """Stop asking (an app shut down before Slack answered)."""
+        self._stopping.set()
+
     def _learn(self) -> None:
-        while not self.known.is_set():
+        while not self.known.is_set() and not self._stopping.is_set():
             try:
                 data = self._runtime.gateway.call("auth.test")
             except SlackFailure as failure:
+                if self._stopping.is_set():
+                    return
                 self._runtime.logger.warning(
                     "auth.test failed (%s); trying again in %.0fs", failure.code, self._retry_seconds
                 )
-                time.sleep(self._retry_seconds)
+                self._stopping.wait(self._retry_seconds)
                 continue
             self.bot_user_id, self.bot_id = data.get("user_id"), data.get("bot_id")
             self.team_id, self.enterprise_id = data.get("team_id"), data.get("enterprise_id")

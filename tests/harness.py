@@ -90,6 +90,7 @@ class BotUnderTest:
             self.runtime.done_marks.flush()
 
     def stop(self) -> None:
+        self.app.identity.stop()
         if self.runtime.stop_intake is not None:
             self.runtime.stop_intake()
         self._http.close()
