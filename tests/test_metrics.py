@@ -19,7 +19,7 @@ from tests.conftest import ANN, BOB
 from tests.flows import declare
 from tests.harness import utc
 from tests.hook_steps import HOOK_ENV, alertmanager_alert, alertmanager_payload, bearer, post_hook
-from tests.metrics_steps import scrape, value
+from tests.metrics_steps import moved, scrape, value
 from tests.postmortem_steps import at, run, seed_incident, wait_until_settled
 
 TOKEN = "m" * 24
@@ -38,21 +38,18 @@ def test_counters_move_with_the_requests_sent(bot, standin):
     bot.settle()
     after = scrape(bot)
 
-    def moved(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
-
-    assert moved("incident_bot_requests_total", surface="command", outcome="ok") == 5
-    assert moved("incident_bot_requests_total", surface="command", outcome="refused") == 1
-    assert moved("incident_bot_ack_seconds_count", surface="command") == 6
-    assert moved("incident_bot_ack_seconds_bucket", surface="command", le="+Inf") == 6
-    assert moved("incident_bot_subcommands_total", subcommand="declare", outcome="ok") == 1
-    assert moved("incident_bot_subcommands_total", subcommand="timeline", outcome="ok") == 1
-    assert moved("incident_bot_subcommands_total", subcommand="timeline", outcome="refused") == 1
-    assert moved("incident_bot_subcommands_total", subcommand="unknown", outcome="ok") == 1
-    assert moved("incident_bot_slack_api_calls_total", method="conversations.create", error="ok") == 1
+    assert moved(before, after, "incident_bot_requests_total", surface="command", outcome="ok") == 5
+    assert moved(before, after, "incident_bot_requests_total", surface="command", outcome="refused") == 1
+    assert moved(before, after, "incident_bot_ack_seconds_count", surface="command") == 6
+    assert moved(before, after, "incident_bot_ack_seconds_bucket", surface="command", le="+Inf") == 6
+    assert moved(before, after, "incident_bot_subcommands_total", subcommand="declare", outcome="ok") == 1
+    assert moved(before, after, "incident_bot_subcommands_total", subcommand="timeline", outcome="ok") == 1
+    assert moved(before, after, "incident_bot_subcommands_total", subcommand="timeline", outcome="refused") == 1
+    assert moved(before, after, "incident_bot_subcommands_total", subcommand="unknown", outcome="ok") == 1
+    assert moved(before, after, "incident_bot_slack_api_calls_total", method="conversations.create", error="ok") == 1
     # the 429 is counted apart, and the retried call still counts once as a success
-    assert moved("incident_bot_slack_ratelimited_total", method="chat.postMessage") == 1
-    assert moved("incident_bot_slack_api_calls_total", method="chat.postMessage", error="ok") == 2
+    assert moved(before, after, "incident_bot_slack_ratelimited_total", method="chat.postMessage") == 1
+    assert moved(before, after, "incident_bot_slack_api_calls_total", method="chat.postMessage", error="ok") == 2
     assert ("incident_bot_after_ack_waiting", (("pool", "commands"),)) in after
 
 
@@ -236,13 +233,8 @@ def test_webhook_deliveries_are_counted_by_source_outcome_and_status_and_as_hook
         ({"source": "alertmanager", "outcome": "refused", "code": "401"}, deliveries),
         ({"surface": "hook", "outcome": "refused"}, "incident_bot_requests_total"),
     ):
-        assert value(after, name, **labels) - value(before, name, **labels) == 1, labels
-    requests_ok = {"surface": "hook", "outcome": "ok"}
-    assert (
-        value(after, "incident_bot_requests_total", **requests_ok)
-        - value(before, "incident_bot_requests_total", **requests_ok)
-        == 2
-    )
+        assert moved(before, after, name, **labels) == 1, labels
+    assert moved(before, after, "incident_bot_requests_total", surface="hook", outcome="ok") == 2
 
 
 @pytest.mark.parametrize(

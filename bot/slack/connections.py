@@ -127,9 +127,13 @@ class ConnectionPool:
         now = time.monotonic()
         stale: list[http.client.HTTPConnection] = []
         with self._lock:
-            for other in list(self._idle):  # connections to hosts no longer called
-                kept = [(since, c) for since, c in self._idle[other] if now - since < self._max_idle_seconds]
-                stale += [c for since, c in self._idle[other] if now - since >= self._max_idle_seconds]
+            for other, entries in list(self._idle.items()):  # also hosts no longer called
+                kept = []
+                for since, idle_connection in entries:
+                    if now - since < self._max_idle_seconds:
+                        kept.append((since, idle_connection))
+                    else:
+                        stale.append(idle_connection)
                 if kept:
                     self._idle[other] = kept
                 else:
